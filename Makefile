@@ -1,0 +1,39 @@
+# Two commands: `make report` renders every report on the embedded default data,
+# `make test` runs the whole test suite. Both set everything up on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export MPLBACKEND := Agg
+
+.PHONY: setup data report test test-fast lab bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name analysis --display-name "Python (analysis)" >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+data: setup
+	$(BIN)/analysis synth --default
+
+report: data
+	$(BIN)/analysis render
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" -x -q
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=.
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf reports/*/ reports/index.html data/synthetic .pytest_cache

@@ -1,0 +1,54 @@
+"""Paths and defaults, in one place.
+
+Notebooks and the CLI never build paths by hand: they ask this module. The project root is the
+folder holding ``pyproject.toml`` above the package (editable install); set ``ANALYSIS_HOME`` to
+point somewhere else (for example a scheduled job running from another directory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "PROJECT_ROOT",
+    "DATA_DIR",
+    "REPORTS_DIR",
+    "NOTEBOOKS_DIR",
+    "DEFAULT_SCHEDULE",
+    "DEFAULT_DATA_DIR",
+    "TIER_THRESHOLDS",
+    "HIGH_VALUE_TIER",
+    "DEFAULT_HORIZONS",
+    "ACQUISITION_TO_RETENTION_COST",
+    "project_root",
+]
+
+# AUM lower bounds (currency units) of tiers 2..5; tier 1 is everything below the first bound.
+TIER_THRESHOLDS: tuple[float, ...] = (10_000.0, 50_000.0, 200_000.0, 1_000_000.0)
+# Tier 3+ is the high-value book; value attrition means falling below this tier.
+HIGH_VALUE_TIER: int = 3
+# Report horizons in months of tenure.
+DEFAULT_HORIZONS: tuple[int, ...] = (12, 24, 36)
+# The field's "6x": acquiring a customer costs about six times retaining one. A parameter default.
+ACQUISITION_TO_RETENTION_COST: float = 6.0
+
+
+def project_root() -> Path:
+    """Return the project root (``ANALYSIS_HOME`` or the folder above ``src/``)."""
+    env = os.environ.get("ANALYSIS_HOME")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").exists() and (parent / "notebooks").is_dir():
+            return parent
+    return Path.cwd().resolve()
+
+
+PROJECT_ROOT: Path = project_root()
+DATA_DIR: Path = PROJECT_ROOT / "data"
+DEFAULT_DATA_DIR: Path = DATA_DIR / "synthetic"
+REPORTS_DIR: Path = PROJECT_ROOT / "reports"
+NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
+DEFAULT_SCHEDULE: Path = PROJECT_ROOT / "config" / "schedule.yml"

@@ -1,0 +1,20 @@
+"""Data layer: synthetic portfolio, schemas, loaders, attrition definitions."""
+
+from analysis.data.portfolio import Portfolio
+from analysis.data.synthetic import generate_portfolio, write_portfolio
+from analysis.data.loaders import (
+    ensure_default_data,
+    list_branches,
+    load_source,
+    validate_source,
+)
+
+__all__ = [
+    "Portfolio",
+    "generate_portfolio",
+    "write_portfolio",
+    "ensure_default_data",
+    "list_branches",
+    "load_source",
+    "validate_source",
+]

@@ -1,0 +1,336 @@
+"""Panel -> survival data, in DuckDB SQL so the same code scales to millions of customers.
+
+Time is tenure in months. A panel row at tenure ``t`` stands for the month ``(t, t+1]``: a customer
+whose relationship ends in that month has an event at ``t + 1``. A customer first seen at tenure
+``t0 > 0`` entered observation late (left truncation): ``entry = t0``.
+
+Attrition definitions (the ``attrition`` parameter):
+
+``closure``
+    The relationship ends (the panel's ``closed`` flag on the customer's last month).
+``value``
+    A high-value customer (tier >= ``high_value_tier`` in their first observed month) falls below
+    that tier and stays below for ``k`` consecutive months, or closes. The event is dated at the
+    first month below. A drop still shorter than ``k`` months when observation ends cannot be
+    confirmed: the customer is censored just before it. Customers below the tier at entry are not
+    in the high-value book; they are listed as exclusions, never dropped silently.
+
+Inputs are pandas DataFrames or paths to Parquet files (or folders of Parquet parts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from analysis.config import HIGH_VALUE_TIER
+
+__all__ = [
+    "ATTRITION_DEFINITIONS",
+    "TIME_VARYING",
+    "attrition_panel",
+    "survival_frame",
+    "counting_process",
+]
+
+ATTRITION_DEFINITIONS = ("closure", "value")
+# Covariates that change month by month and go into counting-process intervals.
+TIME_VARYING = ("n_products", "tier", "segment", "outflow_3m")
+
+
+def _source_sql(obj, con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """Register a DataFrame or point at Parquet; return a SQL relation name/expression."""
+    if isinstance(obj, pd.DataFrame):
+        con.register(name, obj)
+        return name
+    path = Path(obj)
+    if path.is_dir():
+        return f"read_parquet('{(path / '*.parquet').as_posix()}')"
+    return f"read_parquet('{path.as_posix()}')"
+
+
+def _check_params(attrition: str, k: int, lag: int = 0) -> None:
+    if attrition not in ATTRITION_DEFINITIONS:
+        raise ValueError(
+            f"attrition must be one of {ATTRITION_DEFINITIONS}, got {attrition!r}"
+        )
+    if int(k) < 1:
+        raise ValueError(f"k (months below the tier for value attrition) must be >= 1, got {k}")
+    if int(lag) < 0:
+        raise ValueError(f"lag must be >= 0 months, got {lag}")
+
+
+def _attrition_sql(panel_sql: str, attrition: str, k: int, high_value_tier: int, as_of, lag: int) -> str:
+    """SQL of the at-risk panel: rows kept while at risk, ``event`` on the event month.
+
+    Adds ``rn`` (row number within customer), ``outflow_3m`` (a large outflow in the previous
+    three months) and ``lag_<col>`` for every time-varying covariate (value ``lag`` months
+    earlier; the first observed value where the history does not reach back).
+    """
+    where = f"WHERE month <= TIMESTAMP '{pd.Timestamp(as_of):%Y-%m-%d}'" if as_of is not None else ""
+    lags = ",\n".join(
+        f"COALESCE(LAG({c}, {lag}) OVER w, FIRST_VALUE({c}) OVER w) AS lag_{c}"
+        for c in ("n_products", "tier", "segment", "outflow_3m")
+    ) if lag > 0 else ",\n".join(f"{c} AS lag_{c}" for c in ("n_products", "tier", "segment", "outflow_3m"))
+    base = f"""
+    p0 AS (
+        SELECT customer_id, month, tenure_months, aum, deposit_balance, loan_balance,
+               n_products, tier, segment, profit, outflow, closed
+        FROM {panel_sql} {where}
+    ),
+    p1a AS (
+        SELECT *,
+            ROW_NUMBER() OVER w AS rn,
+            COUNT(*) OVER (PARTITION BY customer_id) AS nrows,
+            COALESCE(MAX(CAST(outflow AS INTEGER)) OVER
+                (w ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING), 0) AS outflow_3m
+        FROM p0
+        WINDOW w AS (PARTITION BY customer_id ORDER BY month)
+    ),
+    p1 AS (
+        SELECT *, {lags}
+        FROM p1a
+        WINDOW w AS (PARTITION BY customer_id ORDER BY month)
+    )"""
+    if attrition == "closure":
+        return base + """,
+    ap AS (SELECT *, closed AS event FROM p1)"""
+    return base + f""",
+    p2 AS (
+        SELECT *, SUM(CASE WHEN tier < {high_value_tier} THEN 0 ELSE 1 END) OVER w AS grp
+        FROM p1 WINDOW w AS (PARTITION BY customer_id ORDER BY month)
+    ),
+    runs AS (
+        SELECT customer_id, grp, MIN(rn) AS run_start, COUNT(*) AS run_len,
+               MAX(rn) AS run_end, MAX(nrows) AS nrows, BOOL_OR(closed) AS run_closed
+        FROM p2 WHERE tier < {high_value_tier} GROUP BY customer_id, grp
+    ),
+    cut AS (
+        SELECT customer_id,
+            MIN(CASE WHEN run_len >= {k} OR run_closed THEN run_start END) AS ev_rn,
+            MIN(CASE WHEN run_len < {k} AND NOT run_closed AND run_end = nrows
+                     THEN run_start END) AS cens_rn
+        FROM runs GROUP BY customer_id
+    ),
+    firsts AS (
+        SELECT customer_id, tier AS tier0,
+               MAX(CASE WHEN closed THEN rn END) OVER (PARTITION BY customer_id) AS close_rn,
+               rn
+        FROM p1
+    ),
+    bounds AS (
+        SELECT f.customer_id, f.tier0,
+            LEAST(c.ev_rn, f.close_rn) AS event_rn, c.cens_rn
+        FROM firsts f LEFT JOIN cut c USING (customer_id)
+        WHERE f.rn = 1
+    ),
+    ap AS (
+        SELECT p1.*, (p1.rn = b.event_rn) AS event
+        FROM p1 JOIN bounds b USING (customer_id)
+        WHERE b.tier0 >= {high_value_tier}
+          AND p1.rn <= COALESCE(b.event_rn, b.cens_rn - 1, p1.nrows)
+    )"""
+
+
+def _exclusions(con, panel_sql: str, attrition: str, high_value_tier: int, as_of) -> pd.DataFrame:
+    if attrition != "value":
+        return pd.DataFrame({"customer_id": pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
+    where = f"AND month <= TIMESTAMP '{pd.Timestamp(as_of):%Y-%m-%d}'" if as_of is not None else ""
+    df = con.execute(
+        f"""
+        SELECT customer_id FROM (
+            SELECT customer_id, arg_min(tier, month) AS tier0 FROM {panel_sql}
+            WHERE TRUE {where} GROUP BY customer_id)
+        WHERE tier0 < {high_value_tier} ORDER BY customer_id
+        """
+    ).df()
+    df["reason"] = f"below tier {high_value_tier} when first observed: not in the high-value book"
+    return df
+
+
+def attrition_panel(
+    panel,
+    *,
+    attrition: str = "closure",
+    k: int = 3,
+    high_value_tier: int = HIGH_VALUE_TIER,
+    as_of=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply an attrition definition to a panel.
+
+    Returns
+    -------
+    at_risk : DataFrame
+        The panel rows during which each customer is at risk, with ``event`` (bool) true on the
+        month of attrition, plus ``outflow_3m``.
+    exclusions : DataFrame
+        ``customer_id``, ``reason`` for customers outside the population at risk.
+    """
+    _check_params(attrition, k)
+    con = duckdb.connect()
+    src = _source_sql(panel, con, "panel_in")
+    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0) + """
+    SELECT * EXCLUDE (rn, nrows, lag_n_products, lag_tier, lag_segment, lag_outflow_3m)
+    FROM ap ORDER BY customer_id, month"""
+    at_risk = con.execute(sql).df()
+    return at_risk, _exclusions(con, src, attrition, high_value_tier, as_of)
+
+
+def _customer_columns(customers, con) -> tuple[str, str]:
+    src = _source_sql(customers, con, "customers_in")
+    cols = con.execute(f"SELECT * FROM {src} LIMIT 0").df().columns
+    wanted = [c for c in ("branch", "open_date", "age_at_open", "gender", "engagement") if c in cols]
+    return src, ", ".join(f"c.{c}" for c in wanted)
+
+
+def survival_frame(
+    panel,
+    customers,
+    *,
+    attrition: str = "closure",
+    k: int = 3,
+    high_value_tier: int = HIGH_VALUE_TIER,
+    as_of=None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per customer: entry, duration and event on the tenure scale, plus covariates.
+
+    Parameters
+    ----------
+    panel, customers : DataFrame or path
+        The validated monthly panel and customers table (or Parquet paths).
+    attrition : {"closure", "value"}
+        Attrition definition (see module docstring).
+    k : int
+        Consecutive months below the tier that confirm value attrition.
+    high_value_tier : int
+        Tier that defines the high-value book for value attrition.
+    as_of : date-like, optional
+        Observation ends at this month (later months are ignored: censoring).
+
+    Returns
+    -------
+    frame : DataFrame
+        ``customer_id``, ``entry`` (tenure when first observed), ``duration`` (tenure at event or
+        censoring), ``event`` (0/1), covariates at entry (``*_entry``) and latest (``*_last``),
+        ``profit_monthly`` (mean monthly profit observed), ``outflow_any``, ``outflow_recent``
+        (a large outflow in the last 3 observed months), customer attributes and ``age_entry``.
+    exclusions : DataFrame
+        Customers outside the population at risk, with the reason.
+
+    Examples
+    --------
+    >>> from analysis.data import generate_portfolio
+    >>> p = generate_portfolio(300, months=12, seed=3)
+    >>> frame, excluded = survival_frame(p.panel, p.customers)
+    >>> bool((frame["duration"] > frame["entry"]).all())
+    True
+    """
+    _check_params(attrition, k)
+    con = duckdb.connect()
+    src = _source_sql(panel, con, "panel_in")
+    csrc, ccols = _customer_columns(customers, con)
+    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0) + f""",
+    per AS (
+        SELECT customer_id,
+            MIN(tenure_months) AS entry,
+            MAX(tenure_months) + 1 AS duration,
+            CAST(BOOL_OR(event) AS INTEGER) AS event,
+            arg_min(n_products, rn) AS n_products_entry,
+            arg_max(n_products, rn) AS n_products_last,
+            arg_min(tier, rn) AS tier_entry,
+            arg_max(tier, rn) AS tier_last,
+            arg_min(segment, rn) AS segment,
+            arg_min(aum, rn) AS aum_entry,
+            arg_max(aum, rn) AS aum_last,
+            arg_min(deposit_balance, rn) AS deposit_entry,
+            arg_min(loan_balance, rn) AS loan_entry,
+            AVG(profit) AS profit_monthly,
+            BOOL_OR(outflow) AS outflow_any,
+            MAX(CASE WHEN rn > MAXrn - 3 THEN CAST(outflow AS INTEGER) ELSE 0 END) = 1
+                AS outflow_recent,
+            MIN(month) AS first_month,
+            MAX(month) AS last_month
+        FROM (SELECT *, MAX(rn) OVER (PARTITION BY customer_id) AS MAXrn FROM ap)
+        GROUP BY customer_id
+    )
+    SELECT per.*, {ccols}
+    FROM per JOIN {csrc} c USING (customer_id)
+    ORDER BY customer_id"""
+    frame = con.execute(sql).df()
+    frame["entry"] = frame["entry"].astype(float)
+    frame["duration"] = frame["duration"].astype(float)
+    if "age_at_open" in frame:
+        frame["age_entry"] = frame["age_at_open"] + frame["entry"] / 12.0
+    return frame, _exclusions(con, src, attrition, high_value_tier, as_of)
+
+
+def counting_process(
+    panel,
+    customers,
+    *,
+    attrition: str = "closure",
+    k: int = 3,
+    high_value_tier: int = HIGH_VALUE_TIER,
+    as_of=None,
+    lag: int = 0,
+    collapse: bool = True,
+) -> pd.DataFrame:
+    """Counting-process (start, stop] intervals with time-varying covariates.
+
+    Parameters
+    ----------
+    lag : int
+        Covariates of an interval are those recorded ``lag`` months earlier (guards against
+        reverse causation, e.g. products closed on the way out). Months before the first observed
+        one take the first observed value.
+    collapse : bool
+        Merge consecutive months whose covariates do not change (same estimates, far fewer rows).
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id``, ``start``, ``stop``, ``event`` (0/1) and the time-varying covariates
+        ``n_products``, ``tier``, ``segment``, ``outflow_3m`` plus customer attributes. The first
+        interval of a left-truncated customer starts at their entry tenure, not at 0.
+    """
+    _check_params(attrition, k, lag)
+    con = duckdb.connect()
+    src = _source_sql(panel, con, "panel_in")
+    csrc, ccols = _customer_columns(customers, con)
+    tv = ", ".join(f"lag_{c} AS {c}" for c in TIME_VARYING)
+    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, lag) + f""",
+    iv AS (
+        SELECT customer_id, month, tenure_months AS start, tenure_months + 1 AS stop,
+               CAST(event AS INTEGER) AS event, {tv}
+        FROM ap
+    )"""
+    if collapse:
+        key = ", ".join(TIME_VARYING)
+        sql += f""",
+    chg AS (
+        SELECT *, CASE WHEN ROW({key}) IS NOT DISTINCT FROM
+                        LAG(ROW({key})) OVER w THEN 0 ELSE 1 END AS changed
+        FROM iv WINDOW w AS (PARTITION BY customer_id ORDER BY start)
+    ),
+    isl AS (
+        SELECT *, SUM(changed) OVER (PARTITION BY customer_id ORDER BY start) AS island FROM chg
+    ),
+    out AS (
+        SELECT customer_id, MIN(start) AS start, MAX(stop) AS stop, MAX(event) AS event,
+               {", ".join(f"ANY_VALUE({c}) AS {c}" for c in TIME_VARYING)}
+        FROM isl GROUP BY customer_id, island
+    )"""
+    else:
+        sql += f""",
+    out AS (SELECT customer_id, start, stop, event, {", ".join(TIME_VARYING)} FROM iv)"""
+    sql += f"""
+    SELECT out.*, {ccols}
+    FROM out JOIN {csrc} c USING (customer_id)
+    ORDER BY customer_id, start"""
+    df = con.execute(sql).df()
+    df["start"] = df["start"].astype(float)
+    df["stop"] = df["stop"].astype(float)
+    df["outflow_3m"] = df["outflow_3m"].astype(int)
+    return df

@@ -1,0 +1,265 @@
+"""Executed notebook -> one self-contained, offline HTML file for managers.
+
+Conversion runs in-process with nbconvert's :class:`~nbconvert.HTMLExporter` (a ``jupyter
+nbconvert`` subprocess costs about 5 s per call). The ``offline`` template extends ``lab`` and
+drops what ``lab`` fetches from CDNs (require.js, MathJax, mermaid.js, the widget manager);
+:func:`assert_offline` checks every rendered file. Code, prompts, the parameters cells,
+headline payloads and stderr streams (warnings) are left out; PNG figures are inlined as base64.
+Maths in markdown shows as its TeX source (MathJax is not vendored).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import html as _html
+import json
+import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "TEMPLATES_DIR",
+    "OfflineError",
+    "notebook_to_html",
+    "prepare_notebook",
+    "header_html",
+    "find_external_urls",
+    "assert_offline",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "offline"
+
+# Cells tagged with one of these are not shown; papermill tags the cell it injects.
+REMOVE_CELL_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell", "remove_cell"})
+REMOVE_OUTPUT_TAGS = frozenset({"remove-output", "remove_output"})
+
+
+class OfflineError(ValueError):
+    """A rendered page would fetch something from the network."""
+
+
+# --------------------------------------------------------------------------------------------
+# offline check
+
+_TAG_RE = re.compile(r"<([a-zA-Z][\w:-]*)\b([^>]*)>", re.S)
+_ATTR_RE = re.compile(
+    r"""(?<![\w:-])(src|href|srcset|poster|data|action|formaction|background|xlink:href|manifest)"""
+    r"""\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""",
+    re.I,
+)
+_ABSOLUTE_URL_RE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
+_CSS_IMPORT_RE = re.compile(r"""@import\s+(?:url\(\s*)?["']?\s*([^"')\s;]+)""", re.I)
+_CSS_URL_RE = re.compile(r"""url\(\s*["']?\s*((?:https?:)?//[^"')\s]+)""", re.I)
+_JS_IMPORT_RE = re.compile(
+    r"""(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*\[?\s*|\bimportScripts\s*\(\s*)"""
+    r"""["']((?:https?:)?//[^"']+)["']""",
+    re.I,
+)
+
+
+def find_external_urls(html: str, *, allow_links: bool = True) -> list[str]:
+    """Return the URLs a browser would fetch from the network when opening ``html``.
+
+    Looks at resource attributes (``src``, ``href`` of anything but ``<a>``, ``srcset``...),
+    CSS ``@import`` and ``url(http...)`` and JavaScript ``import``/``require`` of absolute URLs.
+    Plain hyperlinks (``<a href="https://...">``) load nothing and are allowed unless
+    ``allow_links=False``. ``data:`` URIs and relative paths count as offline.
+    """
+    found: list[str] = []
+    for match in _TAG_RE.finditer(html):
+        tag = match.group(1).lower()
+        for attr in _ATTR_RE.finditer(match.group(2)):
+            name = attr.group(1).lower()
+            value = next(v for v in attr.groups()[1:] if v is not None)
+            if tag == "a" and name == "href" and allow_links:
+                continue
+            if name == "srcset":
+                candidates = [part.strip().split(" ")[0] for part in value.split(",")]
+            else:
+                candidates = [value]
+            found.extend(c.strip() for c in candidates if _ABSOLUTE_URL_RE.match(c))
+    for match in _CSS_IMPORT_RE.finditer(html):
+        if not match.group(1).lower().startswith("data:"):
+            found.append(match.group(0).strip())
+    found.extend(m.group(1) for m in _CSS_URL_RE.finditer(html))
+    found.extend(m.group(1) for m in _JS_IMPORT_RE.finditer(html))
+    return list(dict.fromkeys(found))  # unique, in order
+
+
+def assert_offline(html: str, *, allow_links: bool = True, what: str = "HTML") -> None:
+    """Raise :class:`OfflineError` naming every external resource ``html`` would load."""
+    urls = find_external_urls(html, allow_links=allow_links)
+    if urls:
+        shown = "\n  ".join(urls[:20]) + (f"\n  ... and {len(urls) - 20} more" if len(urls) > 20 else "")
+        raise OfflineError(f"{what} is not offline: it would load {len(urls)} external URL(s):\n  {shown}")
+
+
+# --------------------------------------------------------------------------------------------
+# notebook preparation and header
+
+
+def _load(nb_or_path: Any) -> tuple[Any, Path | None]:
+    import nbformat
+
+    if isinstance(nb_or_path, (str, Path)):
+        path = Path(nb_or_path)
+        return nbformat.read(path, as_version=4), path
+    if isinstance(nb_or_path, Mapping):
+        return nbformat.from_dict(copy.deepcopy(dict(nb_or_path))), None
+    raise TypeError(f"expected a notebook node or a path, not {type(nb_or_path).__name__}")
+
+
+def prepare_notebook(nb: Any, *, keep_stderr: bool = False) -> Any:
+    """Return a copy of ``nb`` holding only what a manager should see.
+
+    Removes cells tagged ``parameters``/``injected-parameters``/``remove-cell``, outputs of cells
+    tagged ``remove-output``, headline payload outputs and (unless ``keep_stderr``) stderr streams.
+    """
+    from analysis.report.headline import is_headline_output
+
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & REMOVE_CELL_TAGS:
+            continue
+        if cell.cell_type == "code":
+            if tags & REMOVE_OUTPUT_TAGS:
+                cell.outputs = []
+            else:
+                cell.outputs = [
+                    o
+                    for o in cell.outputs
+                    if not is_headline_output(o)
+                    and not (not keep_stderr and o.get("output_type") == "stream" and o.get("name") == "stderr")
+                ]
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _title_of(nb: Any, path: Path | None) -> str:
+    title = nb.metadata.get("title")
+    if title:
+        return str(title)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                m = re.match(r"^#\s+(.+?)\s*#*\s*$", line)
+                if m:
+                    return m.group(1)
+    papermill_in = nb.metadata.get("papermill", {}).get("input_path")
+    if papermill_in:
+        return Path(papermill_in).stem
+    return path.stem if path else "Report"
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def _parameters_html(params: Mapping[str, Any]) -> str:
+    if not params:
+        return "(defaults)"
+    return ", ".join(
+        f"<code>{_html.escape(str(k))}={_html.escape(_format_value(v))}</code>" for k, v in params.items()
+    )
+
+
+def header_html(title: str, rows: Mapping[str, Any]) -> str:
+    """Return the report header: a title and a two-column table (``rows`` values are escaped,
+    except the ``Parameters`` row when given as a mapping, which is formatted)."""
+    lines = [
+        '<header class="report-header">',
+        f"<h1>{_html.escape(title)}</h1>",
+        "<table>",
+    ]
+    for label, value in rows.items():
+        if value is None:
+            continue
+        cell = _parameters_html(value) if isinstance(value, Mapping) else _html.escape(str(value))
+        lines.append(f"<tr><th>{_html.escape(str(label))}</th><td>{cell}</td></tr>")
+    lines += ["</table>", "</header>"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# export
+
+_local = threading.local()
+
+
+def _exporter():
+    """One HTMLExporter per thread (template loading is the slow part; reuse it)."""
+    exporter = getattr(_local, "exporter", None)
+    if exporter is None:
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(
+            template_name=TEMPLATE_NAME,
+            extra_template_basedirs=[str(TEMPLATES_DIR)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+        )
+        _local.exporter = exporter
+    return exporter
+
+
+def notebook_to_html(
+    nb_or_path: Any,
+    *,
+    title: str | None = None,
+    info: Mapping[str, Any] | None = None,
+    keep_stderr: bool = False,
+) -> str:
+    """Convert an executed notebook to one offline HTML page and return it.
+
+    Parameters
+    ----------
+    nb_or_path : NotebookNode, dict or path
+        The executed notebook (not modified).
+    title : str, optional
+        Report title; default: the notebook's ``title`` metadata, its first ``# heading``, else
+        its file name.
+    info : mapping, optional
+        Header rows, shown in order after the defaults they update: ``Parameters`` (default: the
+        papermill parameters of the run), ``As of``, ``Data fingerprint``, ``Code version``,
+        ``Generated``. A ``None`` value drops a row.
+    keep_stderr : bool
+        Keep stderr streams (warnings) in the page; left out by default.
+
+    Raises
+    ------
+    OfflineError
+        If the page would load anything from the network (never expected; a safety net).
+    """
+    nb, path = _load(nb_or_path)
+    title = title or _title_of(nb, path)
+    params = dict(nb.metadata.get("papermill", {}).get("parameters") or {})
+    from analysis.report import code_version
+
+    rows: dict[str, Any] = {
+        "Parameters": params,
+        "As of": params.get("as_of"),
+        "Data fingerprint": None,
+        "Code version": code_version(),
+        "Generated": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    rows.update(info or {})
+    nb = prepare_notebook(nb, keep_stderr=keep_stderr)
+    nb.metadata["title"] = title
+    resources: dict[str, Any] = {
+        "metadata": {"name": title, "path": str(path.parent) if path else ""},
+        "report_header": header_html(title, rows),
+    }
+    body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    assert_offline(body, what=f"report {title!r}")
+    return body
