@@ -51,6 +51,14 @@ def _source_sql(obj, con: duckdb.DuckDBPyConnection, name: str) -> str:
     return f"read_parquet('{path.as_posix()}')"
 
 
+def _ns_dates(df: pd.DataFrame) -> pd.DataFrame:
+    """Same datetime resolution whatever the input (DataFrame or Parquet)."""
+    for col in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            df[col] = df[col].astype("datetime64[ns]")
+    return df
+
+
 def _check_params(attrition: str, k: int, lag: int = 0) -> None:
     if attrition not in ATTRITION_DEFINITIONS:
         raise ValueError(
@@ -127,7 +135,7 @@ def _attrition_sql(panel_sql: str, attrition: str, k: int, high_value_tier: int,
         WHERE f.rn = 1
     ),
     ap AS (
-        SELECT p1.*, (p1.rn = b.event_rn) AS event
+        SELECT p1.*, COALESCE(p1.rn = b.event_rn, FALSE) AS event
         FROM p1 JOIN bounds b USING (customer_id)
         WHERE b.tier0 >= {high_value_tier}
           AND p1.rn <= COALESCE(b.event_rn, b.cens_rn - 1, p1.nrows)
@@ -259,6 +267,7 @@ def survival_frame(
     FROM per JOIN {csrc} c USING (customer_id)
     ORDER BY customer_id"""
     frame = con.execute(sql).df()
+    frame = _ns_dates(frame)
     frame["entry"] = frame["entry"].astype(float)
     frame["duration"] = frame["duration"].astype(float)
     if "age_at_open" in frame:
@@ -329,7 +338,7 @@ def counting_process(
     SELECT out.*, {ccols}
     FROM out JOIN {csrc} c USING (customer_id)
     ORDER BY customer_id, start"""
-    df = con.execute(sql).df()
+    df = _ns_dates(con.execute(sql).df())
     df["start"] = df["start"].astype(float)
     df["stop"] = df["stop"].astype(float)
     df["outflow_3m"] = df["outflow_3m"].astype(int)

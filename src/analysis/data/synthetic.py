@@ -64,7 +64,7 @@ class SyntheticConfig:
     hr_engagement: float = 0.70  # per SD of engagement
     hr_age_per_10y: float = 0.92
     hr_loan_segment: float = 1.25
-    hr_recent_outflow: float = 3.0  # large outflow in the previous 3 months
+    hr_recent_outflow: float = 8.0  # large outflow in the previous 3 months
     hr_unmeasured: float = 1.0  # per SD of the unmeasured factor; 1 = off
     branch_hr: tuple[float, ...] = (1.0, 1.15, 0.85, 1.05, 1.3, 0.9)
     # Baseline monthly hazard scale (at 2 products, average covariates).
@@ -76,7 +76,7 @@ class SyntheticConfig:
     drop_rate: float = 0.003
     max_products: int = 10
     # Large fund outflows (early-warning signal).
-    outflow_rate: float = 0.004
+    outflow_rate: float = 0.006
     engagement_on_outflow: float = -0.5
     tier_thresholds: tuple[float, ...] = TIER_THRESHOLDS
     chunk_size: int = 200_000

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import subprocess
+import uuid
+from pathlib import Path
 from typing import Any
 
 __all__ = [
     "code_version",
+    "atomic_write_text",
     "publish",
     "extract",
     "notebook_to_html",
@@ -70,3 +74,24 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         git = "unknown"
     return f"{__version__} (git {git})"
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then
+    :func:`os.replace`. Readers see the old file or the new one, never half of one; a failed
+    write leaves no temporary file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        # os.open honours the umask (tempfile would create the file 0600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

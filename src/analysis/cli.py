@@ -1,0 +1,147 @@
+"""Command line: ``analysis synth | validate | render | index``.
+
+Exit codes: 0 success; 1 a report failed or the data is invalid; 2 a usage or schedule error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _iso_date(text: str) -> str:
+    from analysis.report.runner import resolve_as_of
+
+    try:
+        return resolve_as_of(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from analysis import __version__
+    from analysis.config import DEFAULT_SCHEDULE, REPORTS_DIR
+
+    parser = argparse.ArgumentParser(
+        prog="analysis",
+        description="Customer-retention survival analysis: synthetic data, validation, offline reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="generate a synthetic portfolio and write it to a folder")
+    p.add_argument("--customers", type=_positive_int, help="number of customers (default: generator's)")
+    p.add_argument("--months", type=_positive_int, help="months in the observation window (default: generator's)")
+    p.add_argument("--seed", type=int, help="random seed (default: generator's)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+
+    p = sub.add_parser("validate", help="check a data source and print the validation report")
+    p.add_argument("data", help='data source: "synthetic", a folder, or a mapping YAML')
+
+    p = sub.add_parser("render", help="render the scheduled reports to offline HTML")
+    p.add_argument("--schedule", type=Path, default=DEFAULT_SCHEDULE, help=f"schedule YAML (default: {DEFAULT_SCHEDULE})")
+    p.add_argument("--as-of", type=_iso_date, default=None, help="as-of date YYYY-MM-DD (default: end of the data window)")
+    p.add_argument("--data", default="synthetic", help='data source (default: "synthetic")')
+    p.add_argument(
+        "--notebook", dest="notebooks", action="append", nargs="+", metavar="NAME",
+        help="render only these scheduled notebooks (or report names); repeatable",
+    )
+    p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"reports folder (default: {REPORTS_DIR})")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="reports rendered at the same time (default: 1)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    p = sub.add_parser("index", help="rebuild reports/index.html from the run manifests")
+    p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"reports folder (default: {REPORTS_DIR})")
+    return parser
+
+
+def _err(message: str) -> None:
+    print(f"analysis: error: {message}", file=sys.stderr)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from analysis.data import generate_portfolio, write_portfolio
+
+    kwargs = {
+        key: value
+        for key, value in (("n_customers", args.customers), ("months", args.months), ("seed", args.seed))
+        if value is not None
+    }
+    try:
+        portfolio = generate_portfolio(**kwargs)
+        paths = write_portfolio(portfolio, args.out)
+    except ValueError as exc:
+        _err(str(exc))
+        return 1
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from analysis.data import validate_source
+
+    try:
+        report = validate_source(args.data)
+    except (ValueError, FileNotFoundError) as exc:
+        _err(str(exc))
+        return 1
+    print(report.to_text())
+    return 0 if getattr(report, "ok", True) is not False else 1
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from analysis.report.runner import render
+    from analysis.report.schedule import ScheduleError
+
+    notebooks = [name for group in args.notebooks for name in group] if args.notebooks else None
+    try:
+        result = render(
+            args.schedule,
+            as_of=args.as_of,
+            data=args.data,
+            out_dir=args.out,
+            notebooks=notebooks,
+            jobs=args.jobs,
+            progress=args.progress,
+        )
+    except ScheduleError as exc:
+        _err(str(exc))
+        return 2
+    except (ValueError, FileNotFoundError) as exc:  # bad data source or as-of
+        _err(str(exc))
+        return 1
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from analysis.report.index import build_index
+
+    print(build_index(args.out))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    handler = {"synth": _cmd_synth, "validate": _cmd_validate, "render": _cmd_render, "index": _cmd_index}
+    return handler[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

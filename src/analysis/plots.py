@@ -1,0 +1,383 @@
+"""Figures for the retention reports, in one house style.
+
+Conventions (seaborn's): keyword-only arguments, tidy frames in (the outputs of
+:mod:`analysis.survival` and :mod:`analysis.value`) or ``data=`` plus column names, ``ax=None``
+(a new figure is made when not given), the main :class:`~matplotlib.axes.Axes` is returned and
+nothing is shown or saved here. Call :func:`set_style` once (a notebook's first cell) for the
+house look; the plot functions use the house palette whatever the global style.
+
+Nothing here computes statistics beyond reading the frames it is given.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.transforms import blended_transform_factory
+from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+from analysis.survival import numbers_at_risk
+
+__all__ = [
+    "PALETTE",
+    "set_style",
+    "km_plot",
+    "hazard_plot",
+    "lorenz_plot",
+    "rate_plot",
+    "forest_plot",
+]
+
+#: The house colour cycle (seaborn's colour-blind-safe palette).
+PALETTE: list[tuple[float, float, float]] = list(sns.color_palette("colorblind", 10))
+
+TENURE_LABEL = "Tenure (months on book)"
+
+
+def set_style(context: str = "notebook", font_scale: float = 1.0) -> None:
+    """Apply the house style globally (seaborn ``ticks`` theme, colour-blind palette).
+
+    Parameters
+    ----------
+    context : str
+        seaborn context (``"paper"``, ``"notebook"``, ``"talk"``).
+    font_scale : float
+        Font size multiplier.
+    """
+    sns.set_theme(
+        context=context,
+        style="ticks",
+        palette=PALETTE,
+        font_scale=font_scale,
+        rc={
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "legend.frameon": False,
+        },
+    )
+
+
+def _need(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what} must be a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{what} lacks column(s) {missing}; it has {list(frame.columns)}"
+        )
+    if len(frame) == 0:
+        raise ValueError(f"{what} is empty: nothing to plot")
+
+
+def _ax(ax: Axes | None, figsize=(7.0, 4.5)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _group_levels(frame: pd.DataFrame) -> list:
+    if "group" not in frame.columns:
+        return [None]
+    g = frame["group"]
+    if isinstance(g.dtype, pd.CategoricalDtype):
+        present = set(g.dropna().unique())
+        return [c for c in g.cat.categories if c in present]
+    return list(pd.unique(g))
+
+
+def _subset(frame: pd.DataFrame, level) -> pd.DataFrame:
+    if level is None:
+        return frame
+    return frame[frame["group"] == level]
+
+
+def km_plot(
+    km: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    at_risk_times: Sequence[float] | None = None,
+    ci: bool = True,
+    censor_marks: bool = True,
+    title: str | None = None,
+    risk_table: bool = True,
+    xlabel: str = TENURE_LABEL,
+    ylabel: str = "Share still a customer",
+) -> Axes:
+    """Kaplan-Meier curves from a :func:`analysis.survival.km_table` frame.
+
+    One step curve per group, with the pointwise confidence band (``ci``), ``+`` censor marks
+    where ``censored > 0`` (``censor_marks``) and, under the plot, a numbers-at-risk table in
+    the style of R's survminer: one row per group, the counts at ``at_risk_times`` (default:
+    the x tick positions inside the data range). The counts come from the table itself
+    (:func:`analysis.survival.numbers_at_risk`), so they honour left truncation.
+
+    Returns
+    -------
+    Axes
+        The main axes. The at-risk table is a second axes of the same figure, labelled
+        ``"risk_table"`` (``ax.figure.axes``) and also reachable as ``ax.risk_table_ax``.
+    """
+    _need(km, ["group", "time", "survival", "at_risk", "censored"], "km")
+    if ci:
+        _need(km, ["ci_low", "ci_high"], "km")
+    ax = _ax(ax)
+    levels = _group_levels(km)
+    colors = {lvl: PALETTE[i % len(PALETTE)] for i, lvl in enumerate(levels)}
+    for lvl in levels:
+        sub = _subset(km, lvl).sort_values("time", kind="stable")
+        t = sub["time"].to_numpy(dtype=float)
+        s = sub["survival"].to_numpy(dtype=float)
+        color = colors[lvl]
+        (line,) = ax.step(t, s, where="post", color=color, lw=1.8, label=str(lvl))
+        line.set_gid(f"km:{lvl}")
+        if ci:
+            ax.fill_between(
+                t,
+                sub["ci_low"].to_numpy(dtype=float),
+                sub["ci_high"].to_numpy(dtype=float),
+                step="post",
+                color=color,
+                alpha=0.15,
+                lw=0,
+                label="_nolegend_",
+            )
+        if censor_marks:
+            m = sub["censored"].to_numpy() > 0
+            (marks,) = ax.plot(
+                t[m], s[m], ls="none", marker="+", ms=7, mew=1.2, color=color,
+                label="_nolegend_",
+            )
+            marks.set_gid(f"censor:{lvl}")
+    tmin, tmax = float(km["time"].min()), float(km["time"].max())
+    ax.set_xlim(tmin, tmax if tmax > tmin else tmin + 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if len(levels) > 1:
+        ax.legend(title=None, loc="lower left")
+
+    if risk_table:
+        if at_risk_times is None:
+            at_risk_times = [x for x in ax.get_xticks() if tmin <= x <= tmax]
+        times = [float(x) for x in at_risk_times]
+        counts = numbers_at_risk(km, times)
+        divider = make_axes_locatable(ax)
+        tax = divider.append_axes(
+            "bottom", size=0.25 + 0.22 * len(levels), pad=0.65, sharex=ax
+        )
+        tax.set_label("risk_table")
+        tax.set_ylim(-0.5, len(levels) - 0.5)
+        for i, lvl in enumerate(levels):
+            y = len(levels) - 1 - i
+            sub = counts[counts["group"] == lvl] if lvl is not None else counts
+            for t, n in zip(sub["time"], sub["at_risk"]):
+                tax.text(t, y, f"{int(n)}", ha="center", va="center", color=colors[lvl],
+                         fontsize="small", gid=f"risk:{lvl}")
+        tax.set_yticks(range(len(levels)))
+        tax.set_yticklabels([str(lvl) for lvl in reversed(levels)], fontsize="small")
+        for tick, lvl in zip(tax.get_yticklabels(), reversed(levels)):
+            tick.set_color(colors[lvl])
+        tax.tick_params(axis="x", labelbottom=False, length=0)
+        tax.tick_params(axis="y", length=0)
+        tax.grid(False)
+        for side in ("top", "right", "bottom", "left"):
+            tax.spines[side].set_visible(False)
+        tax.set_title("Number at risk", loc="left", fontsize="small")
+        ax.risk_table_ax = tax
+    return ax
+
+
+def hazard_plot(
+    haz: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    raw: bool = True,
+    ci: bool = True,
+    scale: float = 1.0,
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Attrition hazard along the tenure from :func:`analysis.survival.hazard_by_tenure`.
+
+    Smoothed hazard as a line with its confidence band, raw monthly hazards as faint points.
+    ``scale`` multiplies the rates (e.g. ``100`` for "per 100 customers per month").
+    """
+    _need(haz, ["time", "hazard", "hazard_smooth"], "haz")
+    if ci:
+        _need(haz, ["smooth_ci_low", "smooth_ci_high"], "haz")
+    ax = _ax(ax)
+    levels = _group_levels(haz)
+    for i, lvl in enumerate(levels):
+        sub = _subset(haz, lvl).sort_values("time")
+        color = PALETTE[i % len(PALETTE)]
+        t = sub["time"].to_numpy(dtype=float)
+        (line,) = ax.plot(t, scale * sub["hazard_smooth"].to_numpy(dtype=float), color=color,
+                          lw=2, label=str(lvl))
+        line.set_gid(f"smooth:{lvl}")
+        if ci:
+            ax.fill_between(t, scale * sub["smooth_ci_low"].to_numpy(dtype=float),
+                            scale * sub["smooth_ci_high"].to_numpy(dtype=float),
+                            color=color, alpha=0.15, lw=0, label="_nolegend_")
+        if raw:
+            (pts,) = ax.plot(t, scale * sub["hazard"].to_numpy(dtype=float), ls="none",
+                             marker="o", ms=3, alpha=0.5, color=color, label="_nolegend_")
+            pts.set_gid(f"raw:{lvl}")
+    ax.set_xlabel(TENURE_LABEL)
+    unit = "per customer-month" if scale == 1 else f"per {scale:g} customer-months"
+    ax.set_ylabel(ylabel or f"Attrition hazard ({unit})")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title)
+    if len(levels) > 1:
+        ax.legend()
+    return ax
+
+
+def lorenz_plot(
+    lorenz: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    top: float = 0.2,
+    title: str | None = None,
+) -> Axes:
+    """Lorenz curve of customer value from :func:`analysis.value.lorenz_curve`.
+
+    Draws the curve, the line of equality (dashed diagonal) and marks the point where the top
+    ``top`` fraction of customers starts, annotated with that fraction's share of the value
+    (the 80/20 check).
+    """
+    _need(lorenz, ["share_customers", "share_value"], "lorenz")
+    ax = _ax(ax, figsize=(5.0, 5.0))
+    x = lorenz["share_customers"].to_numpy(dtype=float)
+    y = lorenz["share_value"].to_numpy(dtype=float)
+    (curve,) = ax.plot(x, y, color=PALETTE[0], lw=2, label="customers ranked by value")
+    curve.set_gid("lorenz")
+    (diag,) = ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="equality")
+    diag.set_gid("equality")
+    x0 = 1 - top
+    y0 = float(np.interp(x0, x, y))
+    share = 1 - y0
+    (pt,) = ax.plot([x0], [y0], marker="o", color=PALETTE[3], ls="none", label="_nolegend_")
+    pt.set_gid("top_point")
+    ax.annotate(
+        f"top {top:.0%} of customers\nhold {share:.0%} of the value",
+        xy=(x0, y0),
+        xytext=(0.05, 0.75),
+        textcoords="axes fraction",
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+        fontsize="small",
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(min(0.0, float(y.min())), max(1.0, float(y.max())))
+    ax.set_xlabel("Share of customers (lowest value first)")
+    ax.set_ylabel("Share of total value")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper left")
+    return ax
+
+
+def rate_plot(
+    rates: pd.DataFrame,
+    *,
+    x: str,
+    ax: Axes | None = None,
+    y: str = "rate_per_100_person_years",
+    low: str = "rate_ci_low",
+    high: str = "rate_ci_high",
+    ylabel: str | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Point estimates with confidence-interval error bars, one per level of ``x``.
+
+    Made for :func:`analysis.survival.attrition_rates` (default columns: the attrition rate per
+    100 customer-years with its exact Poisson interval); pass ``y="share_leaving",
+    low="share_ci_low", high="share_ci_high"`` for the share leaving.
+    """
+    _need(rates, [x, y, low, high], "rates")
+    ax = _ax(ax)
+    est = rates[y].to_numpy(dtype=float)
+    lo = rates[low].to_numpy(dtype=float)
+    hi = rates[high].to_numpy(dtype=float)
+    pos = np.arange(len(rates))
+    container = ax.errorbar(
+        pos, est, yerr=np.vstack([est - lo, hi - est]), fmt="o", color=PALETTE[0], capsize=4,
+        lw=1.5,
+    )
+    container.lines[0].set_gid("estimates")
+    ax.set_xticks(pos)
+    ax.set_xticklabels([str(v) for v in rates[x]])
+    ax.set_xlim(-0.5, len(rates) - 0.5)
+    ax.set_xlabel(x)
+    default = {
+        "rate_per_100_person_years": "Attrition per 100 customer-years",
+        "share_leaving": "Share of customers who left",
+    }
+    ax.set_ylabel(ylabel or default.get(y, y))
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def forest_plot(
+    table: pd.DataFrame,
+    *,
+    estimate: str = "hr",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    label: str = "term",
+    ax: Axes | None = None,
+    log: bool = True,
+    ref: float | None = 1.0,
+    annotate: bool = True,
+    title: str | None = None,
+) -> Axes:
+    """Forest plot of estimates with intervals (e.g. hazard ratios of a Cox model).
+
+    Rows are drawn top to bottom in the table's order; ``ref`` draws the no-effect line
+    (None for none); ``log`` uses a log x axis (ratios); ``annotate`` writes
+    ``"est (low-high)"`` at the right of each row.
+    """
+    _need(table, [estimate, low, high, label], "table")
+    est = table[estimate].to_numpy(dtype=float)
+    lo = table[low].to_numpy(dtype=float)
+    hi = table[high].to_numpy(dtype=float)
+    if log and (np.any(lo <= 0) or np.any(est <= 0)):
+        raise ValueError("forest_plot(log=True) needs positive estimates and limits (ratios)")
+    k = len(table)
+    ax = _ax(ax, figsize=(6.5, 0.45 * k + 1.2))
+    ypos = np.arange(k)[::-1]
+    container = ax.errorbar(
+        est, ypos, xerr=np.vstack([est - lo, hi - est]), fmt="s", color=PALETTE[0],
+        capsize=3, lw=1.5, ms=5,
+    )
+    container.lines[0].set_gid("estimates")
+    if ref is not None:
+        ax.axvline(ref, ls="--", color="0.5", lw=1, gid="reference")
+    if log:
+        ax.set_xscale("log")
+    ax.set_yticks(ypos)
+    ax.set_yticklabels([str(v) for v in table[label]])
+    ax.set_ylim(-0.7, k - 0.3)
+    ax.set_xlabel(estimate)
+    if annotate:
+        trans = blended_transform_factory(ax.transAxes, ax.transData)
+        for y, e, a, b in zip(ypos, est, lo, hi):
+            ax.text(1.02, y, f"{e:.2f} ({a:.2f}-{b:.2f})", transform=trans, va="center",
+                    fontsize="small", gid="annotation")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,151 @@
+"""``reports/index.html``: one offline page linking every report of every as-of folder.
+
+Built from the ``<as-of>/manifest.json`` files the runner writes; links are relative, so the
+whole ``reports/`` folder can be copied or zipped and opened anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html as _html
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from analysis.config import REPORTS_DIR
+from analysis.report import atomic_write_text
+from analysis.report.html import assert_offline
+
+__all__ = ["INDEX_NAME", "read_manifests", "index_html", "build_index"]
+
+INDEX_NAME = "index.html"
+MANIFEST_NAME = "manifest.json"
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
+  margin: 2em auto; max-width: 75em; padding: 0 1em; color: #222; }
+h1 { color: #1f4e79; margin-bottom: 0.2em; }
+h2 { color: #1f4e79; border-bottom: 1px solid #c8d3e0; margin-top: 2em; }
+p.meta, p.run { color: #555; font-size: 0.9em; margin: 0.2em 0; }
+table { border-collapse: collapse; width: 100%; font-size: 0.88em; margin-top: 0.6em; }
+th, td { border: 1px solid #d6dde6; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
+th { background: #eef3f8; }
+tr.failed td { background: #fdecea; }
+.status-ok { color: #1b7f3b; font-weight: 600; }
+.status-failed { color: #b3261e; font-weight: 700; }
+code { font-size: 0.92em; }
+pre { white-space: pre-wrap; font-size: 0.85em; margin: 0.3em 0 0 0; max-height: 20em; overflow: auto; }
+details summary { cursor: pointer; color: #555; }
+@media print { details pre { max-height: none; } a { color: inherit; text-decoration: none; } }
+"""
+
+
+def read_manifests(out_dir: str | Path = REPORTS_DIR) -> list[tuple[str, dict[str, Any] | None, str | None]]:
+    """Return ``(as_of_folder, manifest or None, problem or None)``, newest as-of first."""
+    root = Path(out_dir)
+    found = []
+    for path in sorted(root.glob(f"*/{MANIFEST_NAME}"), reverse=True):
+        folder = path.parent.name
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("reports"), list):
+                raise ValueError("no 'reports' list")
+            found.append((folder, manifest, None))
+        except (OSError, ValueError) as exc:
+            found.append((folder, None, f"{MANIFEST_NAME} unreadable: {exc}"))
+    return found
+
+
+def _e(value: Any) -> str:
+    return _html.escape("" if value is None else str(value))
+
+
+def _href(folder: str, name: str) -> str:
+    return _html.escape(f"{quote(folder)}/{quote(name)}", quote=True)
+
+
+def _params(params: dict[str, Any]) -> str:
+    shown = {k: v for k, v in (params or {}).items() if k not in ("data", "as_of")}
+    if not shown:
+        return "<em>defaults</em>"
+    return "<br>".join(
+        f"<code>{_e(k)}={_e(v if isinstance(v, str) else json.dumps(v, default=str))}</code>" for k, v in shown.items()
+    )
+
+
+def _row(folder: str, rep: dict[str, Any]) -> str:
+    ok = rep.get("status") == "ok"
+    name = _e(rep.get("name"))
+    if ok and rep.get("html"):
+        title = f'<a href="{_href(folder, rep["html"])}">{name}</a>'
+    else:
+        title = name
+    if ok:
+        status = '<span class="status-ok">ok</span>'
+    else:
+        err = rep.get("error") or {}
+        status = (
+            f'<span class="status-failed">FAILED</span><br>{_e(err.get("type"))}: {_e(err.get("message"))}'
+        )
+        if err.get("traceback"):
+            status += f"<details><summary>traceback</summary><pre>{_e(err['traceback'])}</pre></details>"
+    files = " &middot; ".join(
+        f'<a href="{_href(folder, rep[key])}">{key}</a>' for key in ("html", "json", "ipynb") if rep.get(key)
+    )
+    seconds = rep.get("seconds")
+    run = f"{_e(rep.get('finished') or rep.get('started'))}"
+    if seconds is not None:
+        run += f"<br>{float(seconds):.1f} s"
+    cls = "ok" if ok else "failed"
+    return (
+        f'<tr class="{cls}"><td>{title}</td><td>{_e(rep.get("notebook"))}</td><td>{_params(rep.get("parameters"))}</td>'
+        f"<td>{status}</td><td>{files or '&ndash;'}</td><td><code>{_e(rep.get('data_fingerprint') or 'unknown')}</code></td>"
+        f"<td>{_e(rep.get('code_version'))}</td><td>{run}</td></tr>"
+    )
+
+
+def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
+    """Return the index page for the reports under ``out_dir``."""
+    manifests = read_manifests(out_dir)
+    total = sum(len(m["reports"]) for _, m, _p in manifests if m)
+    failed = sum(1 for _, m, _p in manifests if m for r in m["reports"] if r.get("status") != "ok")
+    generated = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1.0">',
+        "<title>Retention reports</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Retention reports</h1>",
+        f'<p class="meta">{total} report(s) in {len(manifests)} as-of folder(s); '
+        f"{failed} failed. Generated {_e(generated)}.</p>",
+    ]
+    if not manifests:
+        parts.append("<p>No reports yet: run <code>analysis render</code>.</p>")
+    for folder, manifest, problem in manifests:
+        parts.append(f'<h2 id="{_e(folder)}">As of {_e(folder)}</h2>')
+        if manifest is None:
+            parts.append(f'<p class="run status-failed">{_e(problem)}</p>')
+            continue
+        parts.append(
+            f'<p class="run">Data <code>{_e(manifest.get("data"))}</code>, fingerprint '
+            f'<code>{_e(manifest.get("data_fingerprint") or "unknown")}</code>; code {_e(manifest.get("code_version"))}; '
+            f"last run {_e(manifest.get('updated'))}.</p>"
+        )
+        parts.append(
+            "<table><thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th><th>Status</th>"
+            "<th>Files</th><th>Data fingerprint</th><th>Code version</th><th>Run</th></tr></thead><tbody>"
+        )
+        parts.extend(_row(folder, rep) for rep in manifest["reports"])
+        parts.append("</tbody></table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def build_index(out_dir: str | Path = REPORTS_DIR) -> Path:
+    """Write ``<out_dir>/index.html`` (atomically) and return its path."""
+    out_dir = Path(out_dir)
+    page = index_html(out_dir)
+    assert_offline(page, what="reports index")
+    return atomic_write_text(out_dir / INDEX_NAME, page)
