@@ -31,7 +31,7 @@ def _values(values) -> np.ndarray:
         raise ValueError("values is empty: no customers")
     bad = ~np.isfinite(arr)
     if bad.any():
-        where = list(labels[bad]) if labels is not None else list(np.flatnonzero(bad))
+        where = labels[bad].tolist() if labels is not None else np.flatnonzero(bad).tolist()
         raise ValueError(f"values has missing or infinite entries at {where[:10]}")
     total = arr.sum()
     if not total > 0:

@@ -14,6 +14,7 @@ import copy
 import datetime as _dt
 import html as _html
 import json
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -84,7 +85,7 @@ def find_external_urls(html: str, *, allow_links: bool = True) -> list[str]:
             found.extend(c.strip() for c in candidates if _ABSOLUTE_URL_RE.match(c))
     for match in _CSS_IMPORT_RE.finditer(html):
         if not match.group(1).lower().startswith("data:"):
-            found.append(match.group(0).strip())
+            found.append(match.group(1))
     found.extend(m.group(1) for m in _CSS_URL_RE.finditer(html))
     found.extend(m.group(1) for m in _JS_IMPORT_RE.finditer(html))
     return list(dict.fromkeys(found))  # unique, in order
@@ -137,6 +138,8 @@ def prepare_notebook(nb: Any, *, keep_stderr: bool = False) -> Any:
                     if not is_headline_output(o)
                     and not (not keep_stderr and o.get("output_type") == "stream" and o.get("name") == "stderr")
                 ]
+            if not cell.outputs:  # code is hidden: nothing left to show
+                continue
         cells.append(cell)
     nb.cells = cells
     return nb
@@ -159,8 +162,11 @@ def _title_of(nb: Any, path: Path | None) -> str:
 
 
 def _format_value(value: Any) -> str:
+    """Parameter values as a Python reader expects them (None, True, [12, 24])."""
     if isinstance(value, str):
         return value
+    if value is None or isinstance(value, bool):
+        return repr(value)
     return json.dumps(value, default=str)
 
 
@@ -195,6 +201,17 @@ def header_html(title: str, rows: Mapping[str, Any]) -> str:
 _local = threading.local()
 
 
+class _DropAltTextWarning(logging.Filter):
+    """nbconvert warns about every figure without alt text (matplotlib never sets one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Alternative text is missing")
+
+
+_log = logging.getLogger(__name__ + ".nbconvert")
+_log.addFilter(_DropAltTextWarning())
+
+
 def _exporter():
     """One HTMLExporter per thread (template loading is the slow part; reuse it)."""
     exporter = getattr(_local, "exporter", None)
@@ -208,6 +225,7 @@ def _exporter():
             exclude_input_prompt=True,
             exclude_output_prompt=True,
             embed_images=True,
+            log=_log,
         )
         _local.exporter = exporter
     return exporter
@@ -230,9 +248,10 @@ def notebook_to_html(
         Report title; default: the notebook's ``title`` metadata, its first ``# heading``, else
         its file name.
     info : mapping, optional
-        Header rows, shown in order after the defaults they update: ``Parameters`` (default: the
-        papermill parameters of the run), ``As of``, ``Data fingerprint``, ``Code version``,
-        ``Generated``. A ``None`` value drops a row.
+        Header rows. Updates the default rows ``Report``, ``Parameters`` (default: the papermill
+        parameters of the run but ``data`` and ``as_of``), ``As of``, ``Data``, ``Data
+        fingerprint``, ``Code version``, ``Generated`` in place; other keys follow them. A
+        ``None`` value drops a row.
     keep_stderr : bool
         Keep stderr streams (warnings) in the page; left out by default.
 
@@ -247,13 +266,15 @@ def notebook_to_html(
     from analysis.report import code_version
 
     rows: dict[str, Any] = {
-        "Parameters": params,
+        "Report": None,
+        "Parameters": {k: v for k, v in params.items() if k not in ("data", "as_of")},
         "As of": params.get("as_of"),
+        "Data": params.get("data"),
         "Data fingerprint": None,
         "Code version": code_version(),
         "Generated": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-    rows.update(info or {})
+    rows.update(info or {})  # known rows keep their place, new ones follow
     nb = prepare_notebook(nb, keep_stderr=keep_stderr)
     nb.metadata["title"] = title
     resources: dict[str, Any] = {

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from analysis.config import REPORTS_DIR
 from analysis.report import atomic_write_text
-from analysis.report.html import assert_offline
+from analysis.report.html import _format_value, assert_offline
 
 __all__ = ["INDEX_NAME", "read_manifests", "index_html", "build_index"]
 
@@ -70,7 +70,7 @@ def _params(params: dict[str, Any]) -> str:
     if not shown:
         return "<em>defaults</em>"
     return "<br>".join(
-        f"<code>{_e(k)}={_e(v if isinstance(v, str) else json.dumps(v, default=str))}</code>" for k, v in shown.items()
+        f"<code>{_e(k)}={_e(_format_value(v))}</code>" for k, v in shown.items()
     )
 
 

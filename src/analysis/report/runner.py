@@ -152,11 +152,11 @@ def _normalise_data(data: Any) -> str:
 
 def _data_info(data: str) -> tuple[Any, str]:
     """Return ``(window_end, fingerprint)`` of a data source, loading it once."""
-    import analysis.data as adata
+    from analysis.data import ensure_default_data, load_source
 
     if data == "synthetic":
-        adata.ensure_default_data()
-    portfolio = adata.load_source(data)
+        ensure_default_data()  # once, here: parallel kernels must not race to create it
+    portfolio = load_source(data)
     return portfolio.window_end, str(getattr(portfolio, "fingerprint", "") or "")
 
 
@@ -166,8 +166,9 @@ def _kernel_manager_class() -> type:
 
     jupyter_client would take a ``python3`` kernelspec from the user's Jupyter folders first,
     which may point at another Python; this one builds ipykernel's native spec (this
-    interpreter). The kernel's own log is kept to errors (ipykernel warns on every start that
-    it runs over TCP without encryption; the kernel listens on localhost only).
+    interpreter). The kernel's own terminal log is silenced: ipykernel warns on every start that
+    it runs over TCP without encryption (it listens on localhost) and logs the interrupt
+    jupyter_client sends at shutdown; what a notebook prints or raises is in its outputs.
     """
     from ipykernel.kernelspec import RESOURCES, get_kernel_dict
     from jupyter_client import AsyncKernelManager
@@ -177,7 +178,7 @@ def _kernel_manager_class() -> type:
         @property
         def kernel_spec(self) -> KernelSpec:
             if self._kernel_spec is None:
-                spec = get_kernel_dict(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                spec = get_kernel_dict(extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
                 self._kernel_spec = KernelSpec(resource_dir=RESOURCES, **spec)
             return self._kernel_spec
 

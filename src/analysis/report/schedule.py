@@ -218,7 +218,11 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
             "(papermill would inject parameters above the first cell)"
         )
     params: dict[str, Any] = {}
-    for name, info in papermill.inspect_notebook(str(path)).items():
+    try:
+        inspected = papermill.inspect_notebook(str(path))
+    except ValueError:  # e.g. no kernelspec in the metadata: the ast parse below still works
+        inspected = {}
+    for name, info in inspected.items():
         try:
             params[name] = ast.literal_eval(info.get("default", ""))
         except (ValueError, SyntaxError, TypeError):

@@ -1,0 +1,155 @@
+"""The population a report studies: data source x branch x attrition definition x as-of date.
+
+Every report notebook starts with :func:`prepare_study`, so they all agree on who is at risk,
+when, and who was excluded and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import HIGH_VALUE_TIER
+from analysis.data.loaders import load_source
+from analysis.data.portfolio import Portfolio
+from analysis.frames import survival_frame
+from analysis.survival import InsufficientDataError
+
+__all__ = ["Study", "prepare_study", "product_group", "attempt", "Attempt"]
+
+
+def product_group(n: pd.Series, top: int = 4) -> pd.Categorical:
+    """Group product counts as 1, 2, ..., ``top``+ (an ordered categorical)."""
+    labels = [str(i) for i in range(1, top)] + [f"{top}+"]
+    clipped = np.clip(pd.to_numeric(n).to_numpy(), 1, top).astype(int)
+    return pd.Categorical([labels[i - 1] for i in clipped], categories=labels, ordered=True)
+
+
+@dataclass
+class Study:
+    """A prepared study population.
+
+    Attributes
+    ----------
+    portfolio : Portfolio
+        The (branch-filtered) data.
+    frame : DataFrame
+        One row per customer at risk (see :func:`analysis.frames.survival_frame`) with the report
+        groupings added: ``tier_group``, ``product_group``.
+    exclusions : DataFrame
+        ``customer_id``, ``reason``: customers outside the population and why.
+    params : dict
+        The parameters that defined it.
+    """
+
+    portfolio: Portfolio
+    frame: pd.DataFrame
+    exclusions: pd.DataFrame
+    params: dict = field(default_factory=dict)
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.params["as_of"])
+
+    @property
+    def scope(self) -> str:
+        branch = self.params.get("branch")
+        return "the whole bank" if branch is None else f"branch {branch}"
+
+    @property
+    def attrition_words(self) -> str:
+        if self.params["attrition"] == "value":
+            return (
+                f"value attrition: a tier {self.params['high_value_tier']}+ customer falling below "
+                f"tier {self.params['high_value_tier']} for {self.params['k']} consecutive months, "
+                "or closing"
+            )
+        return "closure: the customer ends the relationship"
+
+
+def prepare_study(
+    data: Any = "synthetic",
+    *,
+    branch: str | None = None,
+    attrition: str = "closure",
+    k: int = 3,
+    as_of: Any = None,
+    high_value_tier: int = HIGH_VALUE_TIER,
+    portfolio: Portfolio | None = None,
+) -> Study:
+    """Load a data source and build the one-row-per-customer survival frame of a report.
+
+    Parameters
+    ----------
+    data : str or Path
+        Data source (see :func:`analysis.data.load_source`).
+    branch : str, optional
+        One branch; None for the whole bank.
+    attrition : {"closure", "value"}
+        Attrition definition; ``k`` months below ``high_value_tier`` confirm value attrition.
+    as_of : date-like, optional
+        End of observation; default the last month of the data.
+    portfolio : Portfolio, optional
+        Already loaded data (skips loading).
+    """
+    if portfolio is None:
+        portfolio = load_source(data)
+    portfolio = portfolio.for_branch(branch)
+    as_of_ts = portfolio.window_end if as_of is None else pd.Timestamp(as_of)
+    if as_of_ts < portfolio.window_start:
+        raise ValueError(
+            f"as_of {as_of_ts:%Y-%m-%d} is before the data window starts "
+            f"({portfolio.window_start:%Y-%m-%d})"
+        )
+    frame, excluded = survival_frame(
+        portfolio.panel,
+        portfolio.customers,
+        attrition=attrition,
+        k=k,
+        high_value_tier=high_value_tier,
+        as_of=as_of_ts,
+    )
+    exclusions = pd.concat([portfolio.exclusions, excluded], ignore_index=True)
+    frame["tier_group"] = pd.Categorical(
+        "Tier " + frame["tier_entry"].astype(str), categories=[f"Tier {i}" for i in range(1, 6)]
+    ).remove_unused_categories()
+    frame["product_group"] = product_group(frame["n_products_entry"])
+    frame["product_group"] = frame["product_group"].cat.remove_unused_categories()
+    params = dict(
+        data=str(data),
+        branch=branch,
+        attrition=attrition,
+        k=k,
+        as_of=f"{as_of_ts:%Y-%m-%d}",
+        high_value_tier=high_value_tier,
+    )
+    return Study(portfolio=portfolio, frame=frame, exclusions=exclusions, params=params)
+
+
+@dataclass
+class Attempt:
+    """The result of a report step that may not be estimable."""
+
+    value: Any = None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.note is None
+
+
+def attempt(func: Callable, *args, **kwargs) -> Attempt:
+    """Run one report step; turn "too little data" into a note instead of an error.
+
+    Only :class:`~analysis.survival.InsufficientDataError` (and numerical failures of model
+    fitting) become notes: programming errors still fail loudly.
+    """
+    try:
+        return Attempt(value=func(*args, **kwargs))
+    except InsufficientDataError as exc:
+        return Attempt(note=f"Not estimable: {exc}")
+    except (np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError) as exc:
+        return Attempt(note=f"Not estimable: the model could not be fitted ({exc}).")

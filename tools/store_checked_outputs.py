@@ -1,0 +1,48 @@
+"""Execute a notebook and store ONLY the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
+
+nbval (``--nbval-lax``) compares those stored outputs with a fresh run; every other cell stays
+clean (no outputs, no execution counts). Usage::
+
+    .venv/bin/python tools/store_checked_outputs.py notebooks/01_attrition_overview.ipynb
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def main(path: str) -> None:
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / path.name
+        pm.execute_notebook(str(path), str(out), kernel_name="python3", cwd=str(path.parent), progress_bar=False)
+        executed = nbformat.read(out, as_version=4)
+    by_source = {c.source: c for c in executed.cells if c.cell_type == "code"}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        cell.outputs = []
+        if cell.source.lstrip().startswith(MARK):
+            ran = by_source[cell.source]
+            cell.outputs = ran.outputs
+            cell.execution_count = 1
+            for o in cell.outputs:
+                if "execution_count" in o:
+                    o["execution_count"] = 1
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+    nb.metadata.pop("papermill", None)
+    nbformat.write(nb, path)
+    print(f"stored checked outputs in {path}")
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        main(arg)
