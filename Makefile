@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 data: setup
-	$(BIN)/analysis synth --default
+	$(BIN)/python -c "from analysis.data import ensure_default_data; print('default data:', ensure_default_data())"
 
 report: data
 	$(BIN)/analysis render

@@ -38,6 +38,8 @@ __all__ = [
     "SyntheticConfig",
     "generate_portfolio",
     "write_portfolio",
+    "write_portfolio_parts",
+    "iter_chunks",
     "baseline_hazard",
     "tier_from_aum",
 ]
@@ -301,6 +303,43 @@ def _truth(cfg: SyntheticConfig) -> dict:
     }
 
 
+def iter_chunks(cfg: SyntheticConfig):
+    """Yield ``(customers, panel, hidden)`` frames chunk by chunk (bounded memory at any size).
+
+    Chunk ``i`` draws from ``default_rng([seed, i])``, so the result depends only on the config.
+    """
+    if cfg.n_customers < 1 or cfg.months < 1:
+        raise ValueError("n_customers and months must be positive")
+    if len(cfg.branch_hr) != len(cfg.branches):
+        raise ValueError("branch_hr needs one hazard ratio per branch")
+    got, chunk = 0, 0
+    while got < cfg.n_customers:
+        rng = np.random.default_rng([cfg.seed, chunk])
+        k = min(cfg.chunk_size, max(2 * (cfg.n_customers - got), 1000))
+        sim = _simulate_chunk(rng, k, cfg, got)
+        take = sim["keep"][: cfg.n_customers - got]
+        yield _assemble(sim, take, cfg, got)
+        got += take.size
+        chunk += 1
+
+
+def write_portfolio_parts(out_dir: str | Path, **params) -> Path:
+    """Generate a (large) synthetic book straight to Parquet parts, one chunk at a time.
+
+    Writes ``customers/part-NNNNN.parquet``, ``panel/part-NNNNN.parquet`` and ``truth.json``
+    under ``out_dir``; loaders and frames read such folders like single files.
+    """
+    cfg = SyntheticConfig(**params)
+    out = Path(out_dir)
+    for name in ("customers", "panel"):
+        (out / name).mkdir(parents=True, exist_ok=True)
+    for i, (c, p, _) in enumerate(iter_chunks(cfg)):
+        c.to_parquet(out / "customers" / f"part-{i:05d}.parquet", index=False)
+        p.to_parquet(out / "panel" / f"part-{i:05d}.parquet", index=False)
+    (out / "truth.json").write_text(json.dumps(_truth(cfg), indent=2))
+    return out
+
+
 def generate_portfolio(
     n_customers: int = SyntheticConfig.n_customers,
     months: int = SyntheticConfig.months,
@@ -332,23 +371,11 @@ def generate_portfolio(
     (500, 12)
     """
     cfg = SyntheticConfig(n_customers=n_customers, months=months, seed=seed, **params)
-    if n_customers < 1 or months < 1:
-        raise ValueError("n_customers and months must be positive")
-    if len(cfg.branch_hr) != len(cfg.branches):
-        raise ValueError("branch_hr needs one hazard ratio per branch")
     customers, panels, hidden = [], [], []
-    got, chunk = 0, 0
-    while got < n_customers:
-        rng = np.random.default_rng([seed, chunk])
-        k = min(cfg.chunk_size, max(2 * (n_customers - got), 1000))
-        sim = _simulate_chunk(rng, k, cfg, got)
-        take = sim["keep"][: n_customers - got]
-        c, p, u = _assemble(sim, take, cfg, got)
+    for c, p, u in iter_chunks(cfg):
         customers.append(c)
         panels.append(p)
         hidden.append(u)
-        got += take.size
-        chunk += 1
     customers_df = pd.concat(customers, ignore_index=True)
     panel_df = pd.concat(panels, ignore_index=True)
     truth = _truth(cfg)
