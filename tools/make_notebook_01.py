@@ -17,7 +17,7 @@ cells = [
          metadata={"tags": ["parameters"]}),
     code("from IPython.display import Markdown, display\n\n"
          "from analysis import plots\n"
-         "from analysis.overview import GROUPINGS, attrition_overview, headline, key_findings\n"
+         "from analysis.overview import attrition_overview, headline, key_findings\n"
          "from analysis.report.display import note, show\n"
          "from analysis.report.headline import publish\n"
          "from analysis.study import prepare_study\n\n"
@@ -35,7 +35,7 @@ cells = [
     md("## Attrition rates\n\n"
        "Customers leaving per 100 customer-years of observation (exact Poisson 95% CI). Rates, "
        "unlike raw shares, allow for customers being observed for different lengths of time."),
-    code("for col, words in GROUPINGS.items():\n"
+    code("for col, words in study.groupings.items():\n"
          "    if col not in ov.rates:\n"
          "        continue\n"
          "    rates = ov.rates[col]\n"
@@ -53,7 +53,7 @@ cells = [
        "Customers already on the book when observation started enter the risk set at their "
        "tenure then (left truncation), so long-standing customers do not make early tenure look "
        "safer than it is. The log-rank test asks whether the curves differ."),
-    code("for col, words in GROUPINGS.items():\n"
+    code("for col, words in study.groupings.items():\n"
          "    if col not in ov.km:\n"
          "        continue\n"
          "    km, lr = ov.km[col], ov.logrank[col]\n"
@@ -79,7 +79,7 @@ cells = [
     md("## Median time to attrition\n\nThe tenure by which half of customers have left (blank: not reached)."),
     code("show(ov.median, digits=1, caption='All customers')\n"
          "for col in ov.median_by:\n"
-         "    show(ov.median_by[col], digits=1, caption=f'By {col.replace(\"_\", \" \")}')"),
+         "    show(ov.median_by[col], digits=1, caption=f'By {study.groupings[col]}')"),
     md("## When in the tenure is the risk highest?\n\n"
        "Monthly hazard (share of customers at risk who leave in that month of tenure), smoothed "
        "with a 6-month kernel, with a 95% band."),
@@ -110,6 +110,8 @@ cells = [
          "      [round(h['survival_at'][str(t)]['survival'], 3) for t in horizons])",
          metadata={"tags": ["remove-cell"]}),
 ]
+for i, cell in enumerate(cells):
+    cell.id = f"c{i:02d}"  # stable ids: no diff noise when the notebook is regenerated
 nb = new_notebook(cells=cells, metadata={
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},

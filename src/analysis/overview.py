@@ -16,15 +16,8 @@ from analysis import survival as sv
 from analysis.study import Attempt, Study, attempt
 from analysis.value import gini, lorenz_curve, top_share
 
-__all__ = ["GROUPINGS", "Overview", "attrition_overview", "key_findings", "headline", "portfolio_summary"]
+__all__ = ["Overview", "attrition_overview", "key_findings", "headline", "portfolio_summary"]
 
-# Report groupings: frame column -> words for readers.
-GROUPINGS = {
-    "tier_group": "value tier at entry",
-    "segment": "reliance segment",
-    "product_group": "products held at entry",
-    "branch": "branch",
-}
 SURV = dict(duration="duration", event="event", entry="entry")
 
 
@@ -94,8 +87,7 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
         summary=portfolio_summary(study),
         overall_rate=attempt(sv.attrition_rates, f, by="all", **SURV),
     )
-    groupings = {k: v for k, v in GROUPINGS.items() if not (k == "branch" and study.params.get("branch"))}
-    for col in groupings:
+    for col in study.groupings:
         ov.rates[col] = attempt(sv.attrition_rates, f, by=col, **SURV)
         ov.km[col] = attempt(sv.km_table, f, group=col, **SURV)
         ov.logrank[col] = attempt(sv.logrank, f, group=col, **SURV)
@@ -105,8 +97,10 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
     ov.rmst = attempt(sv.rmst, f, horizons, **SURV)
     ov.median = attempt(sv.median_survival, f, **SURV)
     ov.hazard = attempt(sv.hazard_by_tenure, f, bandwidth=6, **SURV)
-    annual_profit = 12 * f["profit_monthly"]
-    if len(f) >= 5:
+    annual_profit = f[study.value_column] if study.value_column else None
+    if annual_profit is None:
+        ov.lorenz = Attempt(note="Not estimable: the data have no value (profit or balance) column.")
+    elif len(f) >= 5:
         ov.lorenz = Attempt(value=lorenz_curve(annual_profit))
         ov.top20_share = top_share(annual_profit, 0.2)
         ov.gini = gini(annual_profit)
@@ -168,7 +162,9 @@ def key_findings(ov: Overview) -> str:
         peak = hazard_peak(ov.hazard.value)
         if np.isfinite(peak):
             lines.append(f"The risk of leaving is highest around **month {peak:.0f}** of tenure (smoothed hazard, first 10 years).")
-    for col in ("product_group", "tier_group", "segment"):
+    for col in s.groupings:
+        if col == "branch":
+            continue
         rates = ov.rates.get(col)
         lr = ov.logrank.get(col)
         if rates is None or not rates.ok:
@@ -181,7 +177,7 @@ def key_findings(ov: Overview) -> str:
         lo = t.loc[t["rate_per_100_person_years"].idxmin()]
         test = f" (log-rank {_p(lr.value.p)})" if lr is not None and lr.ok else ""
         lines.append(
-            f"By {GROUPINGS[col]}: highest attrition in **{hi[col]}** "
+            f"By {s.groupings[col]}: highest attrition in **{hi[col]}** "
             f"({hi['rate_per_100_person_years']:.1f} per 100 per year), lowest in **{lo[col]}** "
             f"({lo['rate_per_100_person_years']:.1f}){test}."
         )

@@ -43,12 +43,26 @@ class Study:
         ``customer_id``, ``reason``: customers outside the population and why.
     params : dict
         The parameters that defined it.
+    groupings : dict
+        Categorical columns of ``frame`` that reports break results down by -> words for readers
+        (e.g. ``{"tier_group": "value tier at entry"}``). Depends on the data source.
+    numeric : dict
+        Numeric covariates of ``frame`` (measured at entry) -> words, for multivariable models.
+    has_panel : bool
+        True when monthly histories exist (time-varying covariates, landmarks); False for
+        one-row-per-customer snapshots.
+    value_column : str or None
+        Column holding each customer's annual value (profit), if the data have one.
     """
 
     portfolio: Portfolio
     frame: pd.DataFrame
     exclusions: pd.DataFrame
     params: dict = field(default_factory=dict)
+    groupings: dict = field(default_factory=dict)
+    numeric: dict = field(default_factory=dict)
+    has_panel: bool = True
+    value_column: str | None = None
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -118,6 +132,25 @@ def prepare_study(
     ).remove_unused_categories()
     frame["product_group"] = product_group(frame["n_products_entry"])
     frame["product_group"] = frame["product_group"].cat.remove_unused_categories()
+    frame["log_aum_entry"] = np.log1p(frame["aum_entry"])
+    frame["log_loan_entry"] = np.log1p(frame["loan_entry"])
+    frame["profit_annual"] = 12 * frame["profit_monthly"]
+    groupings = {
+        "tier_group": "value tier at entry",
+        "segment": "reliance segment",
+        "product_group": "products held at entry",
+    }
+    if branch is None:
+        groupings["branch"] = "branch"
+    numeric = {
+        "n_products_entry": "products held at entry",
+        "age_entry": "age at entry (years)",
+        "entry": "tenure at entry (months)",
+        "log_aum_entry": "log(1 + AUM at entry)",
+        "log_loan_entry": "log(1 + loan balance at entry)",
+    }
+    if "engagement" in frame and frame["engagement"].notna().all():
+        numeric["engagement"] = "engagement score"
     params = dict(
         data=str(data),
         branch=branch,
@@ -126,7 +159,16 @@ def prepare_study(
         as_of=f"{as_of_ts:%Y-%m-%d}",
         high_value_tier=high_value_tier,
     )
-    return Study(portfolio=portfolio, frame=frame, exclusions=exclusions, params=params)
+    return Study(
+        portfolio=portfolio,
+        frame=frame,
+        exclusions=exclusions,
+        params=params,
+        groupings=groupings,
+        numeric=numeric,
+        has_panel=True,
+        value_column="profit_annual",
+    )
 
 
 @dataclass
