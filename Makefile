@@ -21,7 +21,7 @@ data: setup
 	$(BIN)/python -c "from analysis.data import ensure_default_data; print('default data:', ensure_default_data())"
 
 report: data
-	$(BIN)/analysis render
+	$(BIN)/analysis render --jobs 2
 
 test: setup
 	$(BIN)/python -m pytest

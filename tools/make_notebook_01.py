@@ -7,9 +7,9 @@ cells = [
        "Attrition rates and survival curves by value tier, reliance segment, product count and "
        "branch; median time to attrition; where in the tenure the risk peaks; and how concentrated "
        "the book's value is. Numbers come with 95% confidence intervals."),
-    code('data = "synthetic"  # "synthetic" (embedded default) or a data folder\n'
-         'branch = None  # None = whole bank, or a branch name\n'
-         'as_of = None  # "YYYY-MM-DD"; None = last month of the data\n'
+    code('data = "synthetic"  # "synthetic" (embedded default), a data folder or a mapping YAML\n'
+         'branch = None  # a branch name; None for the whole bank\n'
+         'as_of = None  # "YYYY-MM-DD"; None for the last month of the data\n'
          'attrition = "closure"  # "closure" or "value"\n'
          'k = 3  # months below tier 3 that confirm value attrition\n'
          'horizons = [12, 24, 36]  # tenure horizons, months\n'

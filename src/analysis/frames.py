@@ -20,6 +20,7 @@ Inputs are pandas DataFrames or paths to Parquet files (or folders of Parquet pa
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -53,7 +54,13 @@ def _source_sql(obj, con: duckdb.DuckDBPyConnection, name: str) -> str:
 
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")  # never write progress bars into notebooks
+    try:  # never write progress bars into notebooks (inside Jupyter DuckDB refuses this setting)
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
+    # Bounded memory at any size: DuckDB spills to disk beyond this (ANALYSIS_DUCKDB_MEMORY).
+    con.execute(f"SET memory_limit = '{os.environ.get('ANALYSIS_DUCKDB_MEMORY', '3GB')}'")
+    con.execute("SET preserve_insertion_order = false")  # results are ORDER BY-ed explicitly
     return con
 
 
@@ -283,6 +290,14 @@ def survival_frame(
     frame["duration"] = frame["duration"].astype(float)
     if "age_at_open" in frame:
         frame["age_entry"] = frame["age_at_open"] + frame["entry"] / 12.0
+    if "reason" in con.execute(f"SELECT * FROM {src} LIMIT 0").df().columns:
+        # The departure reason of the event month (null when censored or none was recorded).
+        reasons = _ns_dates(con.execute(
+            f"SELECT customer_id, month AS last_month, CAST(reason AS VARCHAR) AS reason "
+            f"FROM {src} WHERE reason IS NOT NULL").df())
+        frame = frame.merge(reasons, on=["customer_id", "last_month"], how="left")
+        keep = frame["reason"].notna() & (frame["event"] == 1)
+        frame["reason"] = frame["reason"].astype(object).where(keep, None)
     return frame, _exclusions(con, src, attrition, high_value_tier, as_of)
 
 

@@ -47,18 +47,28 @@ def portfolio_summary(study: Study) -> pd.DataFrame:
     """A two-column table (item, value) describing the population studied."""
     f = study.frame
     p = study.portfolio
+    window = (
+        f"{p.window_start:%b %Y} to {study.as_of:%b %Y}"
+        if study.has_panel
+        else "one-row-per-customer snapshot" + (f" as of {study.as_of:%d %b %Y}" if study.as_of is not None else "")
+    )
     rows = [
         ("Scope", study.scope.capitalize()),
+        ("Data source", "synthetic portfolio (known truth)" if p.truth is not None else p.source.split("/")[-1]),
         ("Attrition definition", study.attrition_words),
-        ("Observation window", f"{p.window_start:%b %Y} to {study.as_of:%b %Y}"),
+        ("Observation", window),
         ("Customers studied", f"{len(f):,}"),
-        ("Already on book when the window opened", f"{int((f['entry'] > 0).sum()):,} (left truncation, handled)"),
+        ("Already on book when observation started", f"{int((f['entry'] > 0).sum()):,} (left truncation, handled)"),
         ("Customers who left", f"{int(f['event'].sum()):,}"),
         ("Customer-years observed", f"{(f['duration'] - f['entry']).sum() / 12:,.0f}"),
-        ("Median products held at entry", f"{f['n_products_entry'].median():.0f}"),
-        ("High-value (tier 3+) at entry", f"{(f['tier_entry'] >= 3).mean():.0%}"),
-        ("Excluded customers", f"{len(study.exclusions):,}"),
     ]
+    if "n_products_entry" in f:
+        rows.append(("Median products held at entry", f"{f['n_products_entry'].median():.0f}"))
+    if "tier_entry" in f:
+        rows.append(("High-value (tier 3+) at entry", f"{(f['tier_entry'] >= 3).mean():.0%}"))
+    rows.append(("Excluded customers", f"{len(study.exclusions):,}"))
+    for i, text in enumerate(p.notes, 1):
+        rows.append((f"Data note {i}", text))
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
@@ -138,7 +148,7 @@ def key_findings(ov: Overview) -> str:
     if ov.overall_rate.ok:
         r = ov.overall_rate.value.iloc[0]
         lines.append(
-            f"Of **{len(f):,} customers** of {s.scope} observed up to {s.as_of:%B %Y}, "
+            f"Of **{len(f):,} customers** of {s.scope} {s.period_words}, "
             f"**{int(r['events']):,} left** ({s.attrition_words}): "
             f"**{r['rate_per_100_person_years']:.1f} per 100 customers per year** "
             f"(95% CI {r['rate_ci_low']:.1f} to {r['rate_ci_high']:.1f})."
@@ -206,7 +216,8 @@ def headline(ov: Overview) -> dict:
     out: dict = {
         "scope": s.params.get("branch") or "bank",
         "attrition": s.params["attrition"],
-        "as_of": s.params["as_of"],
+        "as_of": s.params.get("as_of"),
+        "data_kind": "panel" if s.has_panel else "snapshot",
         "n": int(len(f)),
         "events": int(f["event"].sum()),
         "left_truncated": int((f["entry"] > 0).sum()),

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.transforms import blended_transform_factory
 from mpl_toolkits.axes_grid1 import make_axes_locatable
@@ -190,7 +191,7 @@ def km_plot(
         for tick, lvl in zip(tax.get_yticklabels(), reversed(levels)):
             tick.set_color(colors[lvl])
         tax.tick_params(axis="x", labelbottom=False, length=0)
-        tax.tick_params(axis="y", length=0)
+        tax.tick_params(axis="y", length=0, pad=16)
         tax.grid(False)
         for side in ("top", "right", "bottom", "left"):
             tax.spines[side].set_visible(False)
@@ -369,6 +370,15 @@ def forest_plot(
         ax.axvline(ref, ls="--", color="0.5", lw=1, gid="reference")
     if log:
         ax.set_xscale("log")
+        lo_all = float(min(lo.min(), ref if ref is not None else lo.min()))
+        hi_all = float(max(hi.max(), ref if ref is not None else hi.max()))
+        nice = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 10,
+                         20, 50, 100])
+        ticks = nice[(nice >= lo_all / 1.2) & (nice <= hi_all * 1.2)]
+        if len(ticks) >= 2:
+            ax.set_xticks(ticks)
+            ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_yticks(ypos)
     ax.set_yticklabels([str(v) for v in table[label]])
     ax.set_ylim(-0.7, k - 0.3)

@@ -22,10 +22,15 @@ __all__ = ["Study", "prepare_study", "product_group", "attempt", "Attempt"]
 
 
 def product_group(n: pd.Series, top: int = 4) -> pd.Categorical:
-    """Group product counts as 1, 2, ..., ``top``+ (an ordered categorical)."""
-    labels = [str(i) for i in range(1, top)] + [f"{top}+"]
-    clipped = np.clip(pd.to_numeric(n).to_numpy(), 1, top).astype(int)
-    return pd.Categorical([labels[i - 1] for i in clipped], categories=labels, ordered=True)
+    """Group product counts as (0,) 1, 2, ..., ``top``+ (an ordered categorical).
+
+    Zero is its own level only when some customer holds no product.
+    """
+    values = pd.to_numeric(n).to_numpy()
+    low = 0 if (values == 0).any() else 1
+    labels = [str(i) for i in range(low, top)] + [f"{top}+"]
+    clipped = np.clip(values, low, top).astype(int)
+    return pd.Categorical([labels[i - low] for i in clipped], categories=labels, ordered=True)
 
 
 @dataclass
@@ -65,8 +70,16 @@ class Study:
     value_column: str | None = None
 
     @property
-    def as_of(self) -> pd.Timestamp:
-        return pd.Timestamp(self.params["as_of"])
+    def as_of(self) -> pd.Timestamp | None:
+        value = self.params.get("as_of")
+        return pd.Timestamp(value) if value else None
+
+    @property
+    def period_words(self) -> str:
+        """'observed up to December 2025', or words for a snapshot without a date."""
+        if self.as_of is None:
+            return "in the snapshot extract"
+        return f"observed up to {self.as_of:%B %Y}"
 
     @property
     def scope(self) -> str:
@@ -75,6 +88,9 @@ class Study:
 
     @property
     def attrition_words(self) -> str:
+        if not self.has_panel:
+            m = self.portfolio.mapping
+            return f"the churn flag '{m.event_column}' of the extract"
         if self.params["attrition"] == "value":
             return (
                 f"value attrition: a tier {self.params['high_value_tier']}+ customer falling below "
@@ -112,6 +128,8 @@ def prepare_study(
     if portfolio is None:
         portfolio = load_source(data)
     portfolio = portfolio.for_branch(branch)
+    if portfolio.kind == "snapshot":
+        return _snapshot_study(portfolio, data=data, branch=branch, attrition=attrition, k=k)
     as_of_ts = portfolio.window_end if as_of is None else pd.Timestamp(as_of)
     if as_of_ts < portfolio.window_start:
         raise ValueError(
@@ -168,6 +186,44 @@ def prepare_study(
         numeric=numeric,
         has_panel=True,
         value_column="profit_annual",
+    )
+
+
+def _snapshot_study(portfolio: Portfolio, *, data, branch, attrition: str, k: int) -> Study:
+    """A study of a one-row-per-customer extract (see :mod:`analysis.data.mapping`)."""
+    if attrition != "closure":
+        raise ValueError(
+            f"attrition={attrition!r} needs monthly histories, but {portfolio.source} is a "
+            "one-row-per-customer snapshot: its event is the mapped churn flag (use 'closure')"
+        )
+    m = portfolio.mapping
+    frame = portfolio.snapshot.copy()
+    groupings: dict = {}
+    numeric: dict = {}
+    if "n_products" in frame:
+        frame = frame.rename(columns={"n_products": "n_products_entry"})
+        top = int(min(max(frame["n_products_entry"].max(), 1), 6))
+        frame["product_group"] = product_group(frame["n_products_entry"], top=top)
+        frame["product_group"] = frame["product_group"].cat.remove_unused_categories()
+        groupings["product_group"] = "products held"
+        numeric["n_products_entry"] = "products held"
+    for col in m.groups:
+        groupings[col] = col
+    if branch is None and "branch" in frame and frame["branch"].nunique() > 1:
+        groupings["branch"] = f"branch ({m.branch})"
+    for col in m.numeric:
+        numeric[col] = col
+    params = dict(data=str(data), branch=branch, attrition=attrition, k=k,
+                  as_of=m.as_of, high_value_tier=None)
+    return Study(
+        portfolio=portfolio,
+        frame=frame,
+        exclusions=portfolio.exclusions,
+        params=params,
+        groupings=groupings,
+        numeric=numeric,
+        has_panel=False,
+        value_column=m.value,
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
+from analysis.data.mapping import is_mapping, load_snapshot, read_mapping
 from analysis.data.portfolio import Portfolio
 from analysis.data.schemas import (
     CUSTOMERS_SCHEMA,
@@ -201,7 +202,9 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
     Parameters
     ----------
     data : str or Path
-        ``"synthetic"`` for the embedded default, or a directory with ``customers`` and ``panel``.
+        ``"synthetic"`` for the embedded default, a directory with ``customers`` and ``panel``,
+        or a YAML mapping file describing a one-row-per-customer extract
+        (:mod:`analysis.data.mapping`).
 
     Raises
     ------
@@ -210,14 +213,17 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
     FileNotFoundError
         When the source or one of its tables does not exist.
     """
+    if is_mapping(data):
+        mapping = read_mapping(data)
+        if mapping.format == "snapshot":
+            return load_snapshot(mapping)
+        data = mapping.path
     if str(data) == "synthetic":
         folder = ensure_default_data()
         source = "synthetic"
     else:
         folder = Path(data).expanduser()
         source = str(folder)
-        if folder.suffix in (".yml", ".yaml"):
-            raise ValueError(f"{folder}: mapping files are not supported by this version")
         if not folder.exists():
             raise FileNotFoundError(f"data source {folder} does not exist")
     cust_path, panel_path = _find_table(folder, "customers"), _find_table(folder, "panel")
@@ -239,6 +245,8 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
 
 def list_branches(data: str | Path = "synthetic") -> list[str]:
     """Branches of a data source (for one report per branch)."""
+    if is_mapping(data):
+        return load_source(data).branches
     if str(data) == "synthetic":
         folder = ensure_default_data()
     else:
@@ -260,17 +268,26 @@ class ValidationSummary:
     closures: int
     left_truncated: int
     exclusions: pd.DataFrame
+    kind: str = "panel"
+    notes: list = dataclasses.field(default_factory=list)
+    columns: list = dataclasses.field(default_factory=list)
 
     def to_text(self) -> str:
-        lines = [
-            f"data source   : {self.source}",
-            f"customers     : {self.customers:,}",
-            f"panel rows    : {self.panel_rows:,} ({self.first_month} to {self.last_month})",
-            f"branches      : {len(self.branches)} ({', '.join(self.branches)})",
-            f"closures      : {self.closures:,}",
+        lines = [f"data source   : {self.source}", f"kind          : {self.kind}"]
+        lines.append(f"customers     : {self.customers:,}")
+        if self.kind == "panel":
+            lines.append(f"panel rows    : {self.panel_rows:,} ({self.first_month} to {self.last_month})")
+        else:
+            lines.append(f"columns       : {', '.join(self.columns)}")
+        lines += [
+            f"branches      : {len(self.branches)} ({', '.join(self.branches) or 'none mapped'})",
+            f"events        : {self.closures:,} customers left"
+            + (f" ({self.closures / max(self.customers, 1):.1%})" if self.customers else ""),
             f"entered late  : {self.left_truncated:,} customers already on book at the window start"
             " (left truncation, handled)",
         ]
+        for note in self.notes:
+            lines.append(f"note          : {note}")
         if len(self.exclusions):
             lines.append(f"exclusions    : {len(self.exclusions):,} customers")
             for reason, n in self.exclusions["reason"].value_counts().items():
@@ -284,6 +301,22 @@ class ValidationSummary:
 def validate_source(data: str | Path = "synthetic") -> ValidationSummary:
     """Load and check a data source without rendering anything; raise on bad data."""
     p = load_source(data)
+    if p.kind == "snapshot":
+        snap = p.snapshot
+        return ValidationSummary(
+            source=p.source,
+            customers=len(snap),
+            panel_rows=0,
+            first_month="",
+            last_month="",
+            branches=p.branches,
+            closures=int(snap["event"].sum()),
+            left_truncated=int((snap["entry"] > 0).sum()),
+            exclusions=p.exclusions,
+            kind="snapshot",
+            notes=list(p.notes),
+            columns=[c for c in snap.columns if c not in ("customer_id",)],
+        )
     first = p.panel.groupby("customer_id", sort=False).head(1)
     return ValidationSummary(
         source=p.source,
@@ -295,4 +328,5 @@ def validate_source(data: str | Path = "synthetic") -> ValidationSummary:
         closures=int(p.panel["closed"].sum()),
         left_truncated=int((first["tenure_months"] > 0).sum()),
         exclusions=p.exclusions,
+        notes=list(p.notes),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -32,6 +33,13 @@ class Portfolio:
         Short content hash of the data, shown in report indexes.
     exclusions : DataFrame
         Rows excluded while loading, with the reason (never silently dropped).
+    snapshot : DataFrame or None
+        For one-row-per-customer extracts (see :mod:`analysis.data.mapping`): ``customer_id``,
+        ``entry``, ``duration`` (months), ``event`` and the mapped columns. ``panel`` is then empty.
+    mapping : object or None
+        The parsed mapping file of a snapshot.
+    notes : list of str
+        What loading adjusted (e.g. zero durations), for reports to show.
     """
 
     customers: pd.DataFrame
@@ -42,17 +50,35 @@ class Portfolio:
     exclusions: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["customer_id", "reason"])
     )
+    snapshot: pd.DataFrame | None = None
+    mapping: Any = None
+    notes: list = field(default_factory=list)
 
     @property
-    def window_start(self) -> pd.Timestamp:
+    def kind(self) -> str:
+        """``"panel"`` (monthly histories) or ``"snapshot"`` (one row per customer)."""
+        return "snapshot" if self.snapshot is not None else "panel"
+
+    @property
+    def window_start(self) -> pd.Timestamp | None:
+        if self.kind == "snapshot":
+            return None
         return pd.Timestamp(self.panel["month"].min())
 
     @property
-    def window_end(self) -> pd.Timestamp:
+    def window_end(self) -> pd.Timestamp | None:
+        """Last month observed; for a snapshot the mapping's ``as_of`` (None if not given)."""
+        if self.kind == "snapshot":
+            as_of = getattr(self.mapping, "as_of", None)
+            return pd.Timestamp(as_of) if as_of else None
         return pd.Timestamp(self.panel["month"].max())
 
     @property
     def branches(self) -> list[str]:
+        if self.kind == "snapshot":
+            if "branch" not in self.snapshot:
+                return []
+            return sorted(self.snapshot["branch"].astype(str).unique().tolist())
         return sorted(self.customers["branch"].astype(str).unique().tolist())
 
     def for_branch(self, branch: str | None) -> "Portfolio":
@@ -64,6 +90,19 @@ class Portfolio:
                 f"branch {branch!r} is not in the data (source {self.source}); "
                 f"known branches: {', '.join(self.branches)}"
             )
+        if self.kind == "snapshot":
+            keep = self.snapshot["branch"].astype(str) == branch
+            return Portfolio(
+                customers=self.customers[keep.to_numpy()].reset_index(drop=True),
+                panel=self.panel,
+                truth=self.truth,
+                source=self.source,
+                fingerprint=self.fingerprint,
+                exclusions=self.exclusions,
+                snapshot=self.snapshot[keep].reset_index(drop=True),
+                mapping=self.mapping,
+                notes=self.notes,
+            )
         ids = self.customers.loc[self.customers["branch"].astype(str) == branch, "customer_id"]
         return Portfolio(
             customers=self.customers[self.customers["customer_id"].isin(ids)].reset_index(drop=True),
@@ -74,4 +113,5 @@ class Portfolio:
             exclusions=self.exclusions[self.exclusions["customer_id"].isin(ids)]
             if len(self.exclusions)
             else self.exclusions,
+            notes=self.notes,
         )

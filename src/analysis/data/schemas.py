@@ -59,6 +59,7 @@ PANEL_SCHEMA = pa.DataFrameSchema(
         "profit": pa.Column(float, nullable=False, coerce=True),
         "outflow": pa.Column(bool, nullable=False, coerce=True),
         "closed": pa.Column(bool, nullable=False, coerce=True),
+        "reason": pa.Column(str, nullable=True, required=False),  # departure reason, closing month
     },
     name="panel",
     strict=False,

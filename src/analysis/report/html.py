@@ -110,7 +110,7 @@ def _load(nb_or_path: Any) -> tuple[Any, Path | None]:
         path = Path(nb_or_path)
         return nbformat.read(path, as_version=4), path
     if isinstance(nb_or_path, Mapping):
-        return nbformat.from_dict(copy.deepcopy(dict(nb_or_path))), None
+        return nbformat.from_dict(nb_or_path), None  # prepare_notebook() copies before editing
     raise TypeError(f"expected a notebook node or a path, not {type(nb_or_path).__name__}")
 
 

@@ -20,6 +20,7 @@ Output names are ``<notebook>__<slug>``: the parameters that differ from the not
 from __future__ import annotations
 
 import ast
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,19 @@ def load_schedule(path: str | Path, *, notebooks_dir: str | Path | None = None) 
 # notebook parameters
 
 _NO_DEFAULT = object()
+
+
+class _CheckedHere(logging.Filter):
+    """Drop papermill's parameter warnings: :func:`check_parameters` checks names itself (and
+    also sees the lines papermill cannot parse, e.g. ``branch = None  # None = whole bank``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not (msg.startswith("Passed unknown parameter") or msg.startswith("Unable to parse line"))
+
+
+logging.getLogger("papermill").addFilter(_CheckedHere())
+logging.getLogger("papermill.translators").addFilter(_CheckedHere())
 
 
 def _parameters_cell(nb: Any) -> Any | None:
