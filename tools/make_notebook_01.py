@@ -90,12 +90,12 @@ cells = [
          "else:\n"
          "    note(ov.hazard.note)"),
     md("## How concentrated is the value? (the 80/20 check)\n\n"
-       "Lorenz curve of annualised profit per customer: how much of the profit the top customers bring."),
+       "Lorenz curve of annualised profit per customer (or the value column a mapping names): how much of it the top customers bring."),
     code("if ov.lorenz.ok:\n"
          "    ax = plots.lorenz_plot(ov.lorenz.value)\n"
-         "    _ = ax.set_title('Share of profit by share of customers')\n"
+         "    _ = ax.set_title(f'Share of {study.value_words} by share of customers')\n"
          "    plots.plt.show()\n"
-         "    display(Markdown(f'Top 20% of customers: **{ov.top20_share:.0%}** of profit; Gini {ov.gini:.2f}.'))\n"
+         "    display(Markdown(f'Top 20% of customers: **{ov.top20_share:.0%}** of {study.value_words}; Gini {ov.gini:.2f}.'))\n"
          "else:\n"
          "    note(ov.lorenz.note)"),
     md("## Methods\n\n"

@@ -16,6 +16,8 @@ __all__ = [
     "REPORTS_DIR",
     "NOTEBOOKS_DIR",
     "DEFAULT_SCHEDULE",
+    "MAPPINGS_DIR",
+    "SHARED_DATA_DIR",
     "DEFAULT_DATA_DIR",
     "TIER_THRESHOLDS",
     "HIGH_VALUE_TIER",
@@ -52,3 +54,6 @@ DEFAULT_DATA_DIR: Path = DATA_DIR / "synthetic"
 REPORTS_DIR: Path = PROJECT_ROOT / "reports"
 NOTEBOOKS_DIR: Path = PROJECT_ROOT / "notebooks"
 DEFAULT_SCHEDULE: Path = PROJECT_ROOT / "config" / "schedule.yml"
+MAPPINGS_DIR: Path = PROJECT_ROOT / "config" / "mappings"
+# Public datasets for checking on real data live beside the project, never inside it.
+SHARED_DATA_DIR: Path = Path(os.environ.get("ANALYSIS_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))

@@ -193,8 +193,8 @@ def key_findings(ov: Overview) -> str:
         )
     if np.isfinite(ov.top20_share):
         lines.append(
-            f"The top 20% of customers bring **{ov.top20_share:.0%} of profit** "
-            f"(the field's rule of thumb says about 80%)."
+            f"The top 20% of customers bring **{ov.top20_share:.0%} of {s.value_words}** "
+            f"(the field's rule of thumb says about 80% of profit)."
         )
     lines.append(
         "Differences between groups here are descriptive: engaged customers both hold more "

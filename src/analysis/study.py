@@ -75,6 +75,13 @@ class Study:
         return pd.Timestamp(value) if value else None
 
     @property
+    def value_words(self) -> str:
+        """What the value column measures, for readers."""
+        if self.value_column in (None, "profit_annual"):
+            return "profit"
+        return f"value ({self.value_column})"
+
+    @property
     def period_words(self) -> str:
         """'observed up to December 2025', or words for a snapshot without a date."""
         if self.as_of is None:
@@ -84,7 +91,9 @@ class Study:
     @property
     def scope(self) -> str:
         branch = self.params.get("branch")
-        return "the whole bank" if branch is None else f"branch {branch}"
+        if branch is not None:
+            return f"branch {branch}"
+        return "the whole bank" if self.has_panel else "the whole extract"
 
     @property
     def attrition_words(self) -> str:

@@ -201,7 +201,7 @@ def _monthly_hazard(tenure: np.ndarray, static_lp: np.ndarray, n: np.ndarray,
 
 #: Why customers leave: given a closure, the reason is drawn from a multinomial logit whose
 #: scores depend on the closing month's state (``high_aum``: AUM at tier 4+; ``recent_outflow``:
-#: a large outflow that month or in the previous 3; ``age_65plus``). Shares at all features 0:
+#: a large outflow in the previous 3 months, as in the hazard; ``age_65plus``). Shares at all features 0:
 #: rates elsewhere 40%, relocation 27%, service dissatisfaction 30%, involuntary 3%.
 REASON_MODEL: dict[str, dict[str, float]] = {
     "rates elsewhere": {"intercept": 0.0, "high_aum": 1.0},
@@ -284,7 +284,7 @@ def _simulate_chunk(rng: np.random.Generator, k: int, cfg: SyntheticConfig, id_o
                 reason[event] = _draw_reasons(
                     reason_rng,
                     high_aum=aum[event] >= cfg.tier_thresholds[2],
-                    recent_outflow=(recent | out)[event],
+                    recent_outflow=recent[event],
                     age_65plus=(b["age_at_open"][idx] + tenure / 12.0)[event] >= 65,
                 )
             remaining = np.clip(1 - tenure / loan_term[idx], 0, 1)
@@ -438,7 +438,7 @@ def _reason_truth(cfg: SyntheticConfig) -> dict:
         "share_model": REASON_MODEL,
         "features": {
             "high_aum": "AUM at tier 4+ in the closing month",
-            "recent_outflow": "a large outflow in the closing month or the previous 3",
+            "recent_outflow": "a large outflow in the 3 months before the closing month",
             "age_65plus": "aged 65+ in the closing month (age also lowers the overall hazard)",
         },
         "shares_at_reference": base,

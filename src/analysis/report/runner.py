@@ -372,6 +372,9 @@ def render(
         schedule = Schedule(schedule.entries, Path(notebooks_dir).resolve(), schedule.source)
 
     window_end, fingerprint = _data_info(data)
+    if as_of is None and window_end is None:
+        # A snapshot extract without an `as_of` in its mapping: date the run by today.
+        window_end = _dt.date.today()
     as_of = resolve_as_of(window_end if as_of is None else as_of)
     job_list = expand(schedule, data=data, as_of=as_of, only=notebooks, branches=branches)
     if not job_list:

@@ -1,0 +1,299 @@
+"""Accuracy of a survival model on held-out customers: discrimination, Brier score, calibration.
+
+The metrics come from scikit-survival (``concordance_index_censored``,
+``concordance_index_ipcw``, ``cumulative_dynamic_auc``, ``brier_score``); this module prepares
+their inputs, keeps them inside their domain and adds calibration by risk group and the
+integrated calibration index (ICI).
+
+Time scale. scikit-survival's metrics take no entry times: given left-truncated data on the
+tenure scale they would treat a customer who entered observation at tenure 120 as observed from
+tenure 0. We therefore measure accuracy on *time since entry into observation* (each customer's
+follow-up starts at 0, so nothing is truncated), with predictions *conditional on being on the
+book at entry*: ``P(leave within h months | on book at tenure e, x) = 1 - S(e + h | x) / S(e | x)``.
+That is also the manager's question: "who will leave in the next 12 months?".
+Censoring weights (IPCW) come from the Kaplan-Meier of censoring in the training data.
+
+scikit-survival needs every horizon inside the test follow-up (``min <= t < max``); horizons at
+or beyond the longest follow-up are clipped to the last observed time below it
+(:func:`clip_horizons`), and the report says so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sksurv.metrics import (
+    brier_score,
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+)
+from sksurv.util import Surv
+
+from analysis.survival import InsufficientDataError
+
+__all__ = [
+    "step_at",
+    "conditional_risk",
+    "clip_horizons",
+    "Accuracy",
+    "accuracy",
+    "calibration",
+    "Calibration",
+    "restricted_cubic_basis",
+]
+
+
+def step_at(cumhaz: pd.Series, t) -> np.ndarray:
+    """Value of a right-continuous step function (index = jump times) at ``t`` (0 before)."""
+    t = np.asarray(t, dtype=float)
+    idx = np.searchsorted(cumhaz.index.to_numpy(dtype=float), t, side="right") - 1
+    vals = np.r_[0.0, cumhaz.to_numpy(dtype=float)]
+    return vals[idx + 1]
+
+
+def conditional_risk(cumhaz: pd.Series, lp, entry, horizons: Sequence[float]) -> np.ndarray:
+    """Risk of leaving within each horizon after entry, given on book at entry.
+
+    ``1 - exp(-(H0(e + h) - H0(e)) * exp(lp))`` for a Cox model with baseline cumulative hazard
+    ``cumhaz`` on the tenure scale. Returns an array (n, len(horizons)).
+    """
+    lp = np.asarray(lp, dtype=float)
+    entry = np.asarray(entry, dtype=float)
+    h0e = step_at(cumhaz, entry)
+    out = np.empty((lp.size, len(horizons)))
+    for j, h in enumerate(horizons):
+        out[:, j] = -np.expm1(-(step_at(cumhaz, entry + h) - h0e) * np.exp(lp))
+    return out
+
+
+def clip_horizons(horizons: Sequence[float], test_time, train_time=None) -> tuple[list[float], list[str]]:
+    """Horizons inside the follow-up that scikit-survival accepts, and notes on any clipping.
+
+    A horizon must be at least the shortest test time and strictly below the longest test time
+    (and the longest training time, where the censoring distribution is estimated). Horizons
+    beyond are replaced by the last observed test time below the limit; duplicates are dropped.
+    """
+    test_time = np.asarray(test_time, dtype=float)
+    limit = test_time.max()
+    if train_time is not None:
+        limit = min(limit, np.asarray(train_time, dtype=float).max())
+    below = np.unique(test_time[(test_time < limit) & (test_time >= test_time.min())])
+    if below.size == 0:
+        raise InsufficientDataError("the held-out customers' follow-up is too short to measure accuracy")
+    out, notes = [], []
+    for h in horizons:
+        h = float(h)
+        if h < test_time.min():
+            notes.append(f"horizon {h:g} is shorter than any follow-up; left out")
+            continue
+        if h >= limit:
+            new = float(below[below < limit].max())
+            notes.append(
+                f"horizon {h:g} months is at or beyond the longest follow-up ({limit:g}); "
+                f"measured at {new:g} months instead"
+            )
+            h = new
+        if h not in out:
+            out.append(h)
+    if not out:
+        raise InsufficientDataError("no horizon lies inside the held-out customers' follow-up")
+    return out, notes
+
+
+def _surv(time, event):
+    return Surv.from_arrays(event=np.asarray(event).astype(bool), time=np.asarray(time, dtype=float))
+
+
+def _km(time, event, at) -> np.ndarray:
+    """Kaplan-Meier (no truncation) at times ``at`` (right-continuous)."""
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    ut = np.unique(time[event])
+    n_risk = np.array([(time >= t).sum() for t in ut])
+    d = np.array([((time == t) & event).sum() for t in ut])
+    s = np.cumprod(1 - d / n_risk)
+    idx = np.searchsorted(ut, np.asarray(at, dtype=float), side="right") - 1
+    return np.r_[1.0, s][idx + 1]
+
+
+@dataclass
+class Accuracy:
+    """Held-out accuracy.
+
+    Attributes
+    ----------
+    horizons : list of float
+        The horizons measured (after clipping).
+    c_harrell, c_uno : float
+        Concordance (risk score = predicted risk at the last horizon; Uno's truncated there).
+    table : DataFrame
+        Per horizon: ``auc`` (cumulative/dynamic), ``brier``, ``brier_null`` (Kaplan-Meier of the
+        training data, no covariates) and ``ipa`` (1 - brier / brier_null).
+    mean_auc : float
+        scikit-survival's summary of the AUC over the horizons.
+    notes : list of str
+    """
+
+    horizons: list
+    c_harrell: float
+    c_uno: float
+    table: pd.DataFrame
+    mean_auc: float
+    n_train: int
+    n_test: int
+    events_test: int
+    notes: list = field(default_factory=list)
+
+
+def accuracy(train_time, train_event, test_time, test_event, risk: np.ndarray,
+             horizons: Sequence[float]) -> Accuracy:
+    """Discrimination and Brier score of predicted risks on held-out data (scikit-survival).
+
+    Parameters
+    ----------
+    train_time, train_event : arrays
+        Training follow-up (time since entry) and events: the censoring distribution.
+    test_time, test_event : arrays
+        Held-out follow-up and events.
+    risk : array (n_test, len(horizons))
+        Predicted probability of the event by each horizon (already clipped horizons).
+    horizons : sequence of float
+        Horizons within the follow-up (see :func:`clip_horizons`).
+    """
+    risk = np.atleast_2d(np.asarray(risk, dtype=float))
+    if risk.shape[0] != len(np.asarray(test_time)):
+        risk = risk.T
+    times = np.asarray(horizons, dtype=float)
+    test_event = np.asarray(test_event).astype(bool)
+    if test_event.sum() < 2:
+        raise InsufficientDataError("fewer than 2 held-out customers left: accuracy cannot be measured")
+    y_train, y_test = _surv(train_time, train_event), _surv(test_time, test_event)
+    score = risk[:, -1]
+    c_h = concordance_index_censored(test_event, np.asarray(test_time, dtype=float), score)[0]
+    c_u = concordance_index_ipcw(y_train, y_test, score, tau=times[-1])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auc, mean_auc = cumulative_dynamic_auc(y_train, y_test, risk, times)
+    _, bs = brier_score(y_train, y_test, 1.0 - risk, times)
+    s_null = _km(train_time, train_event, times)
+    _, bs0 = brier_score(y_train, y_test, np.tile(s_null, (risk.shape[0], 1)), times)
+    table = pd.DataFrame({"horizon": times, "auc": auc, "brier": bs, "brier_null": bs0,
+                          "ipa": 1.0 - bs / bs0})
+    return Accuracy(horizons=list(times), c_harrell=float(c_h), c_uno=float(c_u), table=table,
+                    mean_auc=float(mean_auc), n_train=len(np.asarray(train_time)),
+                    n_test=len(test_event), events_test=int(test_event.sum()))
+
+
+def restricted_cubic_basis(x, knots) -> np.ndarray:
+    """Restricted (natural) cubic spline basis: ``x`` and ``len(knots) - 2`` non-linear columns.
+
+    Harrell's parametrisation, linear beyond the outer knots, non-linear columns divided by
+    ``(t_k - t_1)^2`` so they are on the scale of ``x``.
+    """
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(knots, dtype=float)
+    k = t.size
+    if k < 3 or np.any(np.diff(t) <= 0):
+        raise ValueError("restricted cubic splines need at least 3 distinct increasing knots")
+    norm = (t[-1] - t[0]) ** 2
+
+    def pos3(v):
+        return np.clip(v, 0, None) ** 3
+
+    cols = [x]
+    for j in range(k - 2):
+        cols.append(
+            (pos3(x - t[j])
+             - pos3(x - t[-2]) * (t[-1] - t[j]) / (t[-1] - t[-2])
+             + pos3(x - t[-1]) * (t[-2] - t[j]) / (t[-1] - t[-2])) / norm
+        )
+    return np.column_stack(cols)
+
+
+@dataclass
+class Calibration:
+    """Calibration at one horizon.
+
+    Attributes
+    ----------
+    groups : DataFrame
+        Per risk group: ``group``, ``n``, ``events``, ``predicted`` (mean predicted risk),
+        ``observed`` (1 - Kaplan-Meier at the horizon), ``ci_low``, ``ci_high``.
+    curve : DataFrame
+        ``predicted``, ``observed``: the smooth calibration curve (hazard regression of the
+        outcome on a spline of cloglog(predicted risk), Austin et al. 2020).
+    ici, e50, e90 : float
+        Mean, median and 90th percentile of |predicted - smoothed observed| over the customers.
+    """
+
+    horizon: float
+    groups: pd.DataFrame
+    curve: pd.DataFrame
+    ici: float
+    e50: float
+    e90: float
+    note: str | None = None
+
+
+def calibration(time, event, risk_h, horizon: float, *, groups: int = 10) -> Calibration:
+    """Predicted vs observed risk by horizon ``horizon`` on held-out data (time since entry).
+
+    Risk groups are quantile groups of the predicted risk (``groups``, fewer when there are few
+    events: at least 5 events per group on average). The observed risk of a group is one minus
+    its Kaplan-Meier estimate at the horizon (log-log 95% CI). The ICI (Austin, Harrell and van
+    Klaveren, Stat Med 2020) is the mean absolute difference between predicted risk and the
+    smoothed observed risk of a Cox model of the outcome on a restricted cubic spline (3 knots) of
+    cloglog(predicted risk).
+    """
+    from lifelines import CoxPHFitter
+
+    from analysis.survival import survival_at
+
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(int)
+    p = np.clip(np.asarray(risk_h, dtype=float), 1e-8, 1 - 1e-8)
+    n_events = int(event.sum())
+    if n_events < 10:
+        raise InsufficientDataError(
+            f"only {n_events} held-out customers left: too few to check calibration"
+        )
+    g = int(max(2, min(groups, n_events // 5)))
+    ranks = pd.Series(p).rank(method="first")
+    grp = pd.qcut(ranks, g, labels=False) + 1
+    df = pd.DataFrame({"time": time, "event": event, "group": grp, "p": p})
+    surv = survival_at(df, [horizon], duration="time", event="event", group="group")
+    surv = surv.set_index("group")
+    rows = []
+    for k, sub in df.groupby("group"):
+        s = surv.loc[k]
+        rows.append(dict(group=int(k), n=len(sub), events=int(sub["event"].sum()),
+                         predicted=float(sub["p"].mean()), observed=1 - float(s["survival"]),
+                         ci_low=1 - float(s["ci_high"]), ci_high=1 - float(s["ci_low"])))
+    table = pd.DataFrame(rows)
+    # smoothed observed risk: Cox on rcs(cloglog(p), 3 knots)
+    cll = np.log(-np.log(1 - p))
+    knots = np.unique(np.quantile(cll, [0.1, 0.5, 0.9]))
+    note = None
+    if knots.size == 3:
+        basis = restricted_cubic_basis(cll, knots)
+    else:
+        basis = cll[:, None]
+        note = "predicted risks take few distinct values: linear smoother used"
+    cols = [f"b{j}" for j in range(basis.shape[1])]
+    fit_df = pd.DataFrame(basis, columns=cols).assign(time=time, event=event)
+    cph = CoxPHFitter().fit(fit_df, "time", "event")
+    obs = 1 - cph.predict_survival_function(fit_df[cols], times=[horizon]).to_numpy().ravel()
+    diff = np.abs(p - obs)
+    grid_p = np.quantile(p, np.linspace(0.01, 0.99, 50))
+    grid_cll = np.log(-np.log(1 - grid_p))
+    gb = restricted_cubic_basis(grid_cll, knots) if knots.size == 3 else grid_cll[:, None]
+    curve_obs = 1 - cph.predict_survival_function(pd.DataFrame(gb, columns=cols),
+                                                  times=[horizon]).to_numpy().ravel()
+    curve = pd.DataFrame({"predicted": grid_p, "observed": curve_obs})
+    return Calibration(horizon=float(horizon), groups=table, curve=curve, ici=float(diff.mean()),
+                       e50=float(np.median(diff)), e90=float(np.quantile(diff, 0.9)), note=note)

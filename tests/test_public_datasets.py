@@ -1,0 +1,81 @@
+"""The shipped mapping files on the public datasets in ../shared/data (skipped when absent).
+
+Numbers quoted from each dataset's SOURCE.md; statistics checked against statsmodels.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+from analysis import survival as sv
+from analysis.config import MAPPINGS_DIR, SHARED_DATA_DIR
+from analysis.study import prepare_study
+
+pytestmark = pytest.mark.skipif(
+    not SHARED_DATA_DIR.is_dir(),
+    reason=f"public datasets not found at {SHARED_DATA_DIR} (set ANALYSIS_SHARED_DATA to check on real data)",
+)
+
+BANK = MAPPINGS_DIR / "bank_churn.yml"
+TELCO = MAPPINGS_DIR / "telco_churn.yml"
+SAAS = MAPPINGS_DIR / "saas_churn.yml"
+
+
+def _churn_by_count(frame):
+    g = frame.groupby("n_products_entry")["event"]
+    return g.mean().round(3).to_dict(), g.size().to_dict()
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return prepare_study(BANK)
+
+
+def test_bank_churn_facts(bank):
+    f = bank.frame
+    assert len(f) == 10_000 and f["event"].sum() == 2037
+    assert "Surname" not in f.columns
+    rate, n = _churn_by_count(f)
+    assert n == {1: 5084, 2: 4590, 3: 266, 4: 60}
+    assert rate == {1: 0.277, 2: 0.076, 3: 0.827, 4: 1.0}
+    assert (f["duration"] == 6).sum() == 413  # Tenure 0 years -> half a year, documented
+
+
+def test_bank_churn_km_matches_statsmodels(bank):
+    f = bank.frame
+    ours = sv.survival_at(f, [12, 24, 36, 60])
+    sf = SurvfuncRight(f["duration"].to_numpy(), f["event"].to_numpy())
+    # Step function value at t: last estimate at or before t.
+    idx = np.searchsorted(sf.surv_times, [12, 24, 36, 60], side="right") - 1
+    np.testing.assert_allclose(ours["survival"].to_numpy(), sf.surv_prob[idx], atol=1e-6)
+
+
+def test_bank_churn_logrank_matches_statsmodels(bank):
+    f = bank.frame
+    ours = sv.logrank(f, group="product_group")
+    chi2, p = survdiff(f["duration"].to_numpy(), f["event"].to_numpy(), f["product_group"].astype(str).to_numpy())
+    assert ours.chi2 == pytest.approx(chi2, abs=1e-6)
+    assert ours.df == 3
+
+
+def test_bank_churn_pattern_is_not_monotone(bank):
+    rates = sv.attrition_rates(bank.frame, by="product_group").set_index("product_group")
+    r = rates["rate_per_100_person_years"]
+    assert r["2"] < r["1"] < r["3"] < r["4+"]
+
+
+def test_telco_product_count_derivation():
+    f = prepare_study(TELCO).frame
+    rate, n = _churn_by_count(f)
+    expected = [0.109, 0.310, 0.449, 0.365, 0.313, 0.256, 0.225, 0.124, 0.053]
+    assert [rate[k] for k in range(1, 10)] == pytest.approx(expected, abs=0.0006)
+    assert len(f) == 7043 and f["event"].sum() == 1869
+
+
+def test_saas_product_count_derivation():
+    f = prepare_study(SAAS).frame
+    rate, n = _churn_by_count(f)
+    assert n == {0: 419, 1: 924, 2: 577, 3: 80}
+    assert [rate[k] for k in range(4)] == pytest.approx([0.702, 0.498, 0.284, 0.175], abs=0.0006)
+    assert f["customer_id"].is_unique
