@@ -65,6 +65,8 @@ def rendered(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mod = fake_data_module()
         mp.setitem(sys.modules, "analysis.data", mod)
+        # A headless caller (cron, make) may set Agg: figures must still reach the report.
+        mp.setenv("MPLBACKEND", "Agg")
         result = render(write_schedule(tmp / "schedule.yml"), out_dir=tmp / "reports", jobs=2, progress=False)
     return result, tmp / "reports", mod
 

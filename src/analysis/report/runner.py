@@ -179,7 +179,11 @@ def _kernel_manager_class() -> type:
         def kernel_spec(self) -> KernelSpec:
             if self._kernel_spec is None:
                 spec = get_kernel_dict(extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
-                self._kernel_spec = KernelSpec(resource_dir=RESOURCES, **spec)
+                # Figures must be inlined into the report whatever MPLBACKEND the caller has
+                # (e.g. Agg in a headless job would silently drop every plot).
+                env = dict(spec.pop("env", {}) or {})
+                env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+                self._kernel_spec = KernelSpec(resource_dir=RESOURCES, env=env, **spec)
             return self._kernel_spec
 
     return CurrentEnvKernelManager
