@@ -14,7 +14,12 @@ def nice_table(df: pd.DataFrame, digits: int = 2, rename: dict | None = None) ->
         out = out.drop(columns="note")
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].round(digits)
+            # Shares are shown as percentages; everything else rounded to `digits`.
+            if str(col).startswith("share"):
+                out[col] = (100 * out[col]).round(1)
+                out = out.rename(columns={col: f"{col} (%)"})
+            else:
+                out[col] = out[col].round(digits)
     if rename:
         out = out.rename(columns=rename)
     out.columns = [str(c).replace("_", " ") for c in out.columns]
@@ -41,6 +46,7 @@ def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | Non
     if caption:
         display(Markdown(f"*{caption}*"))
     if isinstance(value, pd.DataFrame):
-        display(nice_table(value, digits, rename).style.hide(axis="index").format(precision=digits, thousands=","))
+        table = nice_table(value, digits, rename)
+        display(table.style.hide(axis="index").format(precision=digits, thousands=",", na_rep="–"))
     else:
         display(value)
