@@ -114,9 +114,10 @@ def cumulative_incidence(
         ci = ajf.confidence_interval_
         t = cif.index.to_numpy(dtype=float)
         # undo the jitter: report at the original (rounded) event times, last value per time
+        # (lifelines 0.30 labels its two bounds the wrong way round: take min and max)
+        bounds = ci.to_numpy() if ci is not None else np.full((len(t), 2), np.nan)
         frame = pd.DataFrame({"time": t, "cif": cif.to_numpy(),
-                              "ci_low": ci.iloc[:, 1].to_numpy() if ci is not None else np.nan,
-                              "ci_high": ci.iloc[:, 0].to_numpy() if ci is not None else np.nan})
+                              "ci_low": np.min(bounds, axis=1), "ci_high": np.max(bounds, axis=1)})
         grid = np.unique(np.r_[dur[code > 0], ent.min()])
         pos = np.searchsorted(frame["time"].to_numpy(), grid + eps / 2, side="right") - 1
         pos = np.clip(pos, 0, len(frame) - 1)
@@ -193,8 +194,7 @@ def cause_specific_cox(
     notes : list of str
         Causes skipped (fewer than ``min_events`` events) or not fitted.
     """
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
+    from analysis.coxfit import cox_fit
 
     if causes is None:
         causes = data[cause].dropna().value_counts().index.tolist()
@@ -212,14 +212,20 @@ def cause_specific_cox(
         df["_e"] = ev.to_numpy()
         if entry is not None:
             df["_s"] = data[entry].to_numpy(dtype=float)
-        keep = [c for c in cols if df.loc[df["_e"] == 1, c].nunique() > 1 or df[c].nunique() > 2]
+        keep = []
+        for c in cols:  # a 0/1 covariate with no departure in one of its values: no finite HR
+            x = df[c]
+            binary = x.nunique() <= 2
+            if binary and df.loc[df["_e"] == 1, c].nunique() < 2:
+                notes.append(f"'{name}': {c} left out (all departures for this reason share one "
+                             "value of it)")
+                continue
+            keep.append(c)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                cph = CoxPHFitter().fit(df[keep + ["_t", "_e"] + (["_s"] if entry else [])],
-                                        "_t", "_e", entry_col="_s" if entry else None)
-        except (ConvergenceError, np.linalg.LinAlgError) as exc:
-            notes.append(f"'{name}': the model could not be fitted ({exc})")
+            cph = cox_fit(df, keep, duration="_t", event="_e",
+                          entry="_s" if entry is not None else None)
+        except InsufficientDataError as exc:
+            notes.append(f"'{name}': {exc}")
             continue
         s = cph.summary
         for c in keep:

@@ -45,6 +45,7 @@ __all__ = [
     "calibration",
     "Calibration",
     "restricted_cubic_basis",
+    "censor_after",
 ]
 
 
@@ -105,6 +106,22 @@ def clip_horizons(horizons: Sequence[float], test_time, train_time=None) -> tupl
     return out, notes
 
 
+def censor_after(time, event, cut: float) -> tuple[np.ndarray, np.ndarray]:
+    """Censor follow-up just after ``cut`` (half the smallest gap between distinct times later).
+
+    Events after ``cut`` become censorings at ``cut + gap/2``; nothing at or before ``cut``
+    changes. Metrics at horizons up to ``cut`` are unaffected (Harrell's C becomes the C of
+    pairs decided by ``cut``), and the censoring distribution stays positive up to ``cut``.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    u = np.unique(time)
+    gaps = np.diff(u)
+    half = 0.5 * float(gaps[gaps > 0].min()) if (gaps > 0).any() else 0.5
+    late = time > cut
+    return np.where(late, cut + half, time), event & ~late
+
+
 def _surv(time, event):
     return Surv.from_arrays(event=np.asarray(event).astype(bool), time=np.asarray(time, dtype=float))
 
@@ -154,6 +171,9 @@ def accuracy(train_time, train_event, test_time, test_event, risk: np.ndarray,
              horizons: Sequence[float]) -> Accuracy:
     """Discrimination and Brier score of predicted risks on held-out data (scikit-survival).
 
+    Follow-up is censored just after the last horizon (:func:`censor_after`) in both sets, so
+    Harrell's C is that of the pairs decided by then.
+
     Parameters
     ----------
     train_time, train_event : arrays
@@ -172,6 +192,10 @@ def accuracy(train_time, train_event, test_time, test_event, risk: np.ndarray,
     test_event = np.asarray(test_event).astype(bool)
     if test_event.sum() < 2:
         raise InsufficientDataError("fewer than 2 held-out customers left: accuracy cannot be measured")
+    # censor just after the last horizon: metrics refer to the horizons, and the censoring
+    # distribution stays positive wherever it is used
+    train_time, train_event = censor_after(train_time, train_event, times.max())
+    test_time, test_event = censor_after(test_time, test_event, times.max())
     y_train, y_test = _surv(train_time, train_event), _surv(test_time, test_event)
     score = risk[:, -1]
     c_h = concordance_index_censored(test_event, np.asarray(test_time, dtype=float), score)[0]
@@ -250,8 +274,7 @@ def calibration(time, event, risk_h, horizon: float, *, groups: int = 10) -> Cal
     smoothed observed risk of a Cox model of the outcome on a restricted cubic spline (3 knots) of
     cloglog(predicted risk).
     """
-    from lifelines import CoxPHFitter
-
+    from analysis.coxfit import cox_fit
     from analysis.survival import survival_at
 
     time = np.asarray(time, dtype=float)
@@ -286,14 +309,15 @@ def calibration(time, event, risk_h, horizon: float, *, groups: int = 10) -> Cal
         note = "predicted risks take few distinct values: linear smoother used"
     cols = [f"b{j}" for j in range(basis.shape[1])]
     fit_df = pd.DataFrame(basis, columns=cols).assign(time=time, event=event)
-    cph = CoxPHFitter().fit(fit_df, "time", "event")
-    obs = 1 - cph.predict_survival_function(fit_df[cols], times=[horizon]).to_numpy().ravel()
+    cph = cox_fit(fit_df, cols, duration="time", event="event", entry=None)
+    b = cph.params_.to_numpy()
+    h0 = float(step_at(cph.baseline_cumhaz_, [horizon])[0])
+    obs = -np.expm1(-h0 * np.exp(basis @ b))
     diff = np.abs(p - obs)
     grid_p = np.quantile(p, np.linspace(0.01, 0.99, 50))
     grid_cll = np.log(-np.log(1 - grid_p))
     gb = restricted_cubic_basis(grid_cll, knots) if knots.size == 3 else grid_cll[:, None]
-    curve_obs = 1 - cph.predict_survival_function(pd.DataFrame(gb, columns=cols),
-                                                  times=[horizon]).to_numpy().ravel()
+    curve_obs = -np.expm1(-h0 * np.exp(gb @ b))
     curve = pd.DataFrame({"predicted": grid_p, "observed": curve_obs})
     return Calibration(horizon=float(horizon), groups=table, curve=curve, ici=float(diff.mean()),
                        e50=float(np.median(diff)), e90=float(np.quantile(diff, 0.9)), note=note)

@@ -3,10 +3,10 @@
 Everything here works on counting-process rows ``(start, stop]`` (left truncation: a customer who
 entered observation at tenure ``start`` is at risk at tenure ``t`` when ``start < t <= stop``, the
 convention of R's ``Surv(start, stop, event)`` and of lifelines), with Efron's ties and optional
-strata. Why not lifelines' ``proportional_hazard_test``: lifelines 0.30 computes the Schoenfeld
-residuals with risk sets that ignore entry times (every row with ``stop >= t`` is counted at risk),
-its ``km`` time transform ignores them too, and its statistic is the approximation R's
-``survival`` used before version 3.0. :func:`cox_zph` reproduces R's current ``cox.zph``: a score
+strata. Why not lifelines' ``proportional_hazard_test``: lifelines 0.30 refuses fits with an
+``entry_col`` ("Residuals for entries not implemented"), its ``km`` time transform ignores entry
+times, and its statistic is the approximation R's ``survival`` used before version 3.0 (the tests
+reproduce it exactly from our residuals on data without truncation). :func:`cox_zph` reproduces R's current ``cox.zph``: a score
 test, per term and global, of the added covariates ``x * g(t)`` in the model with
 ``beta(t) = beta + theta * g(t)``, evaluated at ``(beta_hat, 0)`` with the full information
 matrix, ``g`` the centred transformed time (``transform="km"``, R's default: ``1 - KM(t-)``
@@ -258,7 +258,8 @@ class ZphResult:
     transform : str
         The time transform used.
     residuals : DataFrame
-        One row per event: ``time``, ``gtime`` (the transformed time, not centred) and the scaled
+        One row per event: ``row`` (its position in the input), ``time``, ``gtime`` (the
+        transformed time, not centred) and the scaled
         Schoenfeld residuals of each column with the coefficient added (R's convention: their
         smooth estimates ``beta_j(t)``).
     beta : Series
@@ -354,6 +355,7 @@ def cox_zph(
     resid = pd.DataFrame(scaled, columns=cols)
     resid.insert(0, "gtime", ttimes[pieces.death_rows])
     resid.insert(0, "time", stop_a[pieces.death_rows])
+    resid.insert(0, "row", pieces.death_rows)
     resid = resid.sort_values("time", kind="stable").reset_index(drop=True)
     return ZphResult(table=table, transform=transform, residuals=resid,
                      beta=pd.Series(beta, index=cols), terms=terms)

@@ -16,6 +16,7 @@ entry is ignored with a warning.
 INTERVENTION_TRUTH: dict[str, dict] = {
     "c7ebb6adf7553616": {
         "iptw_marginal_hr_2plus_vs_1": 0.7163868542275145,
+        "iptw_marginal_hr_2plus_vs_1_deposit": 0.7439953315597985,
         "marginal_hr_2_vs_1": 0.817457668705325,
         "details": {
             "twoplus_vs_one": {
@@ -33,6 +34,24 @@ INTERVENTION_TRUTH: dict[str, dict] = {
                     "North": 0.719368005658728,
                     "South": 0.7137912089890537,
                     "West": 0.716679991524383
+                },
+                "by_segment": {
+                    "deposit": 0.7439953315597985,
+                    "loan": 0.6822771142836954
+                },
+                "by_branch_segment": {
+                    "Central|deposit": 0.7369732286185554,
+                    "East|deposit": 0.7467970643748182,
+                    "Harbour|deposit": 0.7439490265764562,
+                    "North|deposit": 0.7438205605052697,
+                    "South|deposit": 0.7376038821643751,
+                    "West|deposit": 0.7521395773983968,
+                    "Central|loan": 0.6744769946711415,
+                    "East|loan": 0.6804075026491165,
+                    "Harbour|loan": 0.6874048316135457,
+                    "North|loan": 0.6890645919090199,
+                    "South|loan": 0.683615345779745,
+                    "West|loan": 0.673980184525903
                 }
             },
             "two_vs_one": {

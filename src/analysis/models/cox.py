@@ -69,6 +69,8 @@ class CoxFit:
         Customers (distinct ids; rows for static models), rows, events.
     robust : bool
         Whether ``se`` is the sandwich (robust) standard error.
+    naive_variance : ndarray
+        Model-based (inverse information) covariance, whatever ``robust``.
     """
 
     summary: pd.DataFrame
@@ -84,6 +86,7 @@ class CoxFit:
     alpha: float = 0.05
     data: pd.DataFrame | None = field(default=None, repr=False)
     spec: dict = field(default_factory=dict, repr=False)
+    naive_variance: np.ndarray | None = field(default=None, repr=False)
 
     def term(self, name: str) -> dict:
         """``hr, ci_low, ci_high, coef, se_log_hr, p`` of one term."""
@@ -155,6 +158,13 @@ def _tidy(params: pd.Series, var: np.ndarray, alpha: float) -> pd.DataFrame:
             "p": 2 * stats.norm.sf(np.abs(zz)),
         }
     )
+
+
+def _model_variance(model, covariates: list[str]) -> np.ndarray:
+    """Model-based covariance ordered as ``covariates`` (lifelines labels it inconsistently)."""
+    names = list(model.params_.index)
+    idx = [names.index(c) for c in covariates]
+    return np.asarray(model.variance_matrix_, dtype=float)[np.ix_(idx, idx)]
 
 
 def _with_retries(fit_once):
@@ -240,7 +250,7 @@ def fit_cox(
 
     model = _with_retries(once)
     params = model.params_[covariates]
-    var = model.variance_matrix_.loc[covariates, covariates].to_numpy()
+    var = naive = _model_variance(model, covariates)
     spec = dict(kind="static", duration=duration, event=event, entry=entry, weights=weights,
                 strata=strata_l, cluster=cluster)
     if robust or cluster:
@@ -260,6 +270,7 @@ def fit_cox(
         alpha=alpha,
         data=df,
         spec=spec,
+        naive_variance=naive,
     )
 
 
@@ -302,7 +313,7 @@ def fit_cox_time_varying(
 
     model = _with_retries(once)
     params = model.params_[covariates]
-    var = model.variance_matrix_.loc[covariates, covariates].to_numpy()
+    var = naive = _model_variance(model, covariates)
     if robust:
         var = robust_variance(df, covariates, params.to_numpy(), var, start=start, stop=stop,
                               event=event, weights=weights, strata=strata_l, cluster=id_col)
@@ -321,6 +332,7 @@ def fit_cox_time_varying(
         data=df,
         spec=dict(kind="time-varying", duration=stop, event=event, entry=start, weights=weights,
                   strata=strata_l, cluster=id_col),
+        naive_variance=naive,
     )
 
 
@@ -530,7 +542,13 @@ def robust_variance(
     return D.T @ D
 
 
-def schoenfeld_test(fit: CoxFit, *, transform: str = "km", terms: Sequence[str] | None = None) -> pd.DataFrame:
+def schoenfeld_test(
+    fit: CoxFit,
+    *,
+    transform: str = "km",
+    terms: Sequence[str] | None = None,
+    return_residuals: bool = False,
+):
     """Proportional-hazards test from scaled Schoenfeld residuals (Grambsch-Therneau).
 
     The approximate per-covariate test of lifelines' ``proportional_hazard_test`` (and R's
@@ -548,8 +566,10 @@ def schoenfeld_test(fit: CoxFit, *, transform: str = "km", terms: Sequence[str] 
     Returns
     -------
     DataFrame
-        ``term, transform, statistic, df, p``; ``.attrs["residuals"]`` holds the scaled
-        residuals (column per term, plus ``time`` and ``g``) for plotting.
+        ``term, transform, statistic, df, p``. With ``return_residuals``, a tuple
+        ``(table, residuals)`` where ``residuals`` holds the scaled residuals plus the
+        coefficient (R's convention: estimates of beta(t)), one column per term, with ``time``
+        and the transformed time ``g``, for plotting.
     """
     if fit.spec.get("weights"):
         raise ValueError("the Schoenfeld test is for unweighted models")
@@ -559,7 +579,7 @@ def schoenfeld_test(fit: CoxFit, *, transform: str = "km", terms: Sequence[str] 
     res = schoenfeld_residuals(fit.data, covs, beta, start=sp["entry"], stop=sp["duration"],
                                event=sp["event"], strata=sp["strata"])
     D = len(res)
-    V = fit.model.variance_matrix_.loc[covs, covs].to_numpy()
+    V = fit.naive_variance
     scaled = D * res[covs].to_numpy() @ V
     times = res["time"].to_numpy()
     if transform == "km":
@@ -578,11 +598,12 @@ def schoenfeld_test(fit: CoxFit, *, transform: str = "km", terms: Sequence[str] 
                         "p": stats.chi2.sf(T, 1)})
     if terms is not None:
         out = out[out["term"].isin(list(terms))].reset_index(drop=True)
+    if not return_residuals:
+        return out
     sc = pd.DataFrame(scaled + beta, columns=covs)  # R's convention: beta(t) estimates
     sc.insert(0, "time", times)
     sc["g"] = g
-    out.attrs["residuals"] = sc
-    return out
+    return out, sc
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ The exposure here is holding 2+ products (vs 1) when the customer is first obser
    standard error is the robust (sandwich) one computed over the left-truncated risk sets
    (:func:`analysis.models.cox.robust_variance`; lifelines' ``robust=True`` ignores entry
    times). It estimates a *marginal* hazard ratio: 2+ vs 1 for the whole book, not for a
-   customer with given characteristics.
+   customer with given characteristics. The sandwich treats the weights as known; ignoring that
+   they were estimated makes it conservative (slightly too wide), the usual convention.
 5. **Weighted Kaplan-Meier** curves of both groups (left-truncated risk sets).
 """
 

@@ -78,8 +78,8 @@ def landmark_cox(
 ) -> tuple[pd.DataFrame, dict[float, CoxFit]]:
     """HR per unit of ``exposure`` at each landmark (Cox, adjusted for ``covariates``).
 
-    Covariates that take a single value among the customers of a landmark are dropped for that
-    landmark (noted). A landmark with fewer than ``min_events`` departures, or where the model
+    Covariates that take a single value among the customers of a landmark, or 0/1 covariates
+    with no departure on one side, are left out for that landmark (noted). A landmark with fewer than ``min_events`` departures, or where the model
     cannot be fitted, gives a row with NaN estimates and the reason in ``note``.
 
     Returns
@@ -101,14 +101,21 @@ def landmark_cox(
                     f"only {row['events']} departures after the {L:g}-month landmark "
                     f"(at least {min_events} needed)"
                 )
-            covs = [c for c in covariates if lf[c].nunique() > 1]
-            dropped = [c for c in covariates if c not in covs]
+            covs, dropped = [], []
+            ev = lf["event"].to_numpy(dtype=float)
+            for c in covariates:
+                x = lf[c].to_numpy(dtype=float)
+                binary = set(np.unique(x)) <= {0.0, 1.0}
+                if np.ptp(x) == 0 or (binary and (ev[x == 1].sum() == 0 or ev[x == 0].sum() == 0)):
+                    dropped.append(c)
+                else:
+                    covs.append(c)
             fit = fit_cox(lf, [exposure] + covs, duration="time", event="event", entry=None,
                           strata=strata if strata and lf[strata if isinstance(strata, str) else strata[0]].nunique() > 1 else None,
                           alpha=alpha)
             row.update({k: v for k, v in fit.term(exposure).items() if k in ("hr", "ci_low", "ci_high", "p")})
             if dropped:
-                row["note"] = "constant here, left out: " + ", ".join(dropped)
+                row["note"] = "left out (one value, or no departures on one side): " + ", ".join(dropped)
             fits[float(L)] = fit
         except InsufficientDataError as exc:
             row["note"] = f"not estimable: {exc}"

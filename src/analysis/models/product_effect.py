@@ -1,0 +1,953 @@
+"""The product-count retention effect, estimated several ways, side by side.
+
+Does holding more products keep customers, by how much, how sure are we? A naive comparison is
+biased three ways, and each method below answers one or more of them:
+
+- **confounding**: engaged customers buy more products *and* stay longer. Adjusted models
+  include the measured engagement score (when the data has it), value tier, segment, age, tenure
+  at entry and assets at entry (the loan balance is left out: it duplicates the segment); IPW
+  balances them between 2+ and 1 product.
+- **immortal time**: classifying customers by products they only acquired later credits the
+  survival needed to acquire them to the products. Products are therefore taken *at entry*
+  (static models, IPW), *at a landmark* (landmark analysis) or *as they change* (time-varying
+  Cox, with a ``lag`` so that products closed on the way out do not count).
+- **left truncation**: most of the book was on it before the observation window; those
+  customers survived to be seen. Every model uses delayed entry at the tenure when the customer
+  was first observed.
+
+The **recommended** estimate is the adjusted time-varying Cox model: the hazard ratio per
+additional product held (lagged ``lag`` months), conditional on the covariates.
+
+:func:`estimate_product_effect` runs everything and never raises on thin data: a step with too
+little data (no departures in a level, a single group...) is recorded in ``notes`` as
+"not estimable: reason" and its numbers are NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis import survival as sv
+from analysis.frames import counting_process, survival_frame
+from analysis.models.cox import (
+    CoxFit,
+    fit_cox,
+    fit_cox_time_varying,
+    schoenfeld_test,
+    split_intervals,
+    wald_test,
+)
+from analysis.models.evalue import evalue_hr
+from analysis.models.ipw import IPWResult, iptw_cox
+from analysis.models.landmark import landmark_cox
+from analysis.survival import InsufficientDataError
+
+__all__ = [
+    "PRODUCT_LEVELS",
+    "ADJUST_STATIC",
+    "ADJUST_TIME_VARYING",
+    "ADJUST_LANDMARK",
+    "ProductEffect",
+    "product_group",
+    "add_product_columns",
+    "prepare_product_frames",
+    "estimate_product_effect",
+]
+
+PRODUCT_LEVELS = ("1", "2", "3", "4+")
+DUMMIES = {"2": "products_2", "3": "products_3", "4+": "products_4plus"}
+#: Adjustment set of the static models (covariates at entry); engagement added when present.
+ADJUST_STATIC = ("tier_entry", "loan", "age10", "entry_years", "log_aum")
+#: Adjustment set of the time-varying model (tier, segment, outflows as they change).
+ADJUST_TIME_VARYING = ("tier", "loan", "outflow_3m", "age10", "entry_years", "log_aum")
+#: Adjustment set at a landmark (values at the landmark).
+ADJUST_LANDMARK = ("tier", "loan", "outflow_3m", "age10")
+PER_PRODUCT = "per additional product"
+TWO_PLUS = "2+ vs 1"
+
+# Readable names of model terms.
+LABELS = {
+    "n_products_entry": "products at entry (per product)",
+    "n_products": "products held (per product)",
+    "products_2": "2 products vs 1",
+    "products_3": "3 products vs 1",
+    "products_4plus": "4+ products vs 1",
+    "tier_entry": "value tier at entry (per star)",
+    "tier": "value tier (per star)",
+    "loan": "loan-reliant segment",
+    "age10": "age at opening (per 10 years)",
+    "entry_years": "tenure at entry (per year)",
+    "log_aum": "log assets at entry",
+    "log_loan": "log loan balance at entry",
+    "products_t0_12": "products, tenure 0-12 months",
+    "engagement": "engagement (per SD)",
+    "outflow_3m": "large outflow in previous 3 months",
+    "two_plus": "2+ products vs 1",
+}
+
+_EXPECTED = (InsufficientDataError, np.linalg.LinAlgError, ZeroDivisionError, ValueError)
+
+
+def product_group(n) -> pd.Categorical:
+    """Product count grouped ``1, 2, 3, 4+`` (ordered categorical)."""
+    n = np.asarray(n, dtype=float)
+    lab = np.where(n >= 4, "4+", np.where(n >= 3, "3", np.where(n >= 2, "2", "1")))
+    return pd.Categorical(lab, categories=list(PRODUCT_LEVELS), ordered=True)
+
+
+def _add_dummies(df: pd.DataFrame, count_col: str) -> pd.DataFrame:
+    g = product_group(df[count_col])
+    df["product_group"] = g
+    for level, col in DUMMIES.items():
+        df[col] = (np.asarray(g) == level).astype(float)
+    return df
+
+
+def add_product_columns(
+    frame: pd.DataFrame, intervals: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add the model covariates to a survival frame and its counting-process intervals.
+
+    ``frame`` and ``intervals`` come from :func:`analysis.frames.survival_frame` and
+    :func:`analysis.frames.counting_process` (same data and attrition definition). Added columns:
+    ``product_group`` (1/2/3/4+), dummies ``products_2, products_3, products_4plus``,
+    ``two_plus`` (2+ products at entry; frame only), ``loan`` (segment), ``age10`` ((age at
+    opening - 45) / 10), ``entry_years``, ``log_aum`` and ``log_loan`` (log1p of balances at
+    entry). Copies are returned; the inputs are not modified.
+    """
+    frame = _add_dummies(frame.copy(), "n_products_entry")
+    frame["two_plus"] = (frame["n_products_entry"] >= 2).astype(float)
+    frame["loan"] = (frame["segment"] == "loan").astype(float)
+    frame["age10"] = (frame["age_at_open"] - 45) / 10.0
+    frame["entry_years"] = frame["entry"] / 12.0
+    frame["log_aum"] = np.log1p(frame["aum_entry"].clip(lower=0))
+    frame["log_loan"] = np.log1p(frame["loan_entry"].clip(lower=0))
+    frame["tier_entry"] = frame["tier_entry"].astype(float)
+    frame["n_products_entry"] = frame["n_products_entry"].astype(float)
+    static = frame[["customer_id", "entry_years", "log_aum", "log_loan"]]
+    iv = intervals.drop(columns=[c for c in static.columns[1:] if c in intervals.columns])
+    iv = iv.merge(static, on="customer_id", how="left")
+    iv = _add_dummies(iv, "n_products")
+    iv["loan"] = (iv["segment"] == "loan").astype(float)
+    iv["age10"] = (iv["age_at_open"] - 45) / 10.0
+    iv["n_products"] = iv["n_products"].astype(float)
+    iv["tier"] = iv["tier"].astype(float)
+    iv["outflow_3m"] = iv["outflow_3m"].astype(float)
+    return frame, iv
+
+
+def prepare_product_frames(
+    portfolio,
+    *,
+    attrition: str = "closure",
+    k: int = 3,
+    as_of=None,
+    lag: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Survival frame and counting-process intervals with the model covariates.
+
+    Returns ``(frame, intervals, exclusions)``: :func:`analysis.frames.survival_frame` and
+    :func:`analysis.frames.counting_process` (time-varying covariates lagged ``lag`` months)
+    passed through :func:`add_product_columns`.
+    """
+    frame, excl = survival_frame(portfolio.panel, portfolio.customers, attrition=attrition,
+                                 k=k, as_of=as_of)
+    iv = counting_process(portfolio.panel, portfolio.customers, attrition=attrition, k=k,
+                          as_of=as_of, lag=lag)
+    frame, iv = add_product_columns(frame, iv)
+    return frame, iv, excl
+
+
+@dataclass
+class ProductEffect:
+    """Everything :func:`estimate_product_effect` computed.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        All hazard-ratio estimates side by side: ``method, contrast, hr, ci_low, ci_high, p,
+        n, events, truth, recommended, note``.
+    tables : dict of DataFrame
+        Per section (``attrition``, ``km``, ``logrank``, ``cox_unadjusted``, ``cox_adjusted``,
+        ``cox_time_varying``, ``shape``, ``monotonicity``, ``landmark``, ``ipw_balance``,
+        ``ipw_km``, ``rmst``, ``ph_test``, ``ph_bands``, ``evalue``).
+    fits : dict of CoxFit
+    ipw : IPWResult or None
+    notes : dict of str
+        Section -> plain-language note (``"not estimable: ..."`` when a step failed).
+    headline : dict
+        The ``product_effect`` payload for :func:`analysis.report.headline.publish`.
+    truth : dict or None
+        The generator's true values that the estimates can be compared with (synthetic data).
+    """
+
+    n: int
+    events: int
+    settings: dict
+    summary: pd.DataFrame
+    tables: dict = field(default_factory=dict, repr=False)
+    fits: dict = field(default_factory=dict, repr=False)
+    ipw: IPWResult | None = field(default=None, repr=False)
+    notes: dict = field(default_factory=dict)
+    headline: dict = field(default_factory=dict, repr=False)
+    truth: dict | None = None
+    conclusion: str = ""
+    findings: list = field(default_factory=list)
+
+    def findings_markdown(self) -> str:
+        """Key findings in plain words, as Markdown bullet points."""
+        return "\n".join(f"- {f}" for f in self.findings)
+
+    def truth_table(self) -> pd.DataFrame | None:
+        """Estimates with a known true value on synthetic data: estimate, truth, CI covers it."""
+        if self.truth is None:
+            return None
+        t = self.summary[self.summary["truth"].notna()].copy()
+        if t.empty:
+            return None
+        t["covers_truth"] = (t["ci_low"] <= t["truth"]) & (t["truth"] <= t["ci_high"])
+        t["bias_log"] = np.log(t["hr"]) - np.log(t["truth"])
+        return t[["method", "contrast", "hr", "ci_low", "ci_high", "truth", "covers_truth",
+                  "bias_log"]].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+
+
+class _Notes(dict):
+    def attempt(self, key: str, fn, *args, **kwargs):
+        """Run ``fn``; on thin data record "not estimable: reason" under ``key``, return None."""
+        from lifelines.exceptions import ConvergenceError
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return fn(*args, **kwargs)
+        except InsufficientDataError as exc:
+            self[key] = f"not estimable: {exc}"
+        except (ConvergenceError, *_EXPECTED) as exc:
+            self[key] = f"not estimable: {type(exc).__name__}: {exc}"
+        return None
+
+
+def _usable(df: pd.DataFrame, covs: Sequence[str], event: str = "event") -> tuple[list, list]:
+    """Covariates that vary (and, for 0/1 ones, have events on both sides); the rest dropped."""
+    keep, drop = [], []
+    ev = df[event].to_numpy(dtype=float)
+    for c in covs:
+        if c not in df.columns:
+            drop.append(c)
+            continue
+        x = df[c].to_numpy(dtype=float)
+        if np.ptp(x) == 0:
+            drop.append(c)
+            continue
+        if set(np.unique(x)) <= {0.0, 1.0} and (ev[x == 1].sum() == 0 or ev[x == 0].sum() == 0):
+            drop.append(c)
+            continue
+        keep.append(c)
+    return keep, drop
+
+
+def _strata(df: pd.DataFrame) -> list[str] | None:
+    return ["branch"] if "branch" in df.columns and df["branch"].nunique() > 1 else None
+
+
+def _est(fit: CoxFit | None, term: str) -> dict:
+    if fit is None or term not in fit.covariates:
+        return {"hr": np.nan, "ci_low": np.nan, "ci_high": np.nan, "se_log_hr": np.nan,
+                "p": np.nan}
+    t = fit.term(term)
+    return {k: t[k] for k in ("hr", "ci_low", "ci_high", "se_log_hr", "p")}
+
+
+def _model_table(fit: CoxFit | None) -> pd.DataFrame:
+    if fit is None:
+        return pd.DataFrame(columns=["term", "label", "hr", "ci_low", "ci_high", "p"])
+    t = fit.summary.copy()
+    t.insert(1, "label", [LABELS.get(x, x) for x in t["term"]])
+    return t[["term", "label", "hr", "ci_low", "ci_high", "p", "coef", "se"]]
+
+
+def _fmt_pct(hr: float) -> str:
+    return f"{abs(1 - hr) * 100:.0f}%"
+
+
+def _truth_values(truth: dict | None, settings: dict, ipw_segments: list[str] | None) -> dict:
+    """True values the estimates target, where the generator knows them."""
+    out = {"hr_per_product": None, "iptw": None, "iptw_note": ""}
+    if not truth:
+        return out
+    if settings["attrition"] != "closure":
+        out["iptw_note"] = "the generator's truth is for closure, not value attrition"
+        return out
+    out["hr_per_product"] = truth.get("hr_per_product")
+    if not settings.get("full_window", True):
+        out["iptw_note"] = "the IPW truth is for the full window (as_of shortens follow-up)"
+        return out
+    from analysis.data.synthetic import intervention_truth
+
+    cfg = truth.get("config")
+    hit = intervention_truth(cfg) if cfg else None
+    if hit is None:
+        out["iptw_note"] = "the IPW truth is not cached for this generator configuration"
+        return out
+    d = hit["details"]["twoplus_vs_one"]
+    branch = settings.get("branch")
+    segs = sorted(ipw_segments or [])
+    if segs == ["deposit", "loan"]:
+        out["iptw"] = d.get("by_branch", {}).get(branch) if branch else d["hr"]
+    elif len(segs) == 1:
+        out["iptw"] = (d.get("by_branch_segment", {}).get(f"{branch}|{segs[0]}") if branch
+                       else d.get("by_segment", {}).get(segs[0]))
+    if out["iptw"] is None:
+        out["iptw_note"] = "the IPW truth is not known for this population"
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# the analysis
+# ------------------------------------------------------------------------------------------------
+
+
+def _ipw_population(frame: pd.DataFrame, min_share: float) -> tuple[pd.DataFrame, list, str]:
+    """Keep segments where both exposure groups hold at least ``min_share`` of customers."""
+    keep, dropped = [], []
+    for seg, sub in frame.groupby("segment"):
+        share = min(sub["two_plus"].mean(), 1 - sub["two_plus"].mean())
+        (keep if share >= min_share else dropped).append((seg, share, len(sub)))
+    note = ""
+    if dropped:
+        note = "; ".join(
+            f"{seg}-reliant customers left out: only {share:.1%} of {n} are in the smaller "
+            "group (no fair comparison group: positivity)" for seg, share, n in dropped
+        )
+    segs = [s for s, _, _ in keep]
+    return frame[frame["segment"].isin(segs)].reset_index(drop=True), segs, note
+
+
+def _ps_design(df: pd.DataFrame, has_engagement: bool) -> tuple[pd.DataFrame, list[str]]:
+    """Propensity-model terms: splines of engagement and tenure at entry when the data allows."""
+    from patsy import dmatrix
+
+    d = df.copy()
+    d["log_entry"] = np.log1p(d["entry"])
+    flexible = len(d) >= 1500
+    parts = []
+    if has_engagement:
+        parts.append("cr(engagement, df=4)" if flexible else "engagement")
+    parts.append("cr(log_entry, df=4)" if flexible and d["log_entry"].nunique() > 8 else "log_entry")
+    if has_engagement:
+        parts.append("engagement:log_entry")
+    parts += ["age10", "log_aum", "tier_entry"]
+    if d["segment"].nunique() > 1:
+        parts.append("loan")
+        parts.append("loan:log_entry")
+    if d["branch"].nunique() > 1:
+        parts.append("C(branch)")
+    X = dmatrix(" + ".join(parts), d, return_type="dataframe").drop(columns="Intercept")
+    X.columns = [f"ps_{i}" for i in range(X.shape[1])]
+    return pd.concat([d, X], axis=1), list(X.columns)
+
+
+def estimate_product_effect(
+    portfolio,
+    *,
+    attrition: str = "closure",
+    k: int = 3,
+    as_of=None,
+    horizons: Sequence[float] = (12, 24, 36),
+    lag: int = 1,
+    landmarks: Sequence[float] = (6, 12, 24),
+    branch: str | None = None,
+    trim: tuple[float, float] | None = (1, 99),
+    ipw_min_share: float = 0.05,
+    ph_cuts: Sequence[float] = (12, 36),
+    min_events: int = 10,
+    alpha: float = 0.05,
+    frames: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> ProductEffect:
+    """Estimate the product-count retention effect (sections 1-11 of the report).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        The book (already restricted to a branch if wanted; ``branch`` only labels it and
+        picks the branch's true values on synthetic data).
+    attrition, k, as_of, lag :
+        As :func:`analysis.frames.survival_frame` / :func:`analysis.frames.counting_process`.
+    horizons : list of float
+        Tenures (months) for RMST differences.
+    landmarks : list of float
+        Tenures (months) for the landmark analysis.
+    trim : (low, high) or None
+        Percentiles at which IPW weights are trimmed.
+    ipw_min_share : float
+        Segments where fewer than this share of customers are in one exposure group are left
+        out of the IPW comparison (positivity), with a note.
+    ph_cuts : list of float
+        Tenure cut points for the band-specific hazard ratios (PH check).
+    min_events : int
+        Fewer departures than this: every model is "not estimable" (descriptive sections still
+        run).
+    frames : (frame, intervals), optional
+        :func:`analysis.frames.survival_frame` and :func:`analysis.frames.counting_process`
+        outputs for this portfolio (built here when not given); the model columns are added
+        with :func:`add_product_columns` when missing.
+
+    Returns
+    -------
+    ProductEffect
+    """
+    settings = dict(attrition=attrition, k=k, as_of=None if as_of is None else str(as_of),
+                    horizons=[float(h) for h in horizons], lag=lag,
+                    landmarks=[float(x) for x in landmarks], branch=branch, trim=trim,
+                    alpha=alpha)
+    panel = getattr(portfolio, "panel", None)
+    settings["full_window"] = bool(
+        as_of is None or panel is None or len(panel) == 0
+        or pd.Timestamp(as_of) >= pd.Timestamp(panel["month"].max()))
+    notes = _Notes()
+    tables: dict = {}
+    fits: dict = {}
+    if frames is None:
+        frame, iv, _ = prepare_product_frames(portfolio, attrition=attrition, k=k, as_of=as_of,
+                                              lag=lag)
+    else:
+        frame, iv = frames
+        if "two_plus" not in frame.columns:
+            frame, iv = add_product_columns(frame, iv)
+    n, events = len(frame), int(frame["event"].sum()) if len(frame) else 0
+    has_eng = "engagement" in frame.columns and frame["engagement"].notna().all()
+    strata = _strata(frame)
+    descriptive = notes.attempt
+    if events < min_events:
+        thin = (f"not estimable: only {events} departure{'s' if events != 1 else ''} in this "
+                f"data; models need at least {min_events}")
+
+        def model_attempt(key, *args, **kwargs):
+            notes.setdefault(key, thin)
+            return None
+    else:
+        model_attempt = notes.attempt
+
+    # 1. descriptive ----------------------------------------------------------------------------
+    if n == 0:
+        notes["data"] = "not estimable: no customers in this data"
+    tables["attrition"] = notes.attempt(
+        "attrition", sv.attrition_rates, frame, by="product_group", entry="entry")
+    tables["km"] = notes.attempt("km", sv.km_table, frame, group="product_group", entry="entry",
+                                 alpha=alpha)
+    lr = notes.attempt("logrank", sv.logrank, frame, group="product_group", entry="entry")
+    tables["logrank"] = lr.summary if lr is not None else None
+    if tables["km"] is not None:
+        tables["at_risk"] = sv.numbers_at_risk(tables["km"], [0] + list(horizons))
+
+    # 2. unadjusted Cox at entry ----------------------------------------------------------------
+    fits["unadjusted_linear"] = model_attempt(
+        "cox_unadjusted_linear", fit_cox, frame, ["n_products_entry"], alpha=alpha)
+    cat_levels, cat_note = _categorical_levels(frame, "event")
+    if cat_note:
+        notes["cox_unadjusted_categorical"] = cat_note
+    cat_frame = frame[frame["product_group"].isin(["1"] + cat_levels)]
+    fits["unadjusted_categorical"] = (
+        model_attempt("cox_unadjusted_categorical", fit_cox, cat_frame,
+                      [DUMMIES[lv] for lv in cat_levels], alpha=alpha)
+        if cat_levels else None)
+    tables["cox_unadjusted"] = pd.concat(
+        [_model_table(fits["unadjusted_linear"]), _model_table(fits["unadjusted_categorical"])],
+        ignore_index=True)
+
+    # 3. adjusted Cox at entry ------------------------------------------------------------------
+    adj = list(ADJUST_STATIC)
+    if has_eng:
+        adj.append("engagement")
+    adj_use, adj_drop = _usable(frame, adj) if n else ([], adj)
+    if adj_drop:
+        notes["cox_adjusted_covariates"] = (
+            "left out because they take one value (or no departures on one side) here: "
+            + ", ".join(LABELS.get(c, c) for c in adj_drop))
+    fits["adjusted_linear"] = model_attempt(
+        "cox_adjusted", fit_cox, frame, ["n_products_entry"] + adj_use, strata=strata,
+        alpha=alpha)
+    tables["cox_adjusted"] = _model_table(fits["adjusted_linear"])
+
+    # 4. time-varying Cox (recommended) ---------------------------------------------------------
+    tv = list(ADJUST_TIME_VARYING)
+    if has_eng:
+        tv.append("engagement")
+    tv_use, tv_drop = _usable(iv, tv) if len(iv) else ([], tv)
+    if tv_drop:
+        notes["cox_time_varying_covariates"] = (
+            "left out because they take one value (or no departures on one side) here: "
+            + ", ".join(LABELS.get(c, c) for c in tv_drop))
+    fits["time_varying"] = model_attempt(
+        "cox_time_varying", fit_cox_time_varying, iv, ["n_products"] + tv_use, strata=strata,
+        alpha=alpha)
+    tables["cox_time_varying"] = _model_table(fits["time_varying"])
+    tv_levels, tv_cat_note = _categorical_levels(iv, "event")
+    if tv_cat_note:
+        notes["cox_time_varying_categorical"] = tv_cat_note
+    iv_cat = iv[iv["product_group"].isin(["1"] + tv_levels)]
+    fits["time_varying_categorical"] = (
+        model_attempt("cox_time_varying_categorical", fit_cox_time_varying, iv_cat,
+                      [DUMMIES[lv] for lv in tv_levels] + _usable(iv_cat, tv_use)[0],
+                      strata=strata, alpha=alpha)
+        if tv_levels else None)
+
+    # 5. landmarks ------------------------------------------------------------------------------
+    lm_cov = list(ADJUST_LANDMARK) + (["engagement"] if has_eng else [])
+    lm = model_attempt("landmark", landmark_cox, iv, list(landmarks), covariates=lm_cov,
+                       strata=strata, alpha=alpha)
+    if lm is not None:
+        tables["landmark"], lm_fits = lm
+        fits.update({f"landmark_{L:g}": f for L, f in lm_fits.items()})
+
+    # 6. IPW ------------------------------------------------------------------------------------
+    ipw = None
+    ipw_frame, ipw_segments, ipw_pop_note = (
+        _ipw_population(frame, ipw_min_share) if n else (frame, [], ""))
+    if ipw_pop_note:
+        notes["iptw_population"] = ipw_pop_note
+    if len(ipw_frame):
+        design = model_attempt("iptw", _ps_design, ipw_frame, has_eng)
+        if design is not None:
+            ipw_df, ps_terms = design
+            bal = [c for c in ["engagement", "loan", "age10", "entry_years", "log_aum", "tier_entry"]
+                   if c in ipw_df.columns and (c != "engagement" or has_eng)]
+            ipw = model_attempt("iptw", iptw_cox, ipw_df, treatment="two_plus", covariates=ps_terms,
+                                balance_covariates=bal, trim=trim, alpha=alpha)
+            if trim is not None:
+                untrimmed = model_attempt("iptw_untrimmed", iptw_cox, ipw_df, treatment="two_plus",
+                                          covariates=ps_terms, balance_covariates=bal, trim=None,
+                                          alpha=alpha)
+                if untrimmed is not None:
+                    tables["ipw_untrimmed_balance"] = untrimmed.balance
+                    fits["iptw_untrimmed"] = untrimmed.cox
+    elif "iptw" not in notes:
+        notes["iptw"] = "not estimable: no segment has customers in both exposure groups"
+    if ipw is not None:
+        tables["ipw_balance"] = ipw.balance
+        tables["ipw_km"] = ipw.km
+        smd = ipw.diagnostics["max_abs_smd_after"]
+        if smd > 0.1:
+            notes["iptw_balance"] = (
+                f"after weighting the largest standardised difference is {smd:.2f} (above "
+                "0.1): the groups are not fully comparable, read the IPW estimate with care")
+
+    # 7. RMST -----------------------------------------------------------------------------------
+    rm = descriptive("rmst", sv.rmst_difference, frame, list(horizons), group="product_group",
+                       reference="1", entry="entry", alpha=alpha)
+    frame_bin = frame.assign(exposure=np.where(frame["two_plus"] == 1, "2+", "1"))
+    rm2 = descriptive("rmst_2plus", sv.rmst_difference, frame_bin, list(horizons),
+                        group="exposure", reference="1", entry="entry", alpha=alpha)
+    tables["rmst"] = pd.concat([x for x in (rm2, rm) if x is not None], ignore_index=True) \
+        if (rm is not None or rm2 is not None) else None
+
+    # 8. shape ----------------------------------------------------------------------------------
+    if fits.get("time_varying_categorical") is None and cat_levels:  # fall back on entry counts
+        fits["adjusted_categorical"] = model_attempt(
+            "cox_adjusted_categorical", fit_cox, cat_frame,
+            [DUMMIES[lv] for lv in cat_levels] + _usable(cat_frame, adj_use)[0],
+            strata=strata, alpha=alpha)
+    shape_fit = fits.get("time_varying_categorical") or fits.get("adjusted_categorical")
+    lin_fit = fits.get("time_varying") if fits.get("time_varying_categorical") else fits.get("adjusted_linear")
+    shape = model_attempt("shape", _shape, shape_fit, lin_fit,
+                          "n_products" if fits.get("time_varying_categorical") else "n_products_entry")
+    if shape is not None:
+        tables["shape"], tables["monotonicity"], shape_info = shape
+    else:
+        shape_info = {}
+
+    # 9. PH check -------------------------------------------------------------------------------
+    ph = []
+    for name, term in (("time_varying", "n_products"), ("adjusted_linear", "n_products_entry")):
+        f = fits.get(name)
+        if f is None:
+            continue
+        for tr in ("km", "rank"):
+            res = model_attempt(f"ph_test_{name}", schoenfeld_test, f, transform=tr, terms=[term],
+                                return_residuals=True)
+            if res is not None:
+                table, resid = res
+                table.insert(0, "model", name)
+                ph.append(table)
+                if tr == "km":
+                    tables[f"schoenfeld_{name}"] = resid[["time", "g", term]]
+    tables["ph_test"] = pd.concat(ph, ignore_index=True) if ph else None
+    bands = model_attempt("ph_bands", _band_hrs, iv, tv_use, strata, list(ph_cuts), alpha)
+    if bands is not None:
+        tables["ph_bands"], band_test = bands
+    else:
+        band_test = None
+
+    # 10. E-value -------------------------------------------------------------------------------
+    main_key = "time_varying" if fits.get("time_varying") is not None else "adjusted_linear"
+    main_term = "n_products" if main_key == "time_varying" else "n_products_entry"
+    ev = None
+    if fits.get(main_key) is not None:
+        share = events / n if n else np.nan
+        est = fits[main_key].term(main_term)
+        ev = model_attempt("evalue", evalue_hr, est["hr"], est["ci_low"], est["ci_high"],
+                           outcome_share=share)
+        if ev is not None:
+            ev["estimate"] = "cox_time_varying" if main_key == "time_varying" else "cox_adjusted"
+            ev["outcome_share"] = share
+            tables["evalue"] = pd.DataFrame([ev])
+    else:
+        notes.setdefault("evalue", "not estimable: no adjusted estimate to assess")
+
+    # 11. summary -------------------------------------------------------------------------------
+    tv_truth = _truth_values(getattr(portfolio, "truth", None), settings, ipw_segments)
+    summary = _summary(fits, ipw, tables.get("landmark"), tv_truth, ipw_segments, n, events,
+                       main_key)
+    pe = ProductEffect(n=n, events=events, settings=settings, summary=summary, tables=tables,
+                       fits=fits, ipw=ipw, notes=dict(notes),
+                       truth=None if getattr(portfolio, "truth", None) is None else {
+                           "hr_per_product": tv_truth["hr_per_product"],
+                           "iptw_marginal_hr_2plus_vs_1": tv_truth["iptw"],
+                           "iptw_note": tv_truth["iptw_note"]})
+    pe.headline = _headline(pe, lr, ev, main_key, ipw_segments)
+    pe.findings, pe.conclusion = _words(pe, lr, ev, main_key, shape_info, band_test, ipw_segments)
+    return pe
+
+
+def _categorical_levels(df: pd.DataFrame, event: str) -> tuple[list[str], str]:
+    """Product levels (beyond 1) usable in a categorical model, and a note on those left out."""
+    if not len(df):
+        return [], "not estimable: no customers"
+    counts = df.groupby("product_group", observed=False)[event].agg(["size", "sum"])
+    if counts.loc["1", "size"] == 0 or counts.loc["1", "sum"] == 0:
+        return [], ("not estimable: no departures among customers with 1 product (the reference "
+                    "level), so no level can be compared with it")
+    levels, out = [], []
+    for lv in PRODUCT_LEVELS[1:]:
+        if counts.loc[lv, "size"] == 0:
+            out.append(f"no customer with {lv} products")
+        elif counts.loc[lv, "sum"] == 0:
+            out.append(f"{lv} products: not estimable, none of its {int(counts.loc[lv, 'size'])} "
+                       "customers left")
+        else:
+            levels.append(lv)
+    return levels, "; ".join(out)
+
+
+def _shape(cat: CoxFit, lin: CoxFit | None, lin_term: str):
+    """Dose-response by product level, adjacent steps, and a linearity test."""
+    if cat is None:
+        raise InsufficientDataError("the categorical model could not be fitted")
+    rows = [{"level": "1", "products": 1.0, "hr": 1.0, "ci_low": 1.0, "ci_high": 1.0,
+             "linear_hr": 1.0}]
+    lin_coef = lin.term(lin_term)["coef"] if lin is not None else np.nan
+    present = [lv for lv in PRODUCT_LEVELS[1:] if DUMMIES[lv] in cat.covariates]
+    for lv in present:
+        t = cat.term(DUMMIES[lv])
+        k = {"2": 2.0, "3": 3.0, "4+": 4.0}[lv]
+        rows.append({"level": lv, "products": k, "hr": t["hr"], "ci_low": t["ci_low"],
+                     "ci_high": t["ci_high"], "linear_hr": math.exp(lin_coef * (k - 1))})
+    shape = pd.DataFrame(rows)
+    # adjacent steps: log HR(level) - log HR(previous level)
+    steps = []
+    names = ["1"] + present
+    V = cat.variance
+    z = float(stats.norm.ppf(1 - cat.alpha / 2))
+    for a, b in zip(names[:-1], names[1:]):
+        cb = cat.term(DUMMIES[b])["coef"]
+        ca = 0.0 if a == "1" else cat.term(DUMMIES[a])["coef"]
+        var = V.loc[DUMMIES[b], DUMMIES[b]]
+        if a != "1":
+            var += V.loc[DUMMIES[a], DUMMIES[a]] - 2 * V.loc[DUMMIES[a], DUMMIES[b]]
+        se = math.sqrt(var)
+        d = cb - ca
+        steps.append({"step": f"{a} -> {b}", "hr": math.exp(d), "ci_low": math.exp(d - z * se),
+                      "ci_high": math.exp(d + z * se), "p": 2 * stats.norm.sf(abs(d) / se)})
+    mono = pd.DataFrame(steps)
+    info = {"monotone": bool((mono["hr"] < 1).all()) if len(mono) else None,
+            "rising_steps": mono.loc[mono["hr"] > 1, "step"].tolist() if len(mono) else [],
+            "rising_significant": mono.loc[(mono["hr"] > 1) & (mono["ci_low"] > 1), "step"].tolist()
+            if len(mono) else []}
+    # likelihood-ratio test: categorical vs linear product count (same rows and covariates)
+    if lin is not None and len(present) >= 2 and lin.n_rows == cat.n_rows:
+        lr = 2 * (cat.log_likelihood - lin.log_likelihood)
+        dfree = len(present) - 1
+        info["linearity_lr"] = {"chi2": lr, "df": dfree, "p": float(stats.chi2.sf(max(lr, 0), dfree))}
+    return shape, mono, info
+
+
+def _band_hrs(iv: pd.DataFrame, covs: list[str], strata, cuts: list[float], alpha: float):
+    """HR per product within tenure bands (time interaction), and a test of equal HRs."""
+    sp = split_intervals(iv, cuts)
+    edges = [0.0] + list(cuts) + [np.inf]
+    names = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        name = f"products_t{lo:g}_{'' if np.isinf(hi) else f'{hi:g}'}"
+        inside = (sp["stop"] > lo) & (sp["stop"] <= hi)
+        if sp.loc[inside, "event"].sum() == 0:
+            continue
+        sp[name] = sp["n_products"] * inside
+        names.append((name, lo, hi))
+    if len(names) < 2:
+        raise InsufficientDataError("departures fall in fewer than two tenure bands")
+    fit = fit_cox_time_varying(sp, [n for n, _, _ in names] + covs, strata=strata, alpha=alpha)
+    rows = []
+    for name, lo, hi in names:
+        t = fit.term(name)
+        band = f"{lo:g}-{hi:g} months" if not np.isinf(hi) else f"{lo:g}+ months"
+        inside = (sp["stop"] > lo) & (sp["stop"] <= hi)
+        rows.append({"band": band, "hr": t["hr"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
+                     "p": t["p"], "events": int(sp.loc[inside, "event"].sum())})
+    C = np.zeros((len(names) - 1, len(fit.covariates)))
+    for i in range(len(names) - 1):
+        C[i, i], C[i, i + 1] = 1, -1
+    return pd.DataFrame(rows), wald_test(fit, C)
+
+
+def _row(method, contrast, est, n, events, truth=None, note="", recommended=False):
+    return {"method": method, "contrast": contrast, "hr": est["hr"], "ci_low": est["ci_low"],
+            "ci_high": est["ci_high"], "p": est["p"], "n": n, "events": events,
+            "truth": np.nan if truth is None else float(truth), "recommended": recommended,
+            "note": note}
+
+
+def _summary(fits, ipw, landmark, truth, ipw_segments, n, events, main_key) -> pd.DataFrame:
+    hp = truth["hr_per_product"]
+    rows = []
+    f = fits.get("unadjusted_linear")
+    rows.append(_row("Cox, unadjusted (products at entry)", PER_PRODUCT,
+                     _est(f, "n_products_entry"), n, events, hp,
+                     "naive: confounded by engagement"))
+    fc = fits.get("unadjusted_categorical")
+    for lv in PRODUCT_LEVELS[1:]:
+        if fc is not None and DUMMIES[lv] in fc.covariates:
+            k = {"2": 1, "3": 2}.get(lv)
+            rows.append(_row("Cox, unadjusted (products at entry)", f"{lv} vs 1",
+                             _est(fc, DUMMIES[lv]), fc.n, fc.events,
+                             hp ** k if hp and k else None))
+    f = fits.get("adjusted_linear")
+    rows.append(_row("Cox, adjusted (products at entry)", PER_PRODUCT,
+                     _est(f, "n_products_entry"), n, events, hp,
+                     "later changes in products ignored"))
+    f = fits.get("time_varying")
+    rows.append(_row("Time-varying Cox, adjusted", PER_PRODUCT, _est(f, "n_products"),
+                     f.n if f else n, f.events if f else events, hp,
+                     "recommended", recommended=main_key == "time_varying"))
+    fc = fits.get("time_varying_categorical")
+    for lv in PRODUCT_LEVELS[1:]:
+        if fc is not None and DUMMIES[lv] in fc.covariates:
+            k = {"2": 1, "3": 2}.get(lv)
+            rows.append(_row("Time-varying Cox, adjusted", f"{lv} vs 1", _est(fc, DUMMIES[lv]),
+                             fc.n, fc.events, hp ** k if hp and k else None))
+    if landmark is not None:
+        for _, r in landmark.iterrows():
+            rows.append(_row(f"Landmark at {r['landmark']:g} months", PER_PRODUCT,
+                             {k: r[k] for k in ("hr", "ci_low", "ci_high", "p")},
+                             int(r["n"]), int(r["events"]), None, r["note"]))
+    pop = "whole book" if sorted(ipw_segments or []) == ["deposit", "loan"] else (
+        f"{', '.join(ipw_segments)}-reliant customers" if ipw_segments else "")
+    rows.append(_row("IPW (stabilised, trimmed weights)", TWO_PLUS,
+                     ipw.effect if ipw is not None else _est(None, ""),
+                     ipw.cox.n if ipw is not None else 0,
+                     ipw.cox.events if ipw is not None else 0, truth["iptw"],
+                     f"marginal effect, {pop}" if pop else ""))
+    fu = fits.get("iptw_untrimmed")
+    if fu is not None:
+        rows.append(_row("IPW (stabilised, untrimmed weights)", TWO_PLUS, _est(fu, "two_plus"),
+                         fu.n, fu.events, truth["iptw"], "sensitivity: no trimming"))
+    return pd.DataFrame(rows)
+
+
+def _clean(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
+    s = pe.summary
+    truth = pe.truth or {}
+    hp = truth.get("hr_per_product")
+
+    def pick(method, contrast):
+        r = s[(s["method"] == method) & (s["contrast"] == contrast)]
+        if r.empty:
+            return {"hr": None, "ci_low": None, "ci_high": None}
+        r = r.iloc[0]
+        return {"hr": r["hr"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+
+    def with_note(d, key):
+        if key in pe.notes and pe.notes[key].startswith("not estimable"):
+            d["note"] = pe.notes[key]
+        return d
+
+    f = pe.fits.get("unadjusted_linear")
+    un = _est(f, "n_products_entry")
+    unadj = {"hr": un["hr"], "ci_low": un["ci_low"], "ci_high": un["ci_high"],
+             "se_log_hr": un["se_log_hr"]}
+    if hp:
+        unadj["truth"] = hp
+    cat = {}
+    fc = pe.fits.get("unadjusted_categorical")
+    for lv in PRODUCT_LEVELS[1:]:
+        e = _est(fc, DUMMIES[lv])
+        cat[lv] = {"hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]}
+    adj = dict(pick("Cox, adjusted (products at entry)", PER_PRODUCT), contrast=PER_PRODUCT)
+    tv = dict(pick("Time-varying Cox, adjusted", PER_PRODUCT), contrast=PER_PRODUCT, lag=pe.settings["lag"])
+    if hp:
+        adj["truth"] = hp
+        tv["truth"] = hp
+    ipw = dict(pick("IPW (stabilised, trimmed weights)", TWO_PLUS), contrast=TWO_PLUS,
+               population=("whole book" if sorted(ipw_segments or []) == ["deposit", "loan"]
+                           else ", ".join(ipw_segments or [])))
+    if truth.get("iptw_marginal_hr_2plus_vs_1") is not None:
+        ipw["truth"] = truth["iptw_marginal_hr_2plus_vs_1"]
+    rmst = {}
+    if pe.tables.get("rmst") is not None:
+        r = pe.tables["rmst"]
+        r = r[r["group"] == "2+"]
+        for _, row in r.iterrows():
+            rmst[f"{row['tau']:g}"] = _clean({"difference": row["difference"],
+                                              "ci_low": row["ci_low"], "ci_high": row["ci_high"],
+                                              "contrast": TWO_PLUS})
+    out = {
+        "n": pe.n,
+        "events": pe.events,
+        "recommended": "cox_time_varying" if main_key == "time_varying" else "cox_adjusted",
+        "cox_unadjusted_linear": with_note(_clean(unadj), "cox_unadjusted_linear"),
+        "cox_unadjusted_categorical": {k: _clean(v) for k, v in cat.items()},
+        "cox_adjusted": with_note(_clean(adj), "cox_adjusted"),
+        "cox_time_varying": with_note(_clean(tv), "cox_time_varying"),
+        "iptw": with_note(_clean(ipw), "iptw"),
+        "logrank": ({"chi2": lr.chi2, "df": lr.df, "p": lr.p} if lr is not None
+                    else {"chi2": None, "df": None, "p": None,
+                          "note": pe.notes.get("logrank", "")}),
+        "rmst_difference": rmst,
+        "evalue": ({"evalue": ev["evalue"], "evalue_ci": ev["evalue_ci"],
+                    "estimate": ev["estimate"], "conversion": ev["conversion"]}
+                   if ev is not None else {"evalue": None, "evalue_ci": None}),
+    }
+    if pe.truth is not None:
+        out["truth"] = {"hr_per_product": hp,
+                        "iptw_marginal_hr_2plus_vs_1": truth.get("iptw_marginal_hr_2plus_vs_1")}
+    ne = {k: v for k, v in pe.notes.items() if v.startswith("not estimable")}
+    if ne:
+        out["not_estimable"] = ne
+    return out
+
+
+_SHORT = {"tier": "value tier", "tier_entry": "value tier", "loan": "segment",
+          "outflow_3m": "recent large outflows", "age10": "age", "entry_years": "tenure at entry",
+          "log_aum": "assets", "engagement": "engagement"}
+
+
+def _adjusted_for(fit: CoxFit | None) -> str:
+    """The adjustment set in words (what the model actually used)."""
+    words = [_SHORT[c] for c in (fit.covariates if fit else []) if c in _SHORT]
+    words = list(dict.fromkeys(words))
+    if fit is not None and fit.strata:
+        words.append("branch")
+    if not words:
+        return "nothing else"
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+
+
+def _ci_text(hr, lo, hi) -> str:
+    return f"HR {hr:.2f} (95% CI {lo:.2f}-{hi:.2f})"
+
+
+def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segments):
+    """Plain-language findings and conclusion, computed from the estimates."""
+    s = pe.summary
+    find = []
+    lvl = pe.settings
+    scope = f"branch {lvl['branch']}" if lvl.get("branch") else "the whole bank"
+    find.append(
+        f"{pe.n:,} customers of {scope}; {pe.events:,} left during the observation window "
+        f"(attrition: {lvl['attrition']}).")
+    rec = s[s["recommended"]]
+    main = rec.iloc[0] if len(rec) else None
+    naive = s[(s["method"].str.startswith("Cox, unadjusted")) & (s["contrast"] == PER_PRODUCT)].iloc[0]
+    if main is not None and np.isfinite(main["hr"]):
+        direction = "lower" if main["hr"] < 1 else "higher"
+        find.append(
+            f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} {direction} monthly "
+            f"risk of leaving** ({_ci_text(main['hr'], main['ci_low'], main['ci_high'])}), after "
+            f"adjusting for {_adjusted_for(pe.fits.get(main_key))}"
+            + (f", with products counted as they change (lagged {lvl['lag']} "
+               f"month{'s' if lvl['lag'] != 1 else ''})" if main_key == "time_varying" else
+               ", with products counted at entry")
+            + ". This is the recommended estimate.")
+        if main["ci_low"] <= 1 <= main["ci_high"]:
+            find.append("The interval includes no effect (HR 1): this data cannot rule out that "
+                        "products make no difference.")
+    else:
+        find.append("The recommended (time-varying) estimate is not available for this data: "
+                    + pe.notes.get("cox_time_varying", "see the notes."))
+    if np.isfinite(naive["hr"]):
+        txt = (f"A naive comparison of products at entry gives "
+               f"{_ci_text(naive['hr'], naive['ci_low'], naive['ci_high'])}")
+        if main is not None and np.isfinite(main["hr"]):
+            if naive["hr"] < main["hr"]:
+                txt += (": it overstates the protection, as expected, because engaged customers "
+                        "both buy more and stay longer.")
+            else:
+                txt += "."
+        find.append(txt)
+    ipw_row = s[s["method"].str.startswith("IPW")].iloc[0]
+    if np.isfinite(ipw_row["hr"]):
+        find.append(
+            f"Weighting customers with 2+ products against those with 1 (IPW, {ipw_row['note']}) "
+            f"gives {_ci_text(ipw_row['hr'], ipw_row['ci_low'], ipw_row['ci_high'])}: a "
+            "comparison of groups, not a per-product figure.")
+    if pe.tables.get("rmst") is not None:
+        r = pe.tables["rmst"]
+        r = r[(r["group"] == "2+") & r["difference"].notna()]
+        if len(r):
+            last = r.iloc[-1]
+            find.append(
+                f"Within the first {last['tau']:g} months of tenure, customers with 2+ products at "
+                f"entry stayed {last['difference']:.1f} months longer on average than those with 1 "
+                f"(95% CI {last['ci_low']:.1f} to {last['ci_high']:.1f}; unadjusted).")
+    if shape_info.get("monotone") is False:
+        rising = ", ".join(shape_info["rising_steps"])
+        sig = shape_info["rising_significant"]
+        find.append(f"The effect is **not monotone**: the hazard rises at step(s) {rising}"
+                    + (" (significantly)." if sig else " (within the uncertainty)."))
+    elif shape_info.get("monotone"):
+        top = pe.tables["shape"]["level"].iloc[-1] if pe.tables.get("shape") is not None else "4+"
+        find.append(f"The hazard falls at every step from 1 to {top} products (point estimates).")
+    if band_test is not None and band_test["p"] < 0.05:
+        find.append(f"The effect changes with tenure (test of equal hazard ratios across tenure "
+                    f"bands: p = {band_test['p']:.3f}); see the band-specific estimates.")
+    if ev is not None:
+        find.append(
+            f"E-value {ev['evalue']:.2f} (confidence limit: {ev['evalue_ci']:.2f}): an unmeasured "
+            f"factor would need a risk ratio of at least {ev['evalue']:.2f} with both product "
+            "holding and attrition, beyond the measured covariates, to explain the effect away.")
+    # agreement between methods (per-product estimates that adjust for confounding)
+    per = s[(s["contrast"] == PER_PRODUCT) & s["hr"].notna()
+            & ~s["method"].str.startswith("Cox, unadjusted")]
+    if main is not None and np.isfinite(main["hr"]) and len(per) > 1:
+        outside = per[(per["ci_high"] < main["ci_low"]) | (per["ci_low"] > main["ci_high"])]
+        harmful = per[per["ci_low"] > 1]
+        span = (f"The adjusted per-product estimates range from HR {per['hr'].min():.2f} to "
+                f"{per['hr'].max():.2f}")
+        if not harmful.empty:
+            agree = ("The methods disagree on the direction: " + ", ".join(harmful["method"])
+                     + " show(s) a significantly higher risk with more products.")
+        elif outside.empty:
+            agree = span + "; their intervals overlap with the recommended one."
+        else:
+            agree = (span + ", and " + ", ".join(outside["method"]) + " lie(s) outside the "
+                     "recommended interval: the methods disagree on the size of the effect.")
+        find.append(agree)
+    keep = ("**Each", "The interval", "The recommended", "A naive", "The adjusted per-product",
+            "The methods", "The effect changes")
+    conclusion = " ".join(f for f in find[1:] if f.startswith(keep))
+    return find, conclusion
