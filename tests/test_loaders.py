@@ -146,3 +146,17 @@ def test_snapshot_schema_errors():
     assert "column 'duration': negative values in 1 row(s), e.g. row(s) 3" in msg
     assert "column 'event'" in msg and "2" in msg
     assert "duration before entry" in msg or "duration >= entry" in msg
+
+
+def test_default_data_regenerates_when_stale(tmp_path):
+    from analysis.data import ensure_default_data
+
+    out = ensure_default_data(tmp_path / "synthetic")
+    stamp = (out / "generator.sha").read_text()
+    before = (out / "panel.parquet").stat().st_mtime_ns
+    assert ensure_default_data(out) == out
+    assert (out / "panel.parquet").stat().st_mtime_ns == before  # fresh: not rewritten
+    (out / "generator.sha").write_text("older-generator")
+    ensure_default_data(out)
+    assert (out / "generator.sha").read_text() == stamp
+    assert (out / "panel.parquet").stat().st_mtime_ns != before

@@ -48,20 +48,34 @@ def ensure_default_data(out_dir: str | Path | None = None) -> Path:
     """Make sure the embedded default portfolio exists; generate it if missing or stale.
 
     The default is fully determined by :class:`~analysis.data.synthetic.SyntheticConfig`'s
-    defaults, so regenerating gives the same bytes of data.
+    defaults and the generator's code (its hash is stored beside the data), so regenerating
+    gives the same data; a change of either regenerates it.
     """
+    from analysis.data import synthetic
     from analysis.data.synthetic import SyntheticConfig, generate_portfolio, write_portfolio
 
     out = Path(out_dir) if out_dir is not None else config.DEFAULT_DATA_DIR
     expected = json.loads(json.dumps(dataclasses.asdict(SyntheticConfig())))
-    truth_file = out / "truth.json"
-    if (out / "panel.parquet").exists() and (out / "customers.parquet").exists() and truth_file.exists():
+    # The generator's source is part of the data's identity: a code change regenerates.
+    stamp = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:16]
+    truth_file, stamp_file = out / "truth.json", out / "generator.sha"
+    fresh = (
+        (out / "panel.parquet").exists()
+        and (out / "customers.parquet").exists()
+        and truth_file.exists()
+        and stamp_file.exists()
+        and stamp_file.read_text().strip() == stamp
+    )
+    if fresh:
         try:
             if json.loads(truth_file.read_text()).get("config") == expected:
                 return out
         except json.JSONDecodeError:
             pass
     write_portfolio(generate_portfolio(), out)
+    tmp = out / ".generator.sha.tmp"
+    tmp.write_text(stamp)
+    tmp.replace(stamp_file)
     return out
 
 
