@@ -118,7 +118,8 @@ def _check(data: pd.DataFrame, cols: Sequence[str], event: str, covariates: Sequ
         raise InsufficientDataError("there are no customers in this data (0 rows)")
     ev = data[event].to_numpy(dtype=float)
     if ev.sum() == 0:
-        raise InsufficientDataError("no customer left (no events), so no hazard ratio can be estimated")
+        raise InsufficientDataError(
+            "no customer left (no events), so no hazard ratio can be estimated")
     for c in covariates:
         x = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
         if not np.all(np.isfinite(x)):
@@ -296,7 +297,8 @@ def fit_cox_time_varying(
 
     covariates = list(covariates)
     strata_l = [strata] if isinstance(strata, str) else (list(strata) if strata else None)
-    cols = [id_col, start, stop, event] + covariates + (strata_l or []) + ([weights] if weights else [])
+    cols = [id_col, start, stop, event] + covariates + (strata_l or [])
+    cols += [weights] if weights else []
     _check(intervals, cols, event, covariates)
     df = intervals[list(dict.fromkeys(cols))].copy()
     for c in covariates + [start, stop, event] + ([weights] if weights else []):
@@ -362,7 +364,8 @@ def fit_phreg(
     from statsmodels.duration.hazard_regression import PHReg
 
     covariates = list(covariates)
-    cols = [duration, event] + ([entry] if entry else []) + covariates + ([strata] if strata else [])
+    cols = [duration, event] + ([entry] if entry else []) + covariates
+    cols += [strata] if strata else []
     _check(data, cols, event, covariates)
     X = data[covariates].to_numpy(dtype=float)
     ent = data[entry].to_numpy(dtype=float) + 1e-7 if entry else None

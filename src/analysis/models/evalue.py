@@ -120,7 +120,8 @@ def evalue_hr(
     elif method == "sqrt":
         conversion = "common outcome: RR ~ sqrt(HR)"
     else:
-        conversion = "common outcome: RR ~ (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)) (VanderWeele & Ding)"
+        conversion = ("common outcome: RR ~ (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)) "
+                      "(VanderWeele & Ding)")
     return {
         "evalue": evalue_rr(rr),
         "evalue_ci": ev_ci,

@@ -127,7 +127,7 @@ def stabilised_weights(
     Examples
     --------
     >>> w, info = stabilised_weights([1, 1, 0, 0], [0.5, 0.8, 0.5, 0.2], trim=None)
-    >>> [round(x, 3) for x in w]
+    >>> [round(float(x), 3) for x in w]
     [1.0, 0.625, 1.0, 0.625]
     """
     a = np.asarray(treated, dtype=float)
@@ -208,7 +208,8 @@ def weighted_km(
         ts, ss = t[ot], s[os_]
         cw_t = np.concatenate([np.cumsum(w[ot][::-1])[::-1], [0.0]])
         cw_s = np.concatenate([np.cumsum(w[os_][::-1])[::-1], [0.0]])
-        at_risk = cw_t[np.searchsorted(ts, times, "left")] - cw_s[np.searchsorted(ss, times, "left")]
+        at_risk = (cw_t[np.searchsorted(ts, times, "left")]
+                   - cw_s[np.searchsorted(ss, times, "left")])
         pos = np.searchsorted(times, t)
         d = np.bincount(pos, weights=w * e, minlength=times.size)
         c = np.bincount(pos, weights=(1 - e), minlength=times.size)

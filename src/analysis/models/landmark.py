@@ -79,7 +79,8 @@ def landmark_cox(
     """HR per unit of ``exposure`` at each landmark (Cox, adjusted for ``covariates``).
 
     Covariates that take a single value among the customers of a landmark, or 0/1 covariates
-    with no departure on one side, are left out for that landmark (noted). A landmark with fewer than ``min_events`` departures, or where the model
+    with no departure on one side, are left out for that landmark (noted). A landmark with
+    fewer than ``min_events`` departures, or where the model
     cannot be fitted, gives a row with NaN estimates and the reason in ``note``.
 
     Returns
@@ -110,12 +111,15 @@ def landmark_cox(
                     dropped.append(c)
                 else:
                     covs.append(c)
+            strata_l = [strata] if isinstance(strata, str) else list(strata or [])
+            use_strata = strata_l if strata_l and lf[strata_l[0]].nunique() > 1 else None
             fit = fit_cox(lf, [exposure] + covs, duration="time", event="event", entry=None,
-                          strata=strata if strata and lf[strata if isinstance(strata, str) else strata[0]].nunique() > 1 else None,
-                          alpha=alpha)
-            row.update({k: v for k, v in fit.term(exposure).items() if k in ("hr", "ci_low", "ci_high", "p")})
+                          strata=use_strata, alpha=alpha)
+            est = fit.term(exposure)
+            row.update({k: est[k] for k in ("hr", "ci_low", "ci_high", "p")})
             if dropped:
-                row["note"] = "left out (one value, or no departures on one side): " + ", ".join(dropped)
+                row["note"] = ("left out (one value, or no departures on one side): "
+                               + ", ".join(dropped))
             fits[float(L)] = fit
         except InsufficientDataError as exc:
             row["note"] = f"not estimable: {exc}"

@@ -345,7 +345,8 @@ def _ps_design(df: pd.DataFrame, has_engagement: bool) -> tuple[pd.DataFrame, li
     parts = []
     if has_engagement:
         parts.append("cr(engagement, df=4)" if flexible else "engagement")
-    parts.append("cr(log_entry, df=4)" if flexible and d["log_entry"].nunique() > 8 else "log_entry")
+    spline_entry = flexible and d["log_entry"].nunique() > 8
+    parts.append("cr(log_entry, df=4)" if spline_entry else "log_entry")
     if has_engagement:
         parts.append("engagement:log_entry")
     parts += ["age10", "log_aum", "tier_entry"]
@@ -522,7 +523,8 @@ def estimate_product_effect(
         design = model_attempt("iptw", _ps_design, ipw_frame, has_eng)
         if design is not None:
             ipw_df, ps_terms = design
-            bal = [c for c in ["engagement", "loan", "age10", "entry_years", "log_aum", "tier_entry"]
+            bal = [c for c in ("engagement", "loan", "age10", "entry_years", "log_aum",
+                               "tier_entry")
                    if c in ipw_df.columns and (c != "engagement" or has_eng)]
             ipw = model_attempt("iptw", iptw_cox, ipw_df, treatment="two_plus", covariates=ps_terms,
                                 balance_covariates=bal, trim=trim, alpha=alpha)
@@ -560,11 +562,14 @@ def estimate_product_effect(
             [DUMMIES[lv] for lv in cat_levels] + _usable(cat_frame, adj_use)[0],
             strata=strata, alpha=alpha)
     shape_fit = fits.get("time_varying_categorical") or fits.get("adjusted_categorical")
-    lin_fit = fits.get("time_varying") if fits.get("time_varying_categorical") else fits.get("adjusted_linear")
+    tv_shape = fits.get("time_varying_categorical") is not None
+    lin_fit = fits.get("time_varying") if tv_shape else fits.get("adjusted_linear")
     shape = model_attempt("shape", _shape, shape_fit, lin_fit,
-                          "n_products" if fits.get("time_varying_categorical") else "n_products_entry")
+                          "n_products" if tv_shape else "n_products_entry")
     if shape is not None:
         tables["shape"], tables["monotonicity"], shape_info = shape
+        if "linearity_lr" in shape_info:  # categories vs one HR per added product
+            tables["linearity"] = pd.DataFrame([shape_info["linearity_lr"]])
     else:
         shape_info = {}
 
@@ -583,6 +588,11 @@ def estimate_product_effect(
                 ph.append(table)
                 if tr == "km":
                     tables[f"schoenfeld_{name}"] = resid[["time", "g", term]]
+        if f is not None:  # R's current cox.zph (score test) on the same fit, for comparison
+            z = model_attempt(f"ph_zph_{name}", _zph_row, f, term)
+            if z is not None:
+                z.insert(0, "model", name)
+                ph.append(z)
     tables["ph_test"] = pd.concat(ph, ignore_index=True) if ph else None
     bands = model_attempt("ph_bands", _band_hrs, iv, tv_use, strata, list(ph_cuts), alpha)
     if bands is not None:
@@ -679,8 +689,26 @@ def _shape(cat: CoxFit, lin: CoxFit | None, lin_term: str):
     if lin is not None and len(present) >= 2 and lin.n_rows == cat.n_rows:
         lr = 2 * (cat.log_likelihood - lin.log_likelihood)
         dfree = len(present) - 1
-        info["linearity_lr"] = {"chi2": lr, "df": dfree, "p": float(stats.chi2.sf(max(lr, 0), dfree))}
+        info["linearity_lr"] = {"chi2": lr, "df": dfree,
+                                "p": float(stats.chi2.sf(max(lr, 0), dfree))}
     return shape, mono, info
+
+
+def _zph_row(fit: CoxFit, term: str) -> pd.DataFrame:
+    """R's ``cox.zph`` (survival >= 3, score test, km transform) for ``term`` of a fit."""
+    from analysis.zph import cox_zph
+
+    sp, d = fit.spec, fit.data
+    strata = (d[list(sp["strata"])].astype(str).agg("|".join, axis=1).to_numpy()
+              if sp["strata"] else None)
+    beta = fit.summary.set_index("term").loc[fit.covariates, "coef"].to_numpy()
+    res = cox_zph(d[fit.covariates], beta, fit.naive_variance, stop=d[sp["duration"]].to_numpy(),
+                  event=d[sp["event"]].to_numpy(),
+                  start=d[sp["entry"]].to_numpy() if sp["entry"] else None, strata=strata)
+    row = res.table.loc[term]
+    return pd.DataFrame([{"term": term, "transform": "km (R cox.zph score test)",
+                          "statistic": float(row["chisq"]), "df": int(row["df"]),
+                          "p": float(row["p"])}])
 
 
 def _band_hrs(iv: pd.DataFrame, covs: list[str], strata, cuts: list[float], alpha: float):
@@ -798,7 +826,8 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
         e = _est(fc, DUMMIES[lv])
         cat[lv] = {"hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]}
     adj = dict(pick("Cox, adjusted (products at entry)", PER_PRODUCT), contrast=PER_PRODUCT)
-    tv = dict(pick("Time-varying Cox, adjusted", PER_PRODUCT), contrast=PER_PRODUCT, lag=pe.settings["lag"])
+    tv = dict(pick("Time-varying Cox, adjusted", PER_PRODUCT), contrast=PER_PRODUCT,
+              lag=pe.settings["lag"])
     if hp:
         adj["truth"] = hp
         tv["truth"] = hp
@@ -872,12 +901,13 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
         f"(attrition: {lvl['attrition']}).")
     rec = s[s["recommended"]]
     main = rec.iloc[0] if len(rec) else None
-    naive = s[(s["method"].str.startswith("Cox, unadjusted")) & (s["contrast"] == PER_PRODUCT)].iloc[0]
+    naive = s[s["method"].str.startswith("Cox, unadjusted")
+              & (s["contrast"] == PER_PRODUCT)].iloc[0]
     if main is not None and np.isfinite(main["hr"]):
         direction = "lower" if main["hr"] < 1 else "higher"
         find.append(
-            f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} {direction} monthly "
-            f"risk of leaving** ({_ci_text(main['hr'], main['ci_low'], main['ci_high'])}), after "
+            f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} "
+            f"{direction} monthly risk of leaving** ({_ci_text(main['hr'], main['ci_low'], main['ci_high'])}), after "
             f"adjusting for {_adjusted_for(pe.fits.get(main_key))}"
             + (f", with products counted as they change (lagged {lvl['lag']} "
                f"month{'s' if lvl['lag'] != 1 else ''})" if main_key == "time_varying" else
