@@ -165,6 +165,49 @@ def prepare_product_frames(
     return frame, iv, excl
 
 
+NO_PANEL = ("not estimable: this dataset has one row per customer (no monthly history), so "
+            "product holdings cannot change over time here; see the models at entry instead")
+
+
+def snapshot_product_frame(portfolio, branch: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Survival frame of a one-row-per-customer extract with the model columns.
+
+    Returns ``(frame, covariates)``: the frame of :func:`analysis.study.prepare_study` with the
+    product columns of :func:`add_product_columns` (zero products are grouped with one in the
+    categorical contrast; the linear term uses the count itself) and the adjustment covariates:
+    the mapping's numeric columns, standardised (HR per SD), and its group columns as 0/1
+    indicators against their most common level.
+    """
+    from analysis.study import prepare_study
+
+    study = prepare_study(portfolio=portfolio, branch=None)
+    frame = _add_dummies(study.frame.copy(), "n_products_entry")
+    frame["two_plus"] = (frame["n_products_entry"] >= 2).astype(float)
+    frame["n_products_entry"] = frame["n_products_entry"].astype(float)
+    covs: list[str] = []
+    for col in study.numeric:
+        if col == "n_products_entry":
+            continue
+        x = frame[col].astype(float)
+        sd = x.std()
+        if not np.isfinite(sd) or sd == 0:
+            continue
+        name = f"z_{col}"
+        frame[name] = (x - x.mean()) / sd
+        LABELS.setdefault(name, f"{col} (per SD)")
+        covs.append(name)
+    for col in study.groupings:
+        if col in ("product_group", "branch"):
+            continue
+        levels = frame[col].astype(str).value_counts()
+        for level in levels.index[1:]:
+            name = f"g_{col}_{level}"
+            frame[name] = (frame[col].astype(str) == level).astype(float)
+            LABELS.setdefault(name, f"{col}: {level} vs {levels.index[0]}")
+            covs.append(name)
+    return frame, covs
+
+
 @dataclass
 class ProductEffect:
     """Everything :func:`estimate_product_effect` computed.
@@ -420,7 +463,15 @@ def estimate_product_effect(
     notes = _Notes()
     tables: dict = {}
     fits: dict = {}
-    if frames is None:
+    snapshot = getattr(portfolio, "kind", "panel") == "snapshot"
+    snapshot_covs: list[str] = []
+    if snapshot:
+        if attrition != "closure":
+            raise ValueError(f"attrition={attrition!r} needs monthly histories; "
+                             "a one-row-per-customer snapshot only has its churn flag")
+        frame, snapshot_covs = snapshot_product_frame(portfolio, branch)
+        iv = pd.DataFrame()
+    elif frames is None:
         frame, iv, _ = prepare_product_frames(portfolio, attrition=attrition, k=k, as_of=as_of,
                                               lag=lag)
     else:
@@ -469,8 +520,8 @@ def estimate_product_effect(
         ignore_index=True)
 
     # 3. adjusted Cox at entry ------------------------------------------------------------------
-    adj = list(ADJUST_STATIC)
-    if has_eng:
+    adj = list(snapshot_covs) if snapshot else list(ADJUST_STATIC)
+    if has_eng and not snapshot:
         adj.append("engagement")
     adj_use, adj_drop = _usable(frame, adj) if n else ([], adj)
     if adj_drop:
@@ -486,19 +537,23 @@ def estimate_product_effect(
     tv = list(ADJUST_TIME_VARYING)
     if has_eng:
         tv.append("engagement")
-    tv_use, tv_drop = _usable(iv, tv) if len(iv) else ([], tv)
+    tv_use, tv_drop = _usable(iv, tv) if len(iv) else ([], [] if snapshot else tv)
     if tv_drop:
         notes["cox_time_varying_covariates"] = (
             "left out because they take one value (or no departures on one side) here: "
             + ", ".join(LABELS.get(c, c) for c in tv_drop))
-    fits["time_varying"] = model_attempt(
+    if snapshot:
+        for key in ("cox_time_varying", "landmark", "ph_bands"):
+            notes[key] = NO_PANEL
+        notes.pop("cox_time_varying_covariates", None)
+    fits["time_varying"] = None if snapshot else model_attempt(
         "cox_time_varying", fit_cox_time_varying, iv, ["n_products"] + tv_use, strata=strata,
         alpha=alpha)
     tables["cox_time_varying"] = _model_table(fits["time_varying"])
-    tv_levels, tv_cat_note = _categorical_levels(iv, "event")
+    tv_levels, tv_cat_note = ([], "") if snapshot else _categorical_levels(iv, "event")
     if tv_cat_note:
         notes["cox_time_varying_categorical"] = tv_cat_note
-    iv_cat = iv[iv["product_group"].isin(["1"] + tv_levels)]
+    iv_cat = iv if snapshot else iv[iv["product_group"].isin(["1"] + tv_levels)]
     fits["time_varying_categorical"] = (
         model_attempt("cox_time_varying_categorical", fit_cox_time_varying, iv_cat,
                       [DUMMIES[lv] for lv in tv_levels] + _usable(iv_cat, tv_use)[0],
@@ -507,25 +562,32 @@ def estimate_product_effect(
 
     # 5. landmarks ------------------------------------------------------------------------------
     lm_cov = list(ADJUST_LANDMARK) + (["engagement"] if has_eng else [])
-    lm = model_attempt("landmark", landmark_cox, iv, list(landmarks), covariates=lm_cov,
-                       strata=strata, alpha=alpha)
+    lm = None if snapshot else model_attempt(
+        "landmark", landmark_cox, iv, list(landmarks), covariates=lm_cov, strata=strata,
+        alpha=alpha)
     if lm is not None:
         tables["landmark"], lm_fits = lm
         fits.update({f"landmark_{L:g}": f for L, f in lm_fits.items()})
 
     # 6. IPW ------------------------------------------------------------------------------------
     ipw = None
-    ipw_frame, ipw_segments, ipw_pop_note = (
-        _ipw_population(frame, ipw_min_share) if n else (frame, [], ""))
+    if snapshot:
+        ipw_frame, ipw_segments, ipw_pop_note = frame, [], ""
+    else:
+        ipw_frame, ipw_segments, ipw_pop_note = (
+            _ipw_population(frame, ipw_min_share) if n else (frame, [], ""))
     if ipw_pop_note:
         notes["iptw_population"] = ipw_pop_note
     if len(ipw_frame):
-        design = model_attempt("iptw", _ps_design, ipw_frame, has_eng)
+        if snapshot:  # propensity from the mapped covariates
+            design = (ipw_frame, _usable(ipw_frame, snapshot_covs)[0])
+        else:
+            design = model_attempt("iptw", _ps_design, ipw_frame, has_eng)
         if design is not None:
             ipw_df, ps_terms = design
-            bal = [c for c in ("engagement", "loan", "age10", "entry_years", "log_aum",
-                               "tier_entry")
-                   if c in ipw_df.columns and (c != "engagement" or has_eng)]
+            bal = list(ps_terms) if snapshot else [
+                c for c in ("engagement", "loan", "age10", "entry_years", "log_aum", "tier_entry")
+                if c in ipw_df.columns and (c != "engagement" or has_eng)]
             ipw = model_attempt("iptw", iptw_cox, ipw_df, treatment="two_plus", covariates=ps_terms,
                                 balance_covariates=bal, trim=trim, alpha=alpha)
             if trim is not None:
@@ -594,7 +656,8 @@ def estimate_product_effect(
                 z.insert(0, "model", name)
                 ph.append(z)
     tables["ph_test"] = pd.concat(ph, ignore_index=True) if ph else None
-    bands = model_attempt("ph_bands", _band_hrs, iv, tv_use, strata, list(ph_cuts), alpha)
+    bands = None if snapshot else model_attempt(
+        "ph_bands", _band_hrs, iv, tv_use, strata, list(ph_cuts), alpha)
     if bands is not None:
         tables["ph_bands"], band_test = bands
     else:
@@ -780,7 +843,7 @@ def _summary(fits, ipw, landmark, truth, ipw_segments, n, events, main_key) -> p
                              {k: r[k] for k in ("hr", "ci_low", "ci_high", "p")},
                              int(r["n"]), int(r["events"]), None, r["note"]))
     pop = "whole book" if sorted(ipw_segments or []) == ["deposit", "loan"] else (
-        f"{', '.join(ipw_segments)}-reliant customers" if ipw_segments else "")
+        f"{', '.join(ipw_segments)}-reliant customers" if ipw_segments else "all customers")
     rows.append(_row("IPW (stabilised, trimmed weights)", TWO_PLUS,
                      ipw.effect if ipw is not None else _est(None, ""),
                      ipw.cox.n if ipw is not None else 0,
