@@ -21,6 +21,7 @@ Inputs are pandas DataFrames or paths to Parquet files (or folders of Parquet pa
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -61,6 +62,9 @@ def _connect() -> duckdb.DuckDBPyConnection:
     # Bounded memory at any size: DuckDB spills to disk beyond this (ANALYSIS_DUCKDB_MEMORY).
     con.execute(f"SET memory_limit = '{os.environ.get('ANALYSIS_DUCKDB_MEMORY', '3GB')}'")
     con.execute("SET preserve_insertion_order = false")  # results are ORDER BY-ed explicitly
+    # Spill files go to the system's temporary folder, never into the user's working folder.
+    spill = Path(tempfile.gettempdir()) / "analysis-duckdb"
+    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
     return con
 
 
