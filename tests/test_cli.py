@@ -192,3 +192,14 @@ def test_index_command(tmp_path, capsys):
     assert 'href="2024-06-30/r1.html"' in page
     assert "manifest.json unreadable" in page
     assert page.index("As of 2024-06-30") < page.index("As of 2024-05-31")  # newest first
+
+
+def test_synth_large_book_writes_parts(tmp_path, monkeypatch):
+    from analysis import cli
+    from analysis.data import load_source
+
+    monkeypatch.setattr(cli, "LARGE_BOOK", 100)
+    assert cli.main(["synth", "--customers", "300", "--months", "6", "--seed", "3", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in (tmp_path / "panel").iterdir()) == ["part-00000.parquet"]
+    p = load_source(tmp_path)
+    assert len(p.customers) == 300 and p.panel["month"].nunique() == 6

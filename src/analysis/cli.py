@@ -73,6 +73,9 @@ def _err(message: str) -> None:
     print(f"analysis: error: {message}", file=sys.stderr)
 
 
+LARGE_BOOK = 200_000  # customers above which `synth` writes Parquet parts
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from analysis.data import generate_portfolio, write_portfolio
 
@@ -82,8 +85,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         if value is not None
     }
     try:
-        portfolio = generate_portfolio(**kwargs)
-        paths = write_portfolio(portfolio, args.out)
+        if kwargs.get("n_customers", 0) > LARGE_BOOK:
+            # Large books go straight to Parquet parts, one chunk at a time (bounded memory).
+            from analysis.data.synthetic import write_portfolio_parts
+
+            out = write_portfolio_parts(args.out, **kwargs)
+            paths = [out / "customers", out / "panel", out / "truth.json"]
+        else:
+            portfolio = generate_portfolio(**kwargs)
+            paths = write_portfolio(portfolio, args.out)
     except ValueError as exc:
         _err(str(exc))
         return 1
