@@ -1,6 +1,7 @@
 """Write notebooks/01_attrition_overview.ipynb (clean, no outputs). Run once after editing."""
-import nbformat as nbf
-from nbformat.v4 import new_code_cell as code, new_markdown_cell as md, new_notebook
+from nbformat.v4 import new_code_cell as code, new_markdown_cell as md
+
+from notebook_writer import write_notebook
 
 cells = [
     md("# Attrition overview: who leaves, and when\n\n"
@@ -110,10 +111,4 @@ cells = [
          "      [round(h['survival_at'][str(t)]['survival'], 3) for t in horizons])",
          metadata={"tags": ["remove-cell"]}),
 ]
-for i, cell in enumerate(cells):
-    cell.id = f"c{i:02d}"  # stable ids: no diff noise when the notebook is regenerated
-nb = new_notebook(cells=cells, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"},
-})
-nbf.write(nb, "notebooks/01_attrition_overview.ipynb")
+write_notebook(cells, "notebooks/01_attrition_overview.ipynb")

@@ -1,8 +1,9 @@
 """Write notebooks/03_attrition_drivers.ipynb (clean, no outputs). Run once after editing, then
 store the checked outputs: .venv/bin/python tools/store_checked_outputs.py notebooks/03_attrition_drivers.ipynb
 """
-import nbformat as nbf
-from nbformat.v4 import new_code_cell as code, new_markdown_cell as md, new_notebook
+from nbformat.v4 import new_code_cell as code, new_markdown_cell as md
+
+from notebook_writer import write_notebook
 
 cells = [
     md("# What drives attrition\n\n"
@@ -241,10 +242,4 @@ cells = [
          "print(h['ph_flagged'], h['aft']['distribution'], sorted(h.get('reasons', {})))",
          metadata={"tags": ["remove-cell"]}),
 ]
-for i, cell in enumerate(cells):
-    cell.id = f"c{i:02d}"  # stable ids: no diff noise when the notebook is regenerated
-nb = new_notebook(cells=cells, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"},
-})
-nbf.write(nb, "notebooks/03_attrition_drivers.ipynb")
+write_notebook(cells, "notebooks/03_attrition_drivers.ipynb")
