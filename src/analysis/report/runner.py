@@ -150,14 +150,15 @@ def _normalise_data(data: Any) -> str:
     return text
 
 
-def _data_info(data: str) -> tuple[Any, str]:
-    """Return ``(window_end, fingerprint)`` of a data source, loading it once."""
+def _data_info(data: str) -> tuple[Any, str, list[str]]:
+    """Return ``(window_end, fingerprint, branches)`` of a data source, loading it once."""
     from analysis.data import ensure_default_data, load_source
 
     if data == "synthetic":
         ensure_default_data()  # once, here: parallel kernels must not race to create it
     portfolio = load_source(data)
-    return portfolio.window_end, str(getattr(portfolio, "fingerprint", "") or "")
+    branches = [str(b) for b in getattr(portfolio, "branches", [])]
+    return portfolio.window_end, str(getattr(portfolio, "fingerprint", "") or ""), branches
 
 
 @functools.lru_cache(maxsize=1)
@@ -375,12 +376,14 @@ def render(
     elif notebooks_dir is not None:
         schedule = Schedule(schedule.entries, Path(notebooks_dir).resolve(), schedule.source)
 
-    window_end, fingerprint = _data_info(data)
+    window_end, fingerprint, data_branches = _data_info(data)
     if as_of is None and window_end is None:
         # A snapshot extract without an `as_of` in its mapping: date the run by today.
         window_end = _dt.date.today()
     as_of = resolve_as_of(window_end if as_of is None else as_of)
-    job_list = expand(schedule, data=data, as_of=as_of, only=notebooks, branches=branches)
+    # Branches come from the data already loaded above (no second read of the source).
+    job_list = expand(schedule, data=data, as_of=as_of, only=notebooks,
+                      branches=data_branches if branches is None else branches)
     if not job_list:
         raise ScheduleError(f"{schedule.source}: nothing to render")
 
