@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import competing
-from analysis import survival as sv
+from analysis.stats import competing
 from analysis.data import generate_portfolio
 from analysis.data.synthetic import REASON_MODEL, reason_shares
 from analysis.frames import survival_frame
-from analysis.survival import InsufficientDataError
+from analysis.errors import InsufficientDataError
+from analysis.stats.km import km_table
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_cumulative_incidence_equals_the_estimator_with_our_conventions():
         np.testing.assert_allclose(got.reindex(direct.index).to_numpy(), direct[k].to_numpy(),
                                    atol=1e-10)
     # the incidences add up to 1 - Kaplan-Meier (with delayed entry) of leaving for any reason
-    km = sv.km_table(pd.DataFrame({"duration": dur, "event": (code > 0).astype(int),
+    km = km_table(pd.DataFrame({"duration": dur, "event": (code > 0).astype(int),
                                    "entry": entry}), entry="entry")
     km = km.drop_duplicates("time", keep="last").set_index("time")["survival"]
     total = cif.pivot_table(index="time", columns="cause", values="cif").sum(axis=1)

@@ -11,10 +11,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import drivers as D
 from analysis.data import generate_portfolio
 from analysis.report.headline import to_jsonable
-from analysis.study import attempt, prepare_study
+from analysis.errors import attempt
+from analysis.studies.population import prepare_study
+from analysis.studies.drivers.estimate import (
+    attrition_drivers,
+    effects_table,
+    fit_cox,
+    time_varying_model,
+)
+from analysis.studies.drivers.design import build_design
+from analysis.studies.drivers.reasons import departure_reasons
+from analysis.studies.drivers.headline import headline
+from analysis.studies.drivers.findings import key_findings
+from analysis.studies.drivers.ph import ph_check, ph_remedy, split_at
+from analysis.studies.drivers.truth import truth_comparison
 
 
 def _z(est_hr, lo, hi, true_hr):
@@ -28,7 +40,7 @@ def default_study():
 
 
 def test_design_codes_covariates_as_stated(default_study):
-    d = D.build_design(default_study)
+    d = build_design(default_study)
     terms = {t.name: t for t in d.terms}
     assert "product_group" not in terms and "n_products_entry" in terms
     assert terms["tier_group"].reference == "Tier 1"
@@ -41,12 +53,12 @@ def test_design_codes_covariates_as_stated(default_study):
 
 
 def test_static_and_time_varying_estimates_cover_the_truth(default_study):
-    d = D.build_design(default_study)
-    m = D.fit_cox(d.data, d.columns)
-    eff = D.effects_table(m.params_, m.variance_matrix_, d.terms)
-    static = D.truth_comparison(eff, default_study.portfolio.truth, d.terms, "static")
-    tv = D.time_varying_model(default_study, d)
-    dyn = D.truth_comparison(tv.effects, default_study.portfolio.truth, tv.terms, "time-varying")
+    d = build_design(default_study)
+    m = fit_cox(d.data, d.columns)
+    eff = effects_table(m.params_, m.variance_matrix_, d.terms)
+    static = truth_comparison(eff, default_study.portfolio.truth, d.terms, "static")
+    tv = time_varying_model(default_study, d)
+    dyn = truth_comparison(tv.effects, default_study.portfolio.truth, tv.terms, "time-varying")
     checked = []
     for table in (static, dyn):
         comp = table[table["comparable"].str.startswith("yes")]
@@ -65,9 +77,9 @@ def test_static_and_time_varying_estimates_cover_the_truth(default_study):
 def test_static_model_recovers_everything_when_nothing_changes_after_entry():
     p = generate_portfolio(5000, seed=8, adoption_rate=0.0, drop_rate=0.0, hr_recent_outflow=1.0)
     s = prepare_study(portfolio=p)
-    d = D.build_design(s)
-    m = D.fit_cox(d.data, d.columns)
-    eff = D.effects_table(m.params_, m.variance_matrix_, d.terms).set_index("key")
+    d = build_design(s)
+    m = fit_cox(d.data, d.columns)
+    eff = effects_table(m.params_, m.variance_matrix_, d.terms).set_index("key")
     truth = p.truth["hr"]
     for key, true in (("engagement", truth["engagement"]), ("n_products_entry", truth["n_products"]),
                       ("age_entry", truth["age_per_10y"]), ("segment=loan", truth["segment_loan"])):
@@ -79,11 +91,11 @@ def test_static_model_recovers_everything_when_nothing_changes_after_entry():
 def test_ph_check_flags_the_non_proportional_covariate_only(gamma):
     p = generate_portfolio(5000, seed=3, segment_loan_time_interaction=gamma)
     s = prepare_study(portfolio=p)
-    d = D.build_design(s)
-    m = D.fit_cox(d.data, d.columns)
-    tab, zph = D.ph_check(m, d.data, d.terms)
-    eff = D.effects_table(m.params_, m.variance_matrix_, d.terms, tab)
-    remedy = D.ph_remedy(d, m, tab, eff)
+    d = build_design(s)
+    m = fit_cox(d.data, d.columns)
+    tab, zph = ph_check(m, d.data, d.terms)
+    eff = effects_table(m.params_, m.variance_matrix_, d.terms, tab)
+    remedy = ph_remedy(d, m, tab, eff)
     if gamma == 0:
         assert not tab["flagged"].any() and remedy is None
         return
@@ -97,18 +109,18 @@ def test_ph_check_flags_the_non_proportional_covariate_only(gamma):
 
 
 def test_banded_remedy_for_a_numeric_covariate(default_study):
-    d = D.build_design(default_study)
-    m = D.fit_cox(d.data, d.columns)
-    tab, _ = D.ph_check(m, d.data, d.terms)
-    eff = D.effects_table(m.params_, m.variance_matrix_, d.terms, tab)
+    d = build_design(default_study)
+    m = fit_cox(d.data, d.columns)
+    tab, _ = ph_check(m, d.data, d.terms)
+    eff = effects_table(m.params_, m.variance_matrix_, d.terms, tab)
     forced = tab.copy()
     forced.loc["age_entry", ["p", "flagged"]] = [1e-9, True]
     forced.loc[forced.index != "age_entry", "p"] = 0.9
-    r = D.ph_remedy(d, m, forced, eff)
+    r = ph_remedy(d, m, forced, eff)
     assert r.banded == ["age_entry"] and len(r.cuts) >= 1
     assert set(r.bands["covariate"]) == {"age at entry (years)"}
     assert len(r.bands) == len(r.cuts) + 1
-    split = D.split_at(d.data, r.cuts)
+    split = split_at(d.data, r.cuts)
     assert split["event"].sum() == d.data["event"].sum()
     assert ((split["duration"] - split["entry"]).sum()
             == pytest.approx((d.data["duration"] - d.data["entry"]).sum()))
@@ -117,10 +129,10 @@ def test_banded_remedy_for_a_numeric_covariate(default_study):
 def test_report_on_a_small_book_and_its_headline():
     p = generate_portfolio(2500, seed=5)
     s = prepare_study(portfolio=p)
-    dr = D.attrition_drivers(s, horizons=[12, 24, 36], test_size=0.3, seed=1)
+    dr = attrition_drivers(s, horizons=[12, 24, 36], test_size=0.3, seed=1)
     for name in ("design", "model", "effects", "ph", "aft", "held_out", "time_varying", "reasons"):
         assert getattr(dr, name).ok, (name, getattr(dr, name).note)
-    h = to_jsonable(D.headline(dr))["drivers"]
+    h = to_jsonable(headline(dr))["drivers"]
     cov = h["covariates"]["segment=loan"]
     assert set(cov) >= {"hr", "ci_low", "ci_high", "p", "ph_test_p"}
     assert 0.55 < h["c_index_harrell"] < 0.8 and 0.55 < h["c_index_uno"] < 0.8
@@ -129,22 +141,22 @@ def test_report_on_a_small_book_and_its_headline():
     assert h["aft"]["distribution"] in ("Weibull", "log-normal", "log-logistic")
     assert h["truth"]["log_hr"]["engagement"] == pytest.approx(np.log(0.7))
     assert h["reasons"]["rates elsewhere"]["departures"] > 0
-    text = D.key_findings(dr)
+    text = key_findings(dr)
     assert "Early warning" in text and "Harrell" in text
 
 
 def test_sections_degrade_to_notes():
     p = generate_portfolio(150, months=6, seed=2)
     s = prepare_study(portfolio=p, branch="North")
-    dr = D.attrition_drivers(s)
+    dr = attrition_drivers(s)
     assert not dr.design.ok and "too few" in dr.design.note
-    assert D.key_findings(dr).startswith("- Not estimable")
-    assert "drivers" in D.headline(dr)
+    assert key_findings(dr).startswith("- Not estimable")
+    assert "drivers" in headline(dr)
     # no reasons recorded (older extracts): the reasons section says so, the rest stands
     q = generate_portfolio(1500, seed=4)
     q.panel = q.panel.drop(columns="reason")
     s2 = prepare_study(portfolio=q)
-    note = attempt(D.departure_reasons, s2, D.build_design(s2))
+    note = attempt(departure_reasons, s2, build_design(s2))
     assert not note.ok and "no departure reasons" in note.note
 
 
@@ -152,7 +164,7 @@ def test_one_level_and_sparse_levels_are_handled():
     p = generate_portfolio(1200, seed=9)
     s = prepare_study(portfolio=p, branch="East")
     s.frame["segment"] = "deposit"  # a one-level covariate
-    d = D.build_design(s)
+    d = build_design(s)
     assert "segment" not in {t.name for t in d.terms}
     assert any("only one level" in n for n in d.notes)
     # 3 departures in tiers 4-5 of this branch: merged down until a level has 5 or more

@@ -9,7 +9,7 @@ import pytest
 from analysis.data import load_source, validate_source
 from analysis.data.mapping import read_mapping
 from analysis.data.schemas import DataValidationError
-from analysis.study import prepare_study
+from analysis.studies.population import prepare_study
 
 
 def _write(tmp_path, csv: pd.DataFrame, yml: str, name="extract.csv"):

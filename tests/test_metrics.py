@@ -6,8 +6,8 @@ import pytest
 from lifelines.utils import concordance_index
 from sksurv.metrics import concordance_index_censored
 
-from analysis import metrics
-from analysis.survival import InsufficientDataError
+from analysis.stats import metrics
+from analysis.errors import InsufficientDataError
 
 
 def test_brier_score_matches_a_hand_ipcw_computation():

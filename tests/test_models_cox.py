@@ -9,7 +9,7 @@ from lifelines import CoxPHFitter
 from lifelines.statistics import proportional_hazard_test
 
 from analysis.data import generate_portfolio
-from analysis.models.cox import (
+from analysis.stats.cox.lifelines_fit import (
     fit_cox,
     fit_cox_time_varying,
     fit_phreg,
@@ -18,8 +18,8 @@ from analysis.models.cox import (
     split_intervals,
     wald_test,
 )
-from analysis.models.product_effect import prepare_product_frames
-from analysis.survival import InsufficientDataError
+from analysis.studies.product_effect.frames import prepare_product_frames
+from analysis.errors import InsufficientDataError
 
 warnings.filterwarnings("ignore", module="lifelines")
 
@@ -199,7 +199,7 @@ def test_thin_data_raises_plain_language_errors():
 
 def test_scaled_schoenfeld_residuals_agree_with_the_zph_module(book):
     """Two implementations over left-truncated, stratified risk sets give the same residuals."""
-    from analysis.zph import cox_zph
+    from analysis.stats.cox.zph import cox_zph
 
     _, iv = book
     covs = ["n_products", "engagement", "outflow_3m"]

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from analysis.models.evalue import evalue_hr, evalue_rr, hr_to_rr
+from analysis.stats.evalue import evalue_hr, evalue_rr, hr_to_rr
 
 
 def test_evalue_of_a_risk_ratio():

@@ -6,15 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.models.cox import fit_cox
-from analysis.models.ipw import (
+from analysis.stats.cox.lifelines_fit import fit_cox
+from analysis.stats.ipw import (
     balance_table,
     iptw_cox,
     propensity_scores,
     stabilised_weights,
     weighted_km,
 )
-from analysis.survival import InsufficientDataError, km_table
+from analysis.errors import InsufficientDataError
+from analysis.stats.km import km_table
 
 warnings.filterwarnings("ignore", module="lifelines")
 

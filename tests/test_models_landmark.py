@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from analysis.data import generate_portfolio
-from analysis.models.landmark import landmark_cox, landmark_frame
-from analysis.models.product_effect import prepare_product_frames
+from analysis.stats.landmark import landmark_cox, landmark_frame
+from analysis.studies.product_effect.frames import prepare_product_frames
 
 warnings.filterwarnings("ignore", module="lifelines")
 

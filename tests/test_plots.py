@@ -11,16 +11,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis.plots import (  # noqa: E402
-    forest_plot,
-    hazard_plot,
-    km_plot,
-    lorenz_plot,
-    rate_plot,
-    set_style,
-)
-from analysis.survival import attrition_rates, hazard_by_tenure, km_table  # noqa: E402
-from analysis.value import lorenz_curve  # noqa: E402
+from analysis.plots.survival import forest_plot, hazard_plot, km_plot, lorenz_plot, rate_plot
+from analysis.plots.base import set_style
+from analysis.stats.rates import attrition_rates, hazard_by_tenure
+from analysis.stats.km import km_table
+from analysis.stats.concentration import lorenz_curve
 
 
 @pytest.fixture(autouse=True)

@@ -15,13 +15,13 @@ from analysis.data.synthetic import (
     model_hash,
     truth_cache_key,
 )
-from analysis.models.cox import fit_cox, fit_cox_time_varying
-from analysis.models.product_effect import (
+from analysis.stats.cox.lifelines_fit import fit_cox, fit_cox_time_varying
+from analysis.studies.product_effect.frames import (
     ADJUST_TIME_VARYING,
-    estimate_product_effect,
     prepare_product_frames,
     product_group,
 )
+from analysis.studies.product_effect.estimate import estimate_product_effect
 from analysis.report.headline import to_jsonable
 
 warnings.filterwarnings("ignore", module="lifelines")

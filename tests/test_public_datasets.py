@@ -8,9 +8,11 @@ import pandas as pd
 import pytest
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from analysis import survival as sv
 from analysis.config import MAPPINGS_DIR, SHARED_DATA_DIR
-from analysis.study import prepare_study
+from analysis.studies.population import prepare_study
+from analysis.stats.rates import attrition_rates
+from analysis.stats.hypothesis import logrank
+from analysis.stats.km import survival_at
 
 pytestmark = pytest.mark.skipif(
     not SHARED_DATA_DIR.is_dir(),
@@ -44,7 +46,7 @@ def test_bank_churn_facts(bank):
 
 def test_bank_churn_km_matches_statsmodels(bank):
     f = bank.frame
-    ours = sv.survival_at(f, [12, 24, 36, 60])
+    ours = survival_at(f, [12, 24, 36, 60])
     sf = SurvfuncRight(f["duration"].to_numpy(), f["event"].to_numpy())
     # Step function value at t: last estimate at or before t.
     idx = np.searchsorted(sf.surv_times, [12, 24, 36, 60], side="right") - 1
@@ -53,14 +55,14 @@ def test_bank_churn_km_matches_statsmodels(bank):
 
 def test_bank_churn_logrank_matches_statsmodels(bank):
     f = bank.frame
-    ours = sv.logrank(f, group="product_group")
+    ours = logrank(f, group="product_group")
     chi2, p = survdiff(f["duration"].to_numpy(), f["event"].to_numpy(), f["product_group"].astype(str).to_numpy())
     assert ours.chi2 == pytest.approx(chi2, abs=1e-6)
     assert ours.df == 3
 
 
 def test_bank_churn_pattern_is_not_monotone(bank):
-    rates = sv.attrition_rates(bank.frame, by="product_group").set_index("product_group")
+    rates = attrition_rates(bank.frame, by="product_group").set_index("product_group")
     r = rates["rate_per_100_person_years"]
     assert r["2"] < r["1"] < r["3"] < r["4+"]
 
@@ -86,7 +88,7 @@ def test_bank_churn_product_cox_matches_statsmodels():
     from statsmodels.duration.hazard_regression import PHReg
 
     from analysis.data import load_source
-    from analysis.models.product_effect import estimate_product_effect
+    from analysis.studies.product_effect.estimate import estimate_product_effect
 
     pe = estimate_product_effect(load_source(BANK))
     h = pe.headline["cox_unadjusted_linear"]

@@ -1,4 +1,4 @@
-"""Tests for analysis.survival.
+"""Tests for analysis.stats.km.
 
 References: statsmodels ``SurvfuncRight`` / ``survdiff`` (both accept ``entry=`` with the
 counting-process risk set ``entry < t <= duration``, the same as R's
@@ -19,19 +19,11 @@ from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.survival import (
-    InsufficientDataError,
-    LogrankResult,
-    attrition_rates,
-    hazard_by_tenure,
-    km_table,
-    logrank,
-    median_survival,
-    numbers_at_risk,
-    rmst,
-    rmst_difference,
-    survival_at,
-)
+from analysis.errors import InsufficientDataError
+from analysis.stats.hypothesis import LogrankResult, logrank
+from analysis.stats.rates import attrition_rates, hazard_by_tenure
+from analysis.stats.km import km_table, median_survival, numbers_at_risk, survival_at
+from analysis.stats.rmst import rmst, rmst_difference
 
 Z = stats.norm.ppf(0.975)
 

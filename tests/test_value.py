@@ -1,4 +1,4 @@
-"""Tests for analysis.value (hand examples)."""
+"""Tests for analysis.stats.concentration (hand examples)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.value import gini, lorenz_curve, top_share
+from analysis.stats.concentration import gini, lorenz_curve, top_share
 
 
 def test_lorenz_hand_example():

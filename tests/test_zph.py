@@ -13,9 +13,10 @@ from lifelines import CoxPHFitter
 from lifelines.statistics import proportional_hazard_test
 from statsmodels.duration.hazard_regression import PHReg
 
-from analysis.coxfit import cox_fit
-from analysis.survival import InsufficientDataError
-from analysis.zph import _transform_times, cox_zph, riskset_pieces, zph_for
+from analysis.stats.cox.fast import cox_fit
+from analysis.errors import InsufficientDataError
+from analysis.stats.cox.zph import _transform_times, cox_zph, zph_for
+from analysis.stats.cox.engine import riskset_pieces
 
 
 def _data(n=300, seed=1, truncated=True):

@@ -2,12 +2,7 @@
 
 from analysis.data.portfolio import Portfolio
 from analysis.data.synthetic import generate_portfolio, write_portfolio
-from analysis.data.loaders import (
-    ensure_default_data,
-    list_branches,
-    load_source,
-    validate_source,
-)
+from analysis.data.loaders import ensure_default_data, list_branches, load_source, validate_source
 
 __all__ = [
     "Portfolio",

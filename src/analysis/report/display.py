@@ -34,7 +34,7 @@ def note(text: str) -> None:
 
 
 def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | None = None) -> None:
-    """Display a DataFrame, or an :class:`~analysis.study.Attempt` (its table or its note)."""
+    """Display a DataFrame, or an :class:`~analysis.errors.Attempt` (its table or its note)."""
     from IPython.display import Markdown, display
 
     value = obj

@@ -2,7 +2,7 @@
 
 Same conventions as :mod:`analysis.plots`: tidy frames in, keyword-only options, ``ax=None``,
 the Axes returned, nothing shown or saved. Kept beside the models they draw (a leaf module:
-nothing in :mod:`analysis.models` imports it); candidates to move into :mod:`analysis.plots`.
+nothing in :mod:`analysis.stats` imports it); candidates to move into :mod:`analysis.plots`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 
-from analysis.plots import PALETTE
+from analysis.plots.base import PALETTE
 
 __all__ = ["dose_response_plot", "schoenfeld_plot", "balance_plot", "estimates_plot"]
 
@@ -29,7 +29,7 @@ def dose_response_plot(shape: pd.DataFrame, *, ax: Axes | None = None,
     """Hazard ratio by number of products (vs 1) with 95% CIs, and the linear model's curve.
 
     ``shape`` has ``level, products, hr, ci_low, ci_high, linear_hr`` (the ``shape`` table of
-    :func:`analysis.models.product_effect.estimate_product_effect`).
+    :func:`analysis.studies.product_effect.estimate.estimate_product_effect`).
     """
     ax = _ax(ax)
     x = shape["products"].to_numpy(dtype=float)
@@ -111,7 +111,7 @@ def balance_plot(balance: pd.DataFrame, *, ax: Axes | None = None,
 def estimates_plot(summary: pd.DataFrame, *, ax: Axes | None = None,
                    title: str | None = None) -> Axes:
     """All hazard-ratio estimates side by side (forest plot), true values marked if known."""
-    from analysis.plots import forest_plot
+    from analysis.plots.survival import forest_plot
 
     s = summary[summary["hr"].notna()].reset_index(drop=True)
     s = s.assign(label=s["method"] + ": " + s["contrast"])

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from analysis.plots import PALETTE, TENURE_LABEL
+from analysis.plots.base import PALETTE, TENURE_LABEL
 
 __all__ = [
     "schoenfeld_plot",
@@ -51,7 +51,7 @@ def schoenfeld_plot(residuals: pd.DataFrame, column: str, *, beta: float | None 
                     transform: str = "km") -> Axes:
     """Scaled Schoenfeld residuals of one column against transformed time, with a lowess line.
 
-    ``residuals`` as :attr:`analysis.zph.ZphResult.residuals` (``time``, ``gtime``, one column
+    ``residuals`` as :attr:`analysis.stats.cox.zph.ZphResult.residuals` (``time``, ``gtime``, one column
     per coefficient, coefficient added): a flat line at the coefficient means a constant hazard
     ratio; a trend means the effect changes with tenure. Tick labels show tenure in months.
     """
@@ -148,7 +148,7 @@ def accuracy_plot(table: pd.DataFrame, *, ax: Axes | None = None, title: str | N
 
 def cif_plot(cif: pd.DataFrame, *, ax: Axes | None = None, max_time: float | None = None,
              ci: bool = True, title: str | None = None) -> Axes:
-    """Cumulative incidence by cause (from :func:`analysis.competing.cumulative_incidence`)."""
+    """Cumulative incidence by cause (from :func:`analysis.stats.competing.cumulative_incidence`)."""
     ax = _ax(ax, figsize=(7.0, 4.5))
     for i, (name, sub) in enumerate(cif.groupby("cause", sort=False)):
         if max_time is not None:

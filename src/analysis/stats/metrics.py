@@ -34,7 +34,7 @@ from sksurv.metrics import (
 )
 from sksurv.util import Surv
 
-from analysis.survival import InsufficientDataError
+from analysis.errors import InsufficientDataError
 
 __all__ = [
     "step_at",
@@ -274,8 +274,8 @@ def calibration(time, event, risk_h, horizon: float, *, groups: int = 10) -> Cal
     smoothed observed risk of a Cox model of the outcome on a restricted cubic spline (3 knots) of
     cloglog(predicted risk).
     """
-    from analysis.coxfit import cox_fit
-    from analysis.survival import survival_at
+    from analysis.stats.cox.fast import cox_fit
+    from analysis.stats.km import survival_at
 
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(int)

@@ -7,8 +7,7 @@ when, and who was excluded and why.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
+from typing import Any
 import numpy as np
 import pandas as pd
 
@@ -16,9 +15,12 @@ from analysis.config import HIGH_VALUE_TIER
 from analysis.data.loaders import load_source
 from analysis.data.portfolio import Portfolio
 from analysis.frames import survival_frame
-from analysis.survival import InsufficientDataError
 
-__all__ = ["Study", "prepare_study", "product_group", "attempt", "Attempt"]
+__all__ = [
+    "product_group",
+    "Study",
+    "prepare_study",
+]
 
 
 def product_group(n: pd.Series, top: int = 4) -> pd.Categorical:
@@ -234,29 +236,3 @@ def _snapshot_study(portfolio: Portfolio, *, data, branch, attrition: str, k: in
         has_panel=False,
         value_column=m.value,
     )
-
-
-@dataclass
-class Attempt:
-    """The result of a report step that may not be estimable."""
-
-    value: Any = None
-    note: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.note is None
-
-
-def attempt(func: Callable, *args, **kwargs) -> Attempt:
-    """Run one report step; turn "too little data" into a note instead of an error.
-
-    Only :class:`~analysis.survival.InsufficientDataError` (and numerical failures of model
-    fitting) become notes: programming errors still fail loudly.
-    """
-    try:
-        return Attempt(value=func(*args, **kwargs))
-    except InsufficientDataError as exc:
-        return Attempt(note=f"Not estimable: {exc}")
-    except (np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError) as exc:
-        return Attempt(note=f"Not estimable: the model could not be fitted ({exc}).")

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.survival import InsufficientDataError
+from analysis.errors import InsufficientDataError
 
 __all__ = [
     "CoxFit",

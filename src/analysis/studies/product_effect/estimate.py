@@ -29,14 +29,11 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis import survival as sv
-from analysis.frames import counting_process, survival_frame
-from analysis.models.cox import (
+from analysis.stats.cox.lifelines_fit import (
     CoxFit,
     fit_cox,
     fit_cox_time_varying,
@@ -44,168 +41,37 @@ from analysis.models.cox import (
     split_intervals,
     wald_test,
 )
-from analysis.models.evalue import evalue_hr
-from analysis.models.ipw import IPWResult, iptw_cox
-from analysis.models.landmark import landmark_cox
-from analysis.survival import InsufficientDataError
+from analysis.stats.evalue import evalue_hr
+from analysis.stats.ipw import IPWResult, iptw_cox
+from analysis.stats.landmark import landmark_cox
+from analysis.errors import InsufficientDataError
+from analysis.studies.product_effect.findings import _words
+from analysis.studies.product_effect.frames import (
+    ADJUST_LANDMARK,
+    ADJUST_STATIC,
+    ADJUST_TIME_VARYING,
+    DUMMIES,
+    NO_PANEL,
+    PRODUCT_LEVELS,
+    add_product_columns,
+    prepare_product_frames,
+    snapshot_product_frame,
+)
+from analysis.studies.product_effect.headline import _headline
+from analysis.studies.product_effect.terms import LABELS
+from analysis.studies.product_effect.truth import _summary, _truth_values
+from analysis.stats.rates import attrition_rates
+from analysis.stats.km import km_table, numbers_at_risk
+from analysis.stats.hypothesis import logrank
+from analysis.stats.rmst import rmst_difference
 
 __all__ = [
-    "PRODUCT_LEVELS",
-    "ADJUST_STATIC",
-    "ADJUST_TIME_VARYING",
-    "ADJUST_LANDMARK",
     "ProductEffect",
-    "product_group",
-    "add_product_columns",
-    "prepare_product_frames",
     "estimate_product_effect",
 ]
 
-PRODUCT_LEVELS = ("1", "2", "3", "4+")
-DUMMIES = {"2": "products_2", "3": "products_3", "4+": "products_4plus"}
-#: Adjustment set of the static models (covariates at entry); engagement added when present.
-ADJUST_STATIC = ("tier_entry", "loan", "age10", "entry_years", "log_aum")
-#: Adjustment set of the time-varying model (tier, segment, outflows as they change).
-ADJUST_TIME_VARYING = ("tier", "loan", "outflow_3m", "age10", "entry_years", "log_aum")
-#: Adjustment set at a landmark (values at the landmark).
-ADJUST_LANDMARK = ("tier", "loan", "outflow_3m", "age10")
-PER_PRODUCT = "per additional product"
-TWO_PLUS = "2+ vs 1"
-
-# Readable names of model terms.
-LABELS = {
-    "n_products_entry": "products at entry (per product)",
-    "n_products": "products held (per product)",
-    "products_2": "2 products vs 1",
-    "products_3": "3 products vs 1",
-    "products_4plus": "4+ products vs 1",
-    "tier_entry": "value tier at entry (per star)",
-    "tier": "value tier (per star)",
-    "loan": "loan-reliant segment",
-    "age10": "age at opening (per 10 years)",
-    "entry_years": "tenure at entry (per year)",
-    "log_aum": "log assets at entry",
-    "log_loan": "log loan balance at entry",
-    "products_t0_12": "products, tenure 0-12 months",
-    "engagement": "engagement (per SD)",
-    "outflow_3m": "large outflow in previous 3 months",
-    "two_plus": "2+ products vs 1",
-}
 
 _EXPECTED = (InsufficientDataError, np.linalg.LinAlgError, ZeroDivisionError, ValueError)
-
-
-def product_group(n) -> pd.Categorical:
-    """Product count grouped ``1, 2, 3, 4+`` (ordered categorical)."""
-    n = np.asarray(n, dtype=float)
-    lab = np.where(n >= 4, "4+", np.where(n >= 3, "3", np.where(n >= 2, "2", "1")))
-    return pd.Categorical(lab, categories=list(PRODUCT_LEVELS), ordered=True)
-
-
-def _add_dummies(df: pd.DataFrame, count_col: str) -> pd.DataFrame:
-    g = product_group(df[count_col])
-    df["product_group"] = g
-    for level, col in DUMMIES.items():
-        df[col] = (np.asarray(g) == level).astype(float)
-    return df
-
-
-def add_product_columns(
-    frame: pd.DataFrame, intervals: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add the model covariates to a survival frame and its counting-process intervals.
-
-    ``frame`` and ``intervals`` come from :func:`analysis.frames.survival_frame` and
-    :func:`analysis.frames.counting_process` (same data and attrition definition). Added columns:
-    ``product_group`` (1/2/3/4+), dummies ``products_2, products_3, products_4plus``,
-    ``two_plus`` (2+ products at entry; frame only), ``loan`` (segment), ``age10`` ((age at
-    opening - 45) / 10), ``entry_years``, ``log_aum`` and ``log_loan`` (log1p of balances at
-    entry). Copies are returned; the inputs are not modified.
-    """
-    frame = _add_dummies(frame.copy(), "n_products_entry")
-    frame["two_plus"] = (frame["n_products_entry"] >= 2).astype(float)
-    frame["loan"] = (frame["segment"] == "loan").astype(float)
-    frame["age10"] = (frame["age_at_open"] - 45) / 10.0
-    frame["entry_years"] = frame["entry"] / 12.0
-    frame["log_aum"] = np.log1p(frame["aum_entry"].clip(lower=0))
-    frame["log_loan"] = np.log1p(frame["loan_entry"].clip(lower=0))
-    frame["tier_entry"] = frame["tier_entry"].astype(float)
-    frame["n_products_entry"] = frame["n_products_entry"].astype(float)
-    static = frame[["customer_id", "entry_years", "log_aum", "log_loan"]]
-    iv = intervals.drop(columns=[c for c in static.columns[1:] if c in intervals.columns])
-    iv = iv.merge(static, on="customer_id", how="left")
-    iv = _add_dummies(iv, "n_products")
-    iv["loan"] = (iv["segment"] == "loan").astype(float)
-    iv["age10"] = (iv["age_at_open"] - 45) / 10.0
-    iv["n_products"] = iv["n_products"].astype(float)
-    iv["tier"] = iv["tier"].astype(float)
-    iv["outflow_3m"] = iv["outflow_3m"].astype(float)
-    return frame, iv
-
-
-def prepare_product_frames(
-    portfolio,
-    *,
-    attrition: str = "closure",
-    k: int = 3,
-    as_of=None,
-    lag: int = 1,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Survival frame and counting-process intervals with the model covariates.
-
-    Returns ``(frame, intervals, exclusions)``: :func:`analysis.frames.survival_frame` and
-    :func:`analysis.frames.counting_process` (time-varying covariates lagged ``lag`` months)
-    passed through :func:`add_product_columns`.
-    """
-    frame, excl = survival_frame(portfolio.panel, portfolio.customers, attrition=attrition,
-                                 k=k, as_of=as_of)
-    iv = counting_process(portfolio.panel, portfolio.customers, attrition=attrition, k=k,
-                          as_of=as_of, lag=lag)
-    frame, iv = add_product_columns(frame, iv)
-    return frame, iv, excl
-
-
-NO_PANEL = ("not estimable: this dataset has one row per customer (no monthly history), so "
-            "product holdings cannot change over time here; see the models at entry instead")
-
-
-def snapshot_product_frame(portfolio, branch: str | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Survival frame of a one-row-per-customer extract with the model columns.
-
-    Returns ``(frame, covariates)``: the frame of :func:`analysis.study.prepare_study` with the
-    product columns of :func:`add_product_columns` (zero products are grouped with one in the
-    categorical contrast; the linear term uses the count itself) and the adjustment covariates:
-    the mapping's numeric columns, standardised (HR per SD), and its group columns as 0/1
-    indicators against their most common level.
-    """
-    from analysis.study import prepare_study
-
-    study = prepare_study(portfolio=portfolio, branch=None)
-    frame = _add_dummies(study.frame.copy(), "n_products_entry")
-    frame["two_plus"] = (frame["n_products_entry"] >= 2).astype(float)
-    frame["n_products_entry"] = frame["n_products_entry"].astype(float)
-    covs: list[str] = []
-    for col in study.numeric:
-        if col == "n_products_entry":
-            continue
-        x = frame[col].astype(float)
-        sd = x.std()
-        if not np.isfinite(sd) or sd == 0:
-            continue
-        name = f"z_{col}"
-        frame[name] = (x - x.mean()) / sd
-        LABELS.setdefault(name, f"{col} (per SD)")
-        covs.append(name)
-    for col in study.groupings:
-        if col in ("product_group", "branch"):
-            continue
-        levels = frame[col].astype(str).value_counts()
-        for level in levels.index[1:]:
-            name = f"g_{col}_{level}"
-            frame[name] = (frame[col].astype(str) == level).astype(float)
-            LABELS.setdefault(name, f"{col}: {level} vs {levels.index[0]}")
-            covs.append(name)
-    return frame, covs
 
 
 @dataclass
@@ -261,11 +127,6 @@ class ProductEffect:
                   "bias_log"]].reset_index(drop=True)
 
 
-# ------------------------------------------------------------------------------------------------
-# helpers
-# ------------------------------------------------------------------------------------------------
-
-
 class _Notes(dict):
     def attempt(self, key: str, fn, *args, **kwargs):
         """Run ``fn``; on thin data record "not estimable: reason" under ``key``, return None."""
@@ -305,61 +166,12 @@ def _strata(df: pd.DataFrame) -> list[str] | None:
     return ["branch"] if "branch" in df.columns and df["branch"].nunique() > 1 else None
 
 
-def _est(fit: CoxFit | None, term: str) -> dict:
-    if fit is None or term not in fit.covariates:
-        return {"hr": np.nan, "ci_low": np.nan, "ci_high": np.nan, "se_log_hr": np.nan,
-                "p": np.nan}
-    t = fit.term(term)
-    return {k: t[k] for k in ("hr", "ci_low", "ci_high", "se_log_hr", "p")}
-
-
 def _model_table(fit: CoxFit | None) -> pd.DataFrame:
     if fit is None:
         return pd.DataFrame(columns=["term", "label", "hr", "ci_low", "ci_high", "p"])
     t = fit.summary.copy()
     t.insert(1, "label", [LABELS.get(x, x) for x in t["term"]])
     return t[["term", "label", "hr", "ci_low", "ci_high", "p", "coef", "se"]]
-
-
-def _fmt_pct(hr: float) -> str:
-    return f"{abs(1 - hr) * 100:.0f}%"
-
-
-def _truth_values(truth: dict | None, settings: dict, ipw_segments: list[str] | None) -> dict:
-    """True values the estimates target, where the generator knows them."""
-    out = {"hr_per_product": None, "iptw": None, "iptw_note": ""}
-    if not truth:
-        return out
-    if settings["attrition"] != "closure":
-        out["iptw_note"] = "the generator's truth is for closure, not value attrition"
-        return out
-    out["hr_per_product"] = truth.get("hr_per_product")
-    if not settings.get("full_window", True):
-        out["iptw_note"] = "the IPW truth is for the full window (as_of shortens follow-up)"
-        return out
-    from analysis.data.synthetic import intervention_truth
-
-    cfg = truth.get("config")
-    hit = intervention_truth(cfg) if cfg else None
-    if hit is None:
-        out["iptw_note"] = "the IPW truth is not cached for this generator configuration"
-        return out
-    d = hit["details"]["twoplus_vs_one"]
-    branch = settings.get("branch")
-    segs = sorted(ipw_segments or [])
-    if segs == ["deposit", "loan"]:
-        out["iptw"] = d.get("by_branch", {}).get(branch) if branch else d["hr"]
-    elif len(segs) == 1:
-        out["iptw"] = (d.get("by_branch_segment", {}).get(f"{branch}|{segs[0]}") if branch
-                       else d.get("by_segment", {}).get(segs[0]))
-    if out["iptw"] is None:
-        out["iptw_note"] = "the IPW truth is not known for this population"
-    return out
-
-
-# ------------------------------------------------------------------------------------------------
-# the analysis
-# ------------------------------------------------------------------------------------------------
 
 
 def _ipw_population(frame: pd.DataFrame, min_share: float) -> tuple[pd.DataFrame, list, str]:
@@ -496,13 +308,13 @@ def estimate_product_effect(
     if n == 0:
         notes["data"] = "not estimable: no customers in this data"
     tables["attrition"] = notes.attempt(
-        "attrition", sv.attrition_rates, frame, by="product_group", entry="entry")
-    tables["km"] = notes.attempt("km", sv.km_table, frame, group="product_group", entry="entry",
+        "attrition", attrition_rates, frame, by="product_group", entry="entry")
+    tables["km"] = notes.attempt("km", km_table, frame, group="product_group", entry="entry",
                                  alpha=alpha)
-    lr = notes.attempt("logrank", sv.logrank, frame, group="product_group", entry="entry")
+    lr = notes.attempt("logrank", logrank, frame, group="product_group", entry="entry")
     tables["logrank"] = lr.summary if lr is not None else None
     if tables["km"] is not None:
-        tables["at_risk"] = sv.numbers_at_risk(tables["km"], [0] + list(horizons))
+        tables["at_risk"] = numbers_at_risk(tables["km"], [0] + list(horizons))
 
     # 2. unadjusted Cox at entry ----------------------------------------------------------------
     fits["unadjusted_linear"] = model_attempt(
@@ -609,10 +421,10 @@ def estimate_product_effect(
                 "0.1): the groups are not fully comparable, read the IPW estimate with care")
 
     # 7. RMST -----------------------------------------------------------------------------------
-    rm = descriptive("rmst", sv.rmst_difference, frame, list(horizons), group="product_group",
+    rm = descriptive("rmst", rmst_difference, frame, list(horizons), group="product_group",
                        reference="1", entry="entry", alpha=alpha)
     frame_bin = frame.assign(exposure=np.where(frame["two_plus"] == 1, "2+", "1"))
-    rm2 = descriptive("rmst_2plus", sv.rmst_difference, frame_bin, list(horizons),
+    rm2 = descriptive("rmst_2plus", rmst_difference, frame_bin, list(horizons),
                         group="exposure", reference="1", entry="entry", alpha=alpha)
     tables["rmst"] = pd.concat([x for x in (rm2, rm) if x is not None], ignore_index=True) \
         if (rm is not None or rm2 is not None) else None
@@ -759,7 +571,7 @@ def _shape(cat: CoxFit, lin: CoxFit | None, lin_term: str):
 
 def _zph_row(fit: CoxFit, term: str) -> pd.DataFrame:
     """R's ``cox.zph`` (survival >= 3, score test, km transform) for ``term`` of a fit."""
-    from analysis.zph import cox_zph
+    from analysis.stats.cox.zph import cox_zph
 
     sp, d = fit.spec, fit.data
     strata = (d[list(sp["strata"])].astype(str).agg("|".join, axis=1).to_numpy()
@@ -800,247 +612,3 @@ def _band_hrs(iv: pd.DataFrame, covs: list[str], strata, cuts: list[float], alph
     for i in range(len(names) - 1):
         C[i, i], C[i, i + 1] = 1, -1
     return pd.DataFrame(rows), wald_test(fit, C)
-
-
-def _row(method, contrast, est, n, events, truth=None, note="", recommended=False):
-    return {"method": method, "contrast": contrast, "hr": est["hr"], "ci_low": est["ci_low"],
-            "ci_high": est["ci_high"], "p": est["p"], "n": n, "events": events,
-            "truth": np.nan if truth is None else float(truth), "recommended": recommended,
-            "note": note}
-
-
-def _summary(fits, ipw, landmark, truth, ipw_segments, n, events, main_key) -> pd.DataFrame:
-    hp = truth["hr_per_product"]
-    rows = []
-    f = fits.get("unadjusted_linear")
-    rows.append(_row("Cox, unadjusted (products at entry)", PER_PRODUCT,
-                     _est(f, "n_products_entry"), n, events, hp,
-                     "naive: confounded by engagement"))
-    fc = fits.get("unadjusted_categorical")
-    for lv in PRODUCT_LEVELS[1:]:
-        if fc is not None and DUMMIES[lv] in fc.covariates:
-            k = {"2": 1, "3": 2}.get(lv)
-            rows.append(_row("Cox, unadjusted (products at entry)", f"{lv} vs 1",
-                             _est(fc, DUMMIES[lv]), fc.n, fc.events,
-                             hp ** k if hp and k else None))
-    f = fits.get("adjusted_linear")
-    rows.append(_row("Cox, adjusted (products at entry)", PER_PRODUCT,
-                     _est(f, "n_products_entry"), n, events, hp,
-                     "later changes in products ignored"))
-    f = fits.get("time_varying")
-    rows.append(_row("Time-varying Cox, adjusted", PER_PRODUCT, _est(f, "n_products"),
-                     f.n if f else n, f.events if f else events, hp,
-                     "recommended", recommended=main_key == "time_varying"))
-    fc = fits.get("time_varying_categorical")
-    for lv in PRODUCT_LEVELS[1:]:
-        if fc is not None and DUMMIES[lv] in fc.covariates:
-            k = {"2": 1, "3": 2}.get(lv)
-            rows.append(_row("Time-varying Cox, adjusted", f"{lv} vs 1", _est(fc, DUMMIES[lv]),
-                             fc.n, fc.events, hp ** k if hp and k else None))
-    if landmark is not None:
-        for _, r in landmark.iterrows():
-            rows.append(_row(f"Landmark at {r['landmark']:g} months", PER_PRODUCT,
-                             {k: r[k] for k in ("hr", "ci_low", "ci_high", "p")},
-                             int(r["n"]), int(r["events"]), None, r["note"]))
-    pop = "whole book" if sorted(ipw_segments or []) == ["deposit", "loan"] else (
-        f"{', '.join(ipw_segments)}-reliant customers" if ipw_segments else "all customers")
-    rows.append(_row("IPW (stabilised, trimmed weights)", TWO_PLUS,
-                     ipw.effect if ipw is not None else _est(None, ""),
-                     ipw.cox.n if ipw is not None else 0,
-                     ipw.cox.events if ipw is not None else 0, truth["iptw"],
-                     f"marginal effect, {pop}" if pop else ""))
-    fu = fits.get("iptw_untrimmed")
-    if fu is not None:
-        rows.append(_row("IPW (stabilised, untrimmed weights)", TWO_PLUS, _est(fu, "two_plus"),
-                         fu.n, fu.events, truth["iptw"], "sensitivity: no trimming"))
-    return pd.DataFrame(rows)
-
-
-def _clean(d: dict) -> dict:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
-
-
-def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
-    s = pe.summary
-    truth = pe.truth or {}
-    hp = truth.get("hr_per_product")
-
-    def pick(method, contrast):
-        r = s[(s["method"] == method) & (s["contrast"] == contrast)]
-        if r.empty:
-            return {"hr": None, "ci_low": None, "ci_high": None}
-        r = r.iloc[0]
-        return {"hr": r["hr"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
-
-    def with_note(d, key):
-        if key in pe.notes and pe.notes[key].startswith("not estimable"):
-            d["note"] = pe.notes[key]
-        return d
-
-    f = pe.fits.get("unadjusted_linear")
-    un = _est(f, "n_products_entry")
-    unadj = {"hr": un["hr"], "ci_low": un["ci_low"], "ci_high": un["ci_high"],
-             "se_log_hr": un["se_log_hr"]}
-    if hp:
-        unadj["truth"] = hp
-    cat = {}
-    fc = pe.fits.get("unadjusted_categorical")
-    for lv in PRODUCT_LEVELS[1:]:
-        e = _est(fc, DUMMIES[lv])
-        cat[lv] = {"hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]}
-    adj = dict(pick("Cox, adjusted (products at entry)", PER_PRODUCT), contrast=PER_PRODUCT)
-    tv = dict(pick("Time-varying Cox, adjusted", PER_PRODUCT), contrast=PER_PRODUCT,
-              lag=pe.settings["lag"])
-    if hp:
-        adj["truth"] = hp
-        tv["truth"] = hp
-    ipw = dict(pick("IPW (stabilised, trimmed weights)", TWO_PLUS), contrast=TWO_PLUS,
-               population=("whole book" if sorted(ipw_segments or []) == ["deposit", "loan"]
-                           else ", ".join(ipw_segments or [])))
-    if truth.get("iptw_marginal_hr_2plus_vs_1") is not None:
-        ipw["truth"] = truth["iptw_marginal_hr_2plus_vs_1"]
-    rmst = {}
-    if pe.tables.get("rmst") is not None:
-        r = pe.tables["rmst"]
-        r = r[r["group"] == "2+"]
-        for _, row in r.iterrows():
-            rmst[f"{row['tau']:g}"] = _clean({"difference": row["difference"],
-                                              "ci_low": row["ci_low"], "ci_high": row["ci_high"],
-                                              "contrast": TWO_PLUS})
-    out = {
-        "n": pe.n,
-        "events": pe.events,
-        "recommended": "cox_time_varying" if main_key == "time_varying" else "cox_adjusted",
-        "cox_unadjusted_linear": with_note(_clean(unadj), "cox_unadjusted_linear"),
-        "cox_unadjusted_categorical": {k: _clean(v) for k, v in cat.items()},
-        "cox_adjusted": with_note(_clean(adj), "cox_adjusted"),
-        "cox_time_varying": with_note(_clean(tv), "cox_time_varying"),
-        "iptw": with_note(_clean(ipw), "iptw"),
-        "logrank": ({"chi2": lr.chi2, "df": lr.df, "p": lr.p} if lr is not None
-                    else {"chi2": None, "df": None, "p": None,
-                          "note": pe.notes.get("logrank", "")}),
-        "rmst_difference": rmst,
-        "evalue": ({"evalue": ev["evalue"], "evalue_ci": ev["evalue_ci"],
-                    "estimate": ev["estimate"], "conversion": ev["conversion"]}
-                   if ev is not None else {"evalue": None, "evalue_ci": None}),
-    }
-    if pe.truth is not None:
-        out["truth"] = {"hr_per_product": hp,
-                        "iptw_marginal_hr_2plus_vs_1": truth.get("iptw_marginal_hr_2plus_vs_1")}
-    ne = {k: v for k, v in pe.notes.items() if v.startswith("not estimable")}
-    if ne:
-        out["not_estimable"] = ne
-    return out
-
-
-_SHORT = {"tier": "value tier", "tier_entry": "value tier", "loan": "segment",
-          "outflow_3m": "recent large outflows", "age10": "age", "entry_years": "tenure at entry",
-          "log_aum": "assets", "engagement": "engagement"}
-
-
-def _adjusted_for(fit: CoxFit | None) -> str:
-    """The adjustment set in words (what the model actually used)."""
-    words = [_SHORT[c] for c in (fit.covariates if fit else []) if c in _SHORT]
-    words = list(dict.fromkeys(words))
-    if fit is not None and fit.strata:
-        words.append("branch")
-    if not words:
-        return "nothing else"
-    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
-
-
-def _ci_text(hr, lo, hi) -> str:
-    return f"HR {hr:.2f} (95% CI {lo:.2f}-{hi:.2f})"
-
-
-def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segments):
-    """Plain-language findings and conclusion, computed from the estimates."""
-    s = pe.summary
-    find = []
-    lvl = pe.settings
-    scope = f"branch {lvl['branch']}" if lvl.get("branch") else "the whole bank"
-    find.append(
-        f"{pe.n:,} customers of {scope}; {pe.events:,} left during the observation window "
-        f"(attrition: {lvl['attrition']}).")
-    rec = s[s["recommended"]]
-    main = rec.iloc[0] if len(rec) else None
-    naive = s[s["method"].str.startswith("Cox, unadjusted")
-              & (s["contrast"] == PER_PRODUCT)].iloc[0]
-    if main is not None and np.isfinite(main["hr"]):
-        direction = "lower" if main["hr"] < 1 else "higher"
-        find.append(
-            f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} "
-            f"{direction} monthly risk of leaving** ({_ci_text(main['hr'], main['ci_low'], main['ci_high'])}), after "
-            f"adjusting for {_adjusted_for(pe.fits.get(main_key))}"
-            + (f", with products counted as they change (lagged {lvl['lag']} "
-               f"month{'s' if lvl['lag'] != 1 else ''})" if main_key == "time_varying" else
-               ", with products counted at entry")
-            + ". This is the recommended estimate.")
-        if main["ci_low"] <= 1 <= main["ci_high"]:
-            find.append("The interval includes no effect (HR 1): this data cannot rule out that "
-                        "products make no difference.")
-    else:
-        find.append("The recommended (time-varying) estimate is not available for this data: "
-                    + pe.notes.get("cox_time_varying", "see the notes."))
-    if np.isfinite(naive["hr"]):
-        txt = (f"A naive comparison of products at entry gives "
-               f"{_ci_text(naive['hr'], naive['ci_low'], naive['ci_high'])}")
-        if main is not None and np.isfinite(main["hr"]):
-            if naive["hr"] < main["hr"]:
-                txt += (": it overstates the protection, as expected, because engaged customers "
-                        "both buy more and stay longer.")
-            else:
-                txt += "."
-        find.append(txt)
-    ipw_row = s[s["method"].str.startswith("IPW")].iloc[0]
-    if np.isfinite(ipw_row["hr"]):
-        find.append(
-            f"Weighting customers with 2+ products against those with 1 (IPW, {ipw_row['note']}) "
-            f"gives {_ci_text(ipw_row['hr'], ipw_row['ci_low'], ipw_row['ci_high'])}: a "
-            "comparison of groups, not a per-product figure.")
-    if pe.tables.get("rmst") is not None:
-        r = pe.tables["rmst"]
-        r = r[(r["group"] == "2+") & r["difference"].notna()]
-        if len(r):
-            last = r.iloc[-1]
-            find.append(
-                f"Within the first {last['tau']:g} months of tenure, customers with 2+ products at "
-                f"entry stayed {last['difference']:.1f} months longer on average than those with 1 "
-                f"(95% CI {last['ci_low']:.1f} to {last['ci_high']:.1f}; unadjusted).")
-    if shape_info.get("monotone") is False:
-        rising = ", ".join(shape_info["rising_steps"])
-        sig = shape_info["rising_significant"]
-        find.append(f"The effect is **not monotone**: the hazard rises at step(s) {rising}"
-                    + (" (significantly)." if sig else " (within the uncertainty)."))
-    elif shape_info.get("monotone"):
-        top = pe.tables["shape"]["level"].iloc[-1] if pe.tables.get("shape") is not None else "4+"
-        find.append(f"The hazard falls at every step from 1 to {top} products (point estimates).")
-    if band_test is not None and band_test["p"] < 0.05:
-        find.append(f"The effect changes with tenure (test of equal hazard ratios across tenure "
-                    f"bands: p = {band_test['p']:.3f}); see the band-specific estimates.")
-    if ev is not None:
-        find.append(
-            f"E-value {ev['evalue']:.2f} (confidence limit: {ev['evalue_ci']:.2f}): an unmeasured "
-            f"factor would need a risk ratio of at least {ev['evalue']:.2f} with both product "
-            "holding and attrition, beyond the measured covariates, to explain the effect away.")
-    # agreement between methods (per-product estimates that adjust for confounding)
-    per = s[(s["contrast"] == PER_PRODUCT) & s["hr"].notna()
-            & ~s["method"].str.startswith("Cox, unadjusted")]
-    if main is not None and np.isfinite(main["hr"]) and len(per) > 1:
-        outside = per[(per["ci_high"] < main["ci_low"]) | (per["ci_low"] > main["ci_high"])]
-        harmful = per[per["ci_low"] > 1]
-        span = (f"The adjusted per-product estimates range from HR {per['hr'].min():.2f} to "
-                f"{per['hr'].max():.2f}")
-        if not harmful.empty:
-            agree = ("The methods disagree on the direction: " + ", ".join(harmful["method"])
-                     + " show(s) a significantly higher risk with more products.")
-        elif outside.empty:
-            agree = span + "; their intervals overlap with the recommended one."
-        else:
-            agree = (span + ", and " + ", ".join(outside["method"]) + " lie(s) outside the "
-                     "recommended interval: the methods disagree on the size of the effect.")
-        find.append(agree)
-    keep = ("**Each", "The interval", "The recommended", "A naive", "The adjusted per-product",
-            "The methods", "The effect changes")
-    conclusion = " ".join(f for f in find[1:] if f.startswith(keep))
-    return find, conclusion

@@ -6,7 +6,7 @@ reason can no longer leave for this one. The Aalen-Johansen estimator (lifelines
 ``AalenJohansenFitter``) gives the cumulative incidence of each reason, and the incidences of all
 reasons add up to ``1 - KM`` of leaving for any reason.
 
-Conventions (as in :mod:`analysis.survival`): tenure scale, a customer who entered observation at
+Conventions (as in :mod:`analysis.stats.km`): tenure scale, a customer who entered observation at
 tenure ``e`` is at risk at ``t`` when ``e < t <= duration``; censored customers are at risk at
 their censoring time. lifelines counts entrants at ``t`` in the risk set at ``t`` and breaks tied
 event times by random jitter (a censoring tied with a jittered event may then leave first), so
@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.survival import InsufficientDataError
+from analysis.errors import InsufficientDataError
 
 __all__ = [
     "event_types",
@@ -194,7 +194,7 @@ def cause_specific_cox(
     notes : list of str
         Causes skipped (fewer than ``min_events`` events) or not fitted.
     """
-    from analysis.coxfit import cox_fit
+    from analysis.stats.cox.fast import cox_fit
 
     if causes is None:
         causes = data[cause].dropna().value_counts().index.tolist()

@@ -14,7 +14,7 @@ The exposure here is holding 2+ products (vs 1) when the customer is first obser
    |SMD| < 0.1 is the usual threshold for balance.
 4. **Weighted Cox** with only the exposure, delayed entry (left truncation) and Efron ties; the
    standard error is the robust (sandwich) one computed over the left-truncated risk sets
-   (:func:`analysis.models.cox.robust_variance`; lifelines' ``robust=True`` ignores entry
+   (:func:`analysis.stats.cox.lifelines_fit.robust_variance`; lifelines' ``robust=True`` ignores entry
    times). It estimates a *marginal* hazard ratio: 2+ vs 1 for the whole book, not for a
    customer with given characteristics. The sandwich treats the weights as known; ignoring that
    they were estimated makes it conservative (slightly too wide), the usual convention.
@@ -30,8 +30,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.models.cox import CoxFit, fit_cox
-from analysis.survival import InsufficientDataError
+from analysis.stats.cox.lifelines_fit import CoxFit, fit_cox
+from analysis.errors import InsufficientDataError
 
 __all__ = [
     "IPWResult",
@@ -192,7 +192,7 @@ def weighted_km(
 ) -> pd.DataFrame:
     """Weighted Kaplan-Meier curves per group, risk sets ``entry < t <= duration``.
 
-    Returns a frame shaped like :func:`analysis.survival.km_table` (``group, time, at_risk,
+    Returns a frame shaped like :func:`analysis.stats.km.km_table` (``group, time, at_risk,
     events, censored, survival``; ``at_risk`` and ``events`` are weighted sums) with ``ci_low``,
     ``ci_high`` and ``se`` left NaN (no simple variance for weighted curves; draw with
     ``ci=False``). The first row of each group is the origin with survival 1.

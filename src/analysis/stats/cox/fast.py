@@ -3,13 +3,13 @@
 lifelines' ``CoxPHFitter`` with ``entry_col`` evaluates each Newton step with a mask of the risk
 set per event time (O(events x rows)); a report fits a dozen models on the same data (linearity
 checks, remedies, held-out fit, cause-specific models), so this module maximises the same partial
-likelihood with the risk-set sums of :func:`analysis.zph.riskset_pieces` (cumulative sums over
+likelihood with the risk-set sums of :func:`analysis.stats.cox.engine.riskset_pieces` (cumulative sums over
 event times, O(rows + event times)). The tests check coefficients, standard errors and
 log-likelihood against lifelines (to 1e-6) with and without delayed entry, ties and strata.
 
 The result mimics the fitted lifelines object where this package reads it (``params_``,
 ``variance_matrix_``, ``standard_errors_``, ``log_likelihood_``, ``summary``, column names and
-``strata``), so :func:`analysis.zph.zph_for` takes either.
+``strata``), so :func:`analysis.stats.cox.zph.zph_for` takes either.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.survival import InsufficientDataError
-from analysis.zph import riskset_pieces
+from analysis.errors import InsufficientDataError
+from analysis.stats.cox.engine import riskset_pieces
 
 __all__ = ["CoxFit", "cox_fit"]
 

@@ -1,7 +1,7 @@
 """Figures for the retention reports, in one house style.
 
 Conventions (seaborn's): keyword-only arguments, tidy frames in (the outputs of
-:mod:`analysis.survival` and :mod:`analysis.value`) or ``data=`` plus column names, ``ax=None``
+:mod:`analysis.stats.km` and :mod:`analysis.stats.concentration`) or ``data=`` plus column names, ``ax=None``
 (a new figure is made when not given), the main :class:`~matplotlib.axes.Axes` is returned and
 nothing is shown or saved here. Call :func:`set_style` once (a notebook's first cell) for the
 house look; the plot functions use the house palette whatever the global style.
@@ -12,94 +12,23 @@ Nothing here computes statistics beyond reading the frames it is given.
 from __future__ import annotations
 
 from typing import Sequence
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.transforms import blended_transform_factory
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
-from analysis.survival import numbers_at_risk
+from analysis.stats.km import numbers_at_risk
+from analysis.plots.base import PALETTE, TENURE_LABEL, _ax, _group_levels, _need, _subset
 
 __all__ = [
-    "PALETTE",
-    "set_style",
     "km_plot",
     "hazard_plot",
     "lorenz_plot",
     "rate_plot",
     "forest_plot",
 ]
-
-#: The house colour cycle (seaborn's colour-blind-safe palette).
-PALETTE: list[tuple[float, float, float]] = list(sns.color_palette("colorblind", 10))
-
-TENURE_LABEL = "Tenure (months on book)"
-
-
-def set_style(context: str = "notebook", font_scale: float = 1.0) -> None:
-    """Apply the house style globally (seaborn ``ticks`` theme, colour-blind palette).
-
-    Parameters
-    ----------
-    context : str
-        seaborn context (``"paper"``, ``"notebook"``, ``"talk"``).
-    font_scale : float
-        Font size multiplier.
-    """
-    sns.set_theme(
-        context=context,
-        style="ticks",
-        palette=PALETTE,
-        font_scale=font_scale,
-        rc={
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "figure.dpi": 100,
-            "savefig.dpi": 150,
-            "savefig.bbox": "tight",
-            "legend.frameon": False,
-        },
-    )
-
-
-def _need(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{what} lacks column(s) {missing}; it has {list(frame.columns)}"
-        )
-    if len(frame) == 0:
-        raise ValueError(f"{what} is empty: nothing to plot")
-
-
-def _ax(ax: Axes | None, figsize=(7.0, 4.5)) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
-
-
-def _group_levels(frame: pd.DataFrame) -> list:
-    if "group" not in frame.columns:
-        return [None]
-    g = frame["group"]
-    if isinstance(g.dtype, pd.CategoricalDtype):
-        present = set(g.dropna().unique())
-        return [c for c in g.cat.categories if c in present]
-    return list(pd.unique(g))
-
-
-def _subset(frame: pd.DataFrame, level) -> pd.DataFrame:
-    if level is None:
-        return frame
-    return frame[frame["group"] == level]
 
 
 def km_plot(
@@ -114,13 +43,13 @@ def km_plot(
     xlabel: str = TENURE_LABEL,
     ylabel: str = "Share still a customer",
 ) -> Axes:
-    """Kaplan-Meier curves from a :func:`analysis.survival.km_table` frame.
+    """Kaplan-Meier curves from a :func:`analysis.stats.km.km_table` frame.
 
     One step curve per group, with the pointwise confidence band (``ci``), ``+`` censor marks
     where ``censored > 0`` (``censor_marks``) and, under the plot, a numbers-at-risk table in
     the style of R's survminer: one row per group, the counts at ``at_risk_times`` (default:
     the x tick positions inside the data range). The counts come from the table itself
-    (:func:`analysis.survival.numbers_at_risk`), so they honour left truncation.
+    (:func:`analysis.stats.km.numbers_at_risk`), so they honour left truncation.
 
     Returns
     -------
@@ -210,7 +139,7 @@ def hazard_plot(
     ylabel: str | None = None,
     title: str | None = None,
 ) -> Axes:
-    """Attrition hazard along the tenure from :func:`analysis.survival.hazard_by_tenure`.
+    """Attrition hazard along the tenure from :func:`analysis.stats.rates.hazard_by_tenure`.
 
     Smoothed hazard as a line with its confidence band, raw monthly hazards as faint points.
     ``scale`` multiplies the rates (e.g. ``100`` for "per 100 customers per month").
@@ -253,7 +182,7 @@ def lorenz_plot(
     top: float = 0.2,
     title: str | None = None,
 ) -> Axes:
-    """Lorenz curve of customer value from :func:`analysis.value.lorenz_curve`.
+    """Lorenz curve of customer value from :func:`analysis.stats.concentration.lorenz_curve`.
 
     Draws the curve, the line of equality (dashed diagonal) and marks the point where the top
     ``top`` fraction of customers starts, annotated with that fraction's share of the value
@@ -303,7 +232,7 @@ def rate_plot(
 ) -> Axes:
     """Point estimates with confidence-interval error bars, one per level of ``x``.
 
-    Made for :func:`analysis.survival.attrition_rates` (default columns: the attrition rate per
+    Made for :func:`analysis.stats.rates.attrition_rates` (default columns: the attrition rate per
     100 customer-years with its exact Poisson interval); pass ``y="share_leaving",
     low="share_ci_low", high="share_ci_high"`` for the share leaving.
     """

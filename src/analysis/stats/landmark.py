@@ -16,8 +16,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.models.cox import CoxFit, fit_cox
-from analysis.survival import InsufficientDataError
+from analysis.stats.cox.lifelines_fit import CoxFit, fit_cox
+from analysis.errors import InsufficientDataError
 
 __all__ = ["landmark_frame", "landmark_cox"]
 

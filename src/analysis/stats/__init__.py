@@ -1,0 +1,1 @@
+"""Statistical methods, each once: tidy frames in, result objects or tidy frames out."""

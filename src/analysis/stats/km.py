@@ -1,0 +1,360 @@
+"""Non-parametric survival statistics on a customer's tenure: tidy frames in, tidy frames out.
+
+Every function takes ``data`` (one row per customer) plus keyword-only column names:
+
+``duration``
+    Tenure (months on book, float) at which the customer left or was censored.
+``event``
+    1 if the customer left (attrition) at ``duration``, 0 if still active (censored).
+``entry``
+    Optional. Tenure at which the customer entered observation (customers already on the book
+    when the observation window opened). This is *left truncation* and it is honoured in every
+    risk set: a customer is at risk at tenure ``t`` when ``entry < t <= duration`` (the counting
+    process convention of R's ``Surv(entry, duration, event)`` and of statsmodels). Without
+    ``entry`` a customer is at risk at ``t`` when ``t <= duration``.
+``group``
+    Optional grouping column; when None the whole data is one group labelled ``"all"``.
+
+Inputs are validated up front (:class:`ValueError` naming the column and the offending rows).
+Sections with too little data raise :class:`InsufficientDataError` (a :class:`ValueError`)
+whose message is written for a report reader, so that a report can catch it and print it.
+
+No plotting here: see :mod:`analysis.plots`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+import numpy as np
+import pandas as pd
+
+from analysis.stats._validate import _as_float_list, _check_columns, _groups, _prepare, _z
+
+__all__ = [
+    "km_table",
+    "numbers_at_risk",
+    "survival_at",
+    "median_survival",
+]
+
+
+def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None, z: float) -> dict:
+    """Kaplan-Meier estimate for one group, as arrays (first element: the origin row)."""
+    t_sorted = np.sort(t)
+    if entry is None:
+        times = np.unique(t)
+        n = len(t) - np.searchsorted(t_sorted, times, side="left")  # #(t >= time)
+        x = np.zeros(len(times), dtype=np.int64)
+        start = 0.0
+        origin_n = len(t)
+        origin_entered = len(t)
+    else:
+        times = np.unique(np.concatenate([t, entry]))
+        e_sorted = np.sort(entry)
+        # #(entry < time <= t)
+        n = np.searchsorted(e_sorted, times, side="left") - np.searchsorted(
+            t_sorted, times, side="left"
+        )
+        x = np.bincount(np.searchsorted(times, entry), minlength=len(times))
+        start = float(times[0])  # == min(entry): durations are > entries
+        origin_n = int(x[0])  # entering at the start = at risk just after it
+        origin_entered = int(x[0])
+        times, n, x = times[1:], n[1:], x[1:]
+    pos = np.searchsorted(times, t)
+    d = np.bincount(pos, weights=e, minlength=len(times)).astype(np.int64)
+    c = np.bincount(pos, weights=1 - e, minlength=len(times)).astype(np.int64)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(d > 0, 1.0 - d / np.where(n > 0, n, 1), 1.0)
+        surv = np.cumprod(factor)
+        gw_terms = np.where(d > 0, d / (n.astype(float) * (n - d)), 0.0)  # inf when n == d
+    gw = np.cumsum(gw_terms)
+
+    times = np.concatenate([[start], times])
+    n = np.concatenate([[origin_n], n])
+    d = np.concatenate([[0], d])
+    c = np.concatenate([[0], c])
+    x = np.concatenate([[origin_entered], x])
+    surv = np.concatenate([[1.0], surv])
+    gw = np.concatenate([[0.0], gw])
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = surv * np.sqrt(gw)
+        se = np.where(surv > 0, se, np.nan)
+        v = np.log(surv)
+        half = z * np.sqrt(gw) / v  # v < 0 inside (0, 1)
+        lo = np.exp(-np.exp(np.log(-v) - half))
+        hi = np.exp(-np.exp(np.log(-v) + half))
+    inside = (surv > 0) & (surv < 1)
+    lo = np.where(inside, lo, np.where(surv >= 1, 1.0, np.nan))
+    hi = np.where(inside, hi, np.where(surv >= 1, 1.0, np.nan))
+    return {
+        "time": times,
+        "at_risk": n.astype(np.int64),
+        "events": d,
+        "censored": c,
+        "entered": x.astype(np.int64),
+        "survival": surv,
+        "se": se,
+        "ci_low": lo,
+        "ci_high": hi,
+        "gw": gw,
+    }
+
+
+_KM_COLUMNS = [
+    "group",
+    "time",
+    "at_risk",
+    "events",
+    "censored",
+    "entered",
+    "survival",
+    "se",
+    "ci_low",
+    "ci_high",
+]
+
+
+def _km_frame(prepared: pd.DataFrame, z: float, keep_gw: bool = False) -> pd.DataFrame:
+    has_entry = "entry" in prepared.columns
+    parts = []
+    for label, sub in _groups(prepared):
+        arr = _km_arrays(
+            sub["t"].to_numpy(),
+            sub["e"].to_numpy(),
+            sub["entry"].to_numpy() if has_entry else None,
+            z,
+        )
+        if not keep_gw:
+            arr.pop("gw")
+        part = pd.DataFrame(arr)
+        part.insert(0, "group", label)
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    if isinstance(prepared["group"].dtype, pd.CategoricalDtype):
+        out["group"] = pd.Categorical(
+            out["group"], categories=prepared["group"].cat.categories, ordered=True
+        )
+    return out
+
+
+def km_table(
+    data: pd.DataFrame,
+    *,
+    duration: str = "duration",
+    event: str = "event",
+    entry: str | None = None,
+    group: str | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Kaplan-Meier survival table, one row per group and distinct time.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per customer.
+    duration, event, entry, group : str
+        Column names (see the module docstring). ``entry`` (left truncation) is honoured: the
+        risk set at ``t`` is ``#(entry < t <= duration)``.
+    alpha : float
+        1 - confidence level of the pointwise intervals.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``group, time, at_risk, events, censored, entered, survival, se, ci_low,
+        ci_high``. The first row of each group is the origin (time 0, or the first entry time
+        under left truncation) with survival 1; its ``at_risk`` is the number under observation
+        just after the origin (everyone without truncation, those entering at the origin with
+        it). Other rows are the distinct durations and entry times; ``at_risk`` is the risk set
+        used by the estimator at that time, ``entered`` the customers whose entry equals the
+        time. Between consecutive rows the risk set is constant, so the number at risk at any
+        time ``t`` is ``at_risk`` of the first row with ``time >= t`` (see
+        :func:`numbers_at_risk`). Without truncation, durations equal to 0 give a second row at
+        time 0 (the curve drops at 0).
+
+        ``se`` is Greenwood's standard error of the survival probability,
+        ``S(t) * sqrt(sum d / (n (n - d)))``. ``ci_low``/``ci_high`` are the log(-log)
+        ("exponential Greenwood") pointwise intervals, as lifelines and R's
+        ``conf.type = "log-log"``: ``exp(-exp(log(-log S) -/+ z sqrt(V) / log S))``. Where the
+        survival is 1 the interval is [1, 1]; where it has dropped to 0 (possible with a tiny
+        risk set) ``se`` and the interval are NaN.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"duration": [1, 2, 2, 3, 4], "event": [1, 1, 0, 1, 0]})
+    >>> km_table(df)[["time", "at_risk", "events", "censored", "survival"]]
+       time  at_risk  events  censored  survival
+    0   0.0        5       0         0       1.0
+    1   1.0        5       1         0       0.8
+    2   2.0        4       1         1       0.6
+    3   3.0        2       1         0       0.3
+    4   4.0        1       0         1       0.3
+    """
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    return _km_frame(prepared, _z(alpha))[_KM_COLUMNS]
+
+
+def numbers_at_risk(km: pd.DataFrame, times: Sequence[float] | float) -> pd.DataFrame:
+    """Numbers at risk at given times, read from a :func:`km_table` frame.
+
+    The risk set is constant between consecutive rows of the table, so the number at risk at
+    ``t`` is ``at_risk`` of the first row with ``time >= t`` (R's ``summary.survfit``
+    convention), and 0 after the last row. It therefore honours left truncation whenever the
+    table did.
+
+    Parameters
+    ----------
+    km : DataFrame
+        Output of :func:`km_table` (columns ``group, time, at_risk``).
+    times : float or list of float
+
+    Returns
+    -------
+    DataFrame
+        Columns ``group, time, at_risk``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"duration": [1, 2, 2, 3, 4], "event": [1, 1, 0, 1, 0]})
+    >>> numbers_at_risk(km_table(df), [0, 2, 2.5, 5])["at_risk"].tolist()
+    [5, 4, 2, 0]
+    """
+    _check_columns(km, ["group", "time", "at_risk"])
+    ts = np.atleast_1d(np.asarray(times, dtype=float))
+    rows = []
+    for label, sub in km.groupby("group", sort=False, observed=True):
+        tt = sub["time"].to_numpy(dtype=float)
+        nn = sub["at_risk"].to_numpy()
+        pos = np.searchsorted(tt, ts, side="left")
+        vals = np.where(pos < len(tt), nn[np.minimum(pos, len(tt) - 1)], 0)
+        rows.append(pd.DataFrame({"group": label, "time": ts, "at_risk": vals.astype(np.int64)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def survival_at(
+    data: pd.DataFrame,
+    times: Sequence[float] | float,
+    *,
+    duration: str = "duration",
+    event: str = "event",
+    entry: str | None = None,
+    group: str | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Kaplan-Meier survival probability at given tenures (e.g. 12, 24, 36 months).
+
+    Parameters
+    ----------
+    data : DataFrame
+    times : float or list of float
+        Tenures at which to read the (right-continuous) step function.
+    duration, event, entry, group : str
+        Column names, as in :func:`km_table`.
+    alpha : float
+        1 - confidence level (log(-log) pointwise intervals, as :func:`km_table`).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``group, time, survival, ci_low, ci_high, at_risk, note``. ``at_risk`` is the
+        number at risk at ``time`` (see :func:`numbers_at_risk`). Beyond a group's last
+        follow-up the survival is not estimable and is NaN with a ``note`` (unless the curve
+        already dropped to 0, then it stays 0). Before the first entry time (left truncation)
+        it is NaN with a note too. ``note`` is ``""`` otherwise.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"duration": [1, 2, 2, 3, 4], "event": [1, 1, 0, 1, 0]})
+    >>> survival_at(df, [2, 3.5, 10])[["time", "survival", "at_risk"]]
+       time  survival  at_risk
+    0   2.0       0.6        4
+    1   3.5       0.3        1
+    2  10.0       NaN        0
+    """
+    ts = _as_float_list(times, "times")
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    km = _km_frame(prepared, _z(alpha))
+    risk = numbers_at_risk(km, ts)
+    out = []
+    for label, sub in km.groupby("group", sort=False, observed=True):
+        tt = sub["time"].to_numpy(dtype=float)
+        last = tt[-1]
+        s_last = sub["survival"].iloc[-1]
+        for t in ts:
+            i = np.searchsorted(tt, t, side="right") - 1
+            note = ""
+            if i < 0:
+                s = lo = hi = np.nan
+                note = f"before the first entry time ({tt[0]:g})"
+            else:
+                s, lo, hi = sub[["survival", "ci_low", "ci_high"]].iloc[i]
+                if t > last and s_last > 0:
+                    s = lo = hi = np.nan
+                    note = f"beyond last follow-up ({last:g})"
+            out.append(
+                {"group": label, "time": t, "survival": s, "ci_low": lo, "ci_high": hi,
+                 "note": note}
+            )
+    res = pd.DataFrame(out)
+    res["at_risk"] = risk["at_risk"].to_numpy()
+    if isinstance(km["group"].dtype, pd.CategoricalDtype):
+        res["group"] = pd.Categorical(res["group"], categories=km["group"].cat.categories,
+                                      ordered=True)
+    return res[["group", "time", "survival", "ci_low", "ci_high", "at_risk", "note"]]
+
+
+def _first_crossing(time: np.ndarray, values: np.ndarray, level: float = 0.5) -> float:
+    hit = np.flatnonzero(values <= level)  # NaN never hits
+    return float(time[hit[0]]) if hit.size else np.nan
+
+
+def median_survival(
+    data: pd.DataFrame,
+    *,
+    duration: str = "duration",
+    event: str = "event",
+    entry: str | None = None,
+    group: str | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Median tenure to attrition with its confidence interval, per group.
+
+    The median is the first time at which the Kaplan-Meier curve is at or below 0.5
+    (lifelines' convention; R takes the midpoint when the curve is exactly 0.5 on a flat
+    stretch). The interval is read where the pointwise log(-log) bands of :func:`km_table`
+    cross 0.5 (lower limit: the lower band, upper limit: the upper band), the
+    Brookmeyer-Crowley-type inversion used by R and lifelines. NaN means "not reached": the
+    curve (or band) never fell to 0.5 within follow-up. It is kept NaN, never replaced by the
+    last follow-up time.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``group, median, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"duration": [1, 2, 2, 3, 4], "event": [1, 1, 0, 1, 0]})
+    >>> float(median_survival(df)["median"].iloc[0])
+    3.0
+    """
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    km = _km_frame(prepared, _z(alpha))
+    out = []
+    for label, sub in km.groupby("group", sort=False, observed=True):
+        tt = sub["time"].to_numpy(dtype=float)
+        out.append(
+            {
+                "group": label,
+                "median": _first_crossing(tt, sub["survival"].to_numpy()),
+                "ci_low": _first_crossing(tt, sub["ci_low"].to_numpy()),
+                "ci_high": _first_crossing(tt, sub["ci_high"].to_numpy()),
+            }
+        )
+    res = pd.DataFrame(out)
+    if isinstance(km["group"].dtype, pd.CategoricalDtype):
+        res["group"] = pd.Categorical(res["group"], categories=km["group"].cat.categories,
+                                      ordered=True)
+    return res

@@ -1,0 +1,1 @@
+"""Report studies: each a thin composition of the statistics (estimate, findings, headline)."""

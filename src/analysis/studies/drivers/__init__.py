@@ -1,0 +1,1 @@
+"""Report 03: what drives attrition."""

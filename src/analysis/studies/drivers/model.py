@@ -1,0 +1,79 @@
+"""The drivers model: one Cox fit with delayed entry and its table of effects per term."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.stats.cox.fast import cox_fit
+from analysis.studies.drivers.design import DURATION, ENTRY, EVENT, Term, _spline_basis
+
+__all__ = ["fit_cox", "effects_table"]
+
+
+def fit_cox(data: pd.DataFrame, columns: Sequence[str], *, strata: Sequence[str] | None = None,
+            entry: str = ENTRY, duration: str = DURATION, event: str = EVENT, init=None):
+    """Cox model (Efron ties) with delayed entry at ``entry`` (:func:`analysis.stats.cox.fast.cox_fit`,
+    checked against lifelines' ``CoxPHFitter`` in the tests).
+
+    Raises :class:`InsufficientDataError` when the model cannot be fitted (e.g. no event in a
+    level, perfect separation).
+    """
+    return cox_fit(data, columns, duration=duration, event=event, entry=entry, strata=strata,
+                   init=init)
+
+
+def _wald_term(params: pd.Series, cov: pd.DataFrame, cols: list) -> tuple[float, int, float]:
+    b = params[cols].to_numpy()
+    V = cov.loc[cols, cols].to_numpy()
+    chi = float(b @ np.linalg.solve(V, b))
+    return chi, len(cols), float(stats.chi2.sf(chi, len(cols)))
+
+
+def _contrast(term: Term, params: pd.Series, cov: pd.DataFrame) -> tuple[float, float]:
+    """log-HR and its SE of the 75th vs 25th percentile for a spline term."""
+    lo, hi = term.quartiles
+    a = (_spline_basis(np.array([hi / term.scale]), term.knots / term.scale)
+         - _spline_basis(np.array([lo / term.scale]), term.knots / term.scale)).ravel()
+    b = params[term.columns].to_numpy()
+    V = cov.loc[term.columns, term.columns].to_numpy()
+    return float(a @ b), float(np.sqrt(a @ V @ a))
+
+
+def effects_table(params: pd.Series, cov: pd.DataFrame, terms: Sequence[Term],
+                  ph: pd.DataFrame | None = None, *, ratio: str = "hr") -> pd.DataFrame:
+    """One row per effect: ``key, term, label, hr (or tr), ci_low, ci_high, p, ph_test_p, chisq``.
+
+    Numeric terms: per unit of the design column; categorical: each level vs the reference;
+    spline terms: 75th vs 25th percentile with the joint Wald p-value of the term. ``chisq`` is
+    the term's joint Wald statistic (used to rank drivers).
+    """
+    z = stats.norm.ppf(0.975)
+    rows = []
+    for t in terms:
+        chi, df, p_term = _wald_term(params, cov, t.columns)
+        ph_p = float(ph.loc[t.name, "p"]) if ph is not None and t.name in ph.index else np.nan
+        if t.kind == "spline":
+            est, se = _contrast(t, params, cov)
+            lo, hi = t.quartiles
+            rows.append(dict(key=f"{t.name} (p75 vs p25)", term=t.name,
+                             label=f"{t.words}, 75th vs 25th percentile ({hi:.3g} vs {lo:.3g})",
+                             est=est, se=se, p=p_term,
+                             ph_test_p=ph_p, chisq=chi, df=df))
+            continue
+        for c, lv in zip(t.columns, t.levels if t.kind == "categorical" else [None]):
+            est, se = float(params[c]), float(np.sqrt(cov.loc[c, c]))
+            label = (f"{t.words}: {lv} vs {t.reference}" if t.kind == "categorical"
+                     else f"{t.words}, {t.unit}")
+            p = float(2 * stats.norm.sf(abs(est / se)))
+            rows.append(dict(key=c, term=t.name, label=label, est=est, se=se, p=p,
+                             ph_test_p=ph_p, chisq=chi, df=df))
+    out = pd.DataFrame(rows)
+    out[ratio] = np.exp(out["est"])
+    out["ci_low"] = np.exp(out["est"] - z * out["se"])
+    out["ci_high"] = np.exp(out["est"] + z * out["se"])
+    return out[["key", "term", "label", ratio, "ci_low", "ci_high", "p", "ph_test_p", "chisq",
+                "df", "est", "se"]]

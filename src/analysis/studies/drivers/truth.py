@@ -1,0 +1,77 @@
+"""Comparison of the drivers model with the synthetic truth."""
+
+from __future__ import annotations
+
+from typing import Sequence
+import numpy as np
+import pandas as pd
+
+from analysis.errors import InsufficientDataError
+from analysis.studies.drivers.design import Term
+
+__all__ = [
+    "truth_comparison",
+]
+
+
+def _truth_map(truth: dict, design_terms: Sequence[Term], model: str) -> dict:
+    """key -> (true HR, comparable words) for the effects the generator defines."""
+    lh = truth.get("log_hr", {})
+    out = {}
+    names = {t.name: t for t in design_terms}
+    np_on = bool(truth.get("non_proportional", {}).get("segment_loan_time_interaction"))
+    if "engagement" in names and names["engagement"].kind == "numeric":
+        out["engagement"] = (np.exp(lh["engagement"]),
+                             "yes" if model == "time-varying" else
+                             "no: at entry it also carries engagement's effect through products "
+                             "adopted and outflows after entry")
+    if "age_entry" in names and names["age_entry"].kind == "numeric":
+        out["age_entry"] = (np.exp(lh["age_per_10y"]), "yes")
+        if "entry" in names and names["entry"].kind == "numeric":
+            # age at entry = age at opening + tenure/12: the generator's age effect implies
+            # -log_hr(age per 10y)/10 per year of tenure at entry
+            out["tenure_entry"] = (np.exp(-lh["age_per_10y"] / 10.0),
+                            "yes (implied by the age effect: age at entry = age at opening + "
+                            "tenure)")
+    if "segment" in names:
+        out["segment=loan"] = (np.exp(lh["segment_loan"]),
+                               "no: made non-proportional by the generator" if np_on else "yes")
+    if "n_products_entry" in names:
+        out["n_products_entry"] = (np.exp(lh["n_products"]),
+                                   "no: products change after entry (count at entry only)")
+    if model == "time-varying":
+        out["n_products"] = (np.exp(lh["n_products"]), "yes")
+        out["outflow_3m"] = (np.exp(lh["outflow_3m"]),
+                             "yes (outflows before the window are not seen: slight attenuation)")
+    bhr = truth.get("branch_hr") or {}
+    if "branch" in names and bhr:
+        ref = names["branch"].reference
+        for lv in names["branch"].levels:
+            if lv in bhr and ref in bhr:
+                out[f"branch={lv}"] = (bhr[lv] / bhr[ref], "yes")
+    if "tier_group" in names:
+        for lv in names["tier_group"].levels:
+            out[f"tier_group={lv}"] = (1.0, "no: no direct effect in the generator, but the "
+                                            "tier at entry also reflects outflows just before")
+    return out
+
+
+def truth_comparison(effects: pd.DataFrame, truth: dict | None, terms: Sequence[Term],
+                     model: str = "static") -> pd.DataFrame:
+    """Estimates next to the generator's true hazard ratios (synthetic data only).
+
+    ``comparable`` says whether the estimate targets the true value in this model; ``covered``
+    whether the 95% CI contains it.
+    """
+    if not truth or truth.get("generator") != "analysis.data.synthetic":
+        raise InsufficientDataError("these data have no known truth (not synthetic)")
+    tm = _truth_map(truth, terms, model)
+    rows = []
+    for _, r in effects.iterrows():
+        if r["key"] not in tm:
+            continue
+        true, comp = tm[r["key"]]
+        rows.append(dict(key=r["key"], label=r["label"], hr=r["hr"], ci_low=r["ci_low"],
+                         ci_high=r["ci_high"], true_hr=true,
+                         covered=bool(r["ci_low"] <= true <= r["ci_high"]), comparable=comp))
+    return pd.DataFrame(rows)

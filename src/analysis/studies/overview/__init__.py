@@ -1,0 +1,1 @@
+"""Report 01: attrition overview."""

@@ -1,0 +1,135 @@
+"""The attrition overview report: who leaves and when (report 01).
+
+:func:`attrition_overview` computes every table of the report from a :class:`~analysis.studies.population.Study`;
+:func:`key_findings` turns them into plain sentences and :func:`headline` into the JSON numbers.
+Each section that the data cannot support carries a note instead of a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import pandas as pd
+
+from analysis.errors import Attempt, attempt
+from analysis.studies.population import Study
+from analysis.stats.concentration import gini, lorenz_curve, top_share
+from analysis.stats.rates import attrition_rates, hazard_by_tenure
+from analysis.stats.km import km_table, median_survival, survival_at
+from analysis.stats.hypothesis import logrank
+from analysis.stats.rmst import rmst
+
+__all__ = [
+    "Overview",
+    "portfolio_summary",
+    "attrition_overview",
+]
+
+
+SURV = dict(duration="duration", event="event", entry="entry")
+
+
+@dataclass
+class Overview:
+    """All tables of the overview report (each an :class:`~analysis.errors.Attempt`)."""
+
+    study: Study
+    horizons: list[int]
+    summary: pd.DataFrame
+    overall_rate: Attempt
+    rates: dict[str, Attempt] = field(default_factory=dict)
+    km: dict[str, Attempt] = field(default_factory=dict)
+    logrank: dict[str, Attempt] = field(default_factory=dict)
+    survival_at: Attempt | None = None
+    survival_at_products: Attempt | None = None
+    rmst: Attempt | None = None
+    median: Attempt | None = None
+    median_by: dict[str, Attempt] = field(default_factory=dict)
+    hazard: Attempt | None = None
+    lorenz: Attempt | None = None
+    top20_share: float = float("nan")
+    gini: float = float("nan")
+
+
+def portfolio_summary(study: Study) -> pd.DataFrame:
+    """A two-column table (item, value) describing the population studied."""
+    f = study.frame
+    p = study.portfolio
+    window = (
+        f"{p.window_start:%b %Y} to {study.as_of:%b %Y}"
+        if study.has_panel
+        else "one-row-per-customer snapshot" + (f" as of {study.as_of:%d %b %Y}" if study.as_of is not None else "")
+    )
+    rows = [
+        ("Scope", study.scope.capitalize()),
+        ("Data source", "synthetic portfolio (known truth)" if p.truth is not None else p.source.split("/")[-1]),
+        ("Attrition definition", study.attrition_words),
+        ("Observation", window),
+        ("Customers studied", f"{len(f):,}"),
+        ("Already on book when observation started", f"{int((f['entry'] > 0).sum()):,} (left truncation, handled)"),
+        ("Customers who left", f"{int(f['event'].sum()):,}"),
+        ("Customer-years observed", f"{(f['duration'] - f['entry']).sum() / 12:,.0f}"),
+    ]
+    if "n_products_entry" in f:
+        rows.append(("Median products held at entry", f"{f['n_products_entry'].median():.0f}"))
+    if "tier_entry" in f:
+        rows.append(("High-value (tier 3+) at entry", f"{(f['tier_entry'] >= 3).mean():.0%}"))
+    rows.append(("Excluded customers", f"{len(study.exclusions):,}"))
+    for i, text in enumerate(p.notes, 1):
+        rows.append((f"Data note {i}", text))
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def _exclusion_table(study: Study) -> pd.DataFrame:
+    if study.exclusions.empty:
+        return pd.DataFrame(columns=["reason", "customers"])
+    return study.exclusions["reason"].value_counts().rename_axis("reason").reset_index(name="customers")
+
+
+def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
+    """Compute every table of the overview report.
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`analysis.studies.population.prepare_study`.
+    horizons : sequence of int
+        Tenure horizons (months) for survival and restricted mean survival time.
+    """
+    f = study.frame
+    horizons = [int(h) for h in horizons]
+    f = f.assign(all="all")
+    ov = Overview(
+        study=study,
+        horizons=horizons,
+        summary=portfolio_summary(study),
+        overall_rate=attempt(attrition_rates, f, by="all", **SURV),
+    )
+    for col in study.groupings:
+        ov.rates[col] = attempt(attrition_rates, f, by=col, **SURV)
+        ov.km[col] = attempt(km_table, f, group=col, **SURV)
+        ov.logrank[col] = attempt(logrank, f, group=col, **SURV)
+        ov.median_by[col] = attempt(median_survival, f, group=col, **SURV)
+    ov.survival_at = attempt(survival_at, f, horizons, **SURV)
+    ov.survival_at_products = attempt(survival_at, f, horizons, group="product_group", **SURV)
+    ov.rmst = attempt(rmst, f, horizons, **SURV)
+    ov.median = attempt(median_survival, f, **SURV)
+    ov.hazard = attempt(hazard_by_tenure, f, bandwidth=6, **SURV)
+    annual_profit = f[study.value_column] if study.value_column else None
+    if annual_profit is None:
+        ov.lorenz = Attempt(note="Not estimable: the data have no value (profit or balance) column.")
+    elif len(f) >= 5:
+        ov.lorenz = Attempt(value=lorenz_curve(annual_profit))
+        ov.top20_share = top_share(annual_profit, 0.2)
+        ov.gini = gini(annual_profit)
+    else:
+        ov.lorenz = Attempt(note="Not estimable: fewer than 5 customers.")
+    ov.exclusions = _exclusion_table(study)
+    return ov
+
+
+def hazard_peak(haz: pd.DataFrame, max_tenure: float = 120) -> float:
+    """Tenure month where the smoothed hazard is highest (within the first ``max_tenure`` months)."""
+    h = haz[(haz["time"] <= max_tenure) & haz["hazard_smooth"].notna()]
+    if h.empty:
+        return float("nan")
+    return float(h.loc[h["hazard_smooth"].idxmax(), "time"])

@@ -1,0 +1,1 @@
+"""Report 02: the product-count retention effect."""

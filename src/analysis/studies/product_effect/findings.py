@@ -1,0 +1,130 @@
+"""Key findings of the product-effect report in plain words."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from analysis.stats.cox.lifelines_fit import CoxFit
+from analysis.studies.product_effect.terms import PER_PRODUCT
+
+if TYPE_CHECKING:
+    from analysis.studies.product_effect.estimate import ProductEffect
+
+
+def _fmt_pct(hr: float) -> str:
+    return f"{abs(1 - hr) * 100:.0f}%"
+
+
+_SHORT = {"tier": "value tier", "tier_entry": "value tier", "loan": "segment",
+          "outflow_3m": "recent large outflows", "age10": "age", "entry_years": "tenure at entry",
+          "log_aum": "assets", "engagement": "engagement"}
+
+
+def _adjusted_for(fit: CoxFit | None) -> str:
+    """The adjustment set in words (what the model actually used)."""
+    words = [_SHORT[c] for c in (fit.covariates if fit else []) if c in _SHORT]
+    words = list(dict.fromkeys(words))
+    if fit is not None and fit.strata:
+        words.append("branch")
+    if not words:
+        return "nothing else"
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+
+
+def _ci_text(hr, lo, hi) -> str:
+    return f"HR {hr:.2f} (95% CI {lo:.2f}-{hi:.2f})"
+
+
+def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segments):
+    """Plain-language findings and conclusion, computed from the estimates."""
+    s = pe.summary
+    find = []
+    lvl = pe.settings
+    scope = f"branch {lvl['branch']}" if lvl.get("branch") else "the whole bank"
+    find.append(
+        f"{pe.n:,} customers of {scope}; {pe.events:,} left during the observation window "
+        f"(attrition: {lvl['attrition']}).")
+    rec = s[s["recommended"]]
+    main = rec.iloc[0] if len(rec) else None
+    naive = s[s["method"].str.startswith("Cox, unadjusted")
+              & (s["contrast"] == PER_PRODUCT)].iloc[0]
+    if main is not None and np.isfinite(main["hr"]):
+        direction = "lower" if main["hr"] < 1 else "higher"
+        find.append(
+            f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} "
+            f"{direction} monthly risk of leaving** ({_ci_text(main['hr'], main['ci_low'], main['ci_high'])}), after "
+            f"adjusting for {_adjusted_for(pe.fits.get(main_key))}"
+            + (f", with products counted as they change (lagged {lvl['lag']} "
+               f"month{'s' if lvl['lag'] != 1 else ''})" if main_key == "time_varying" else
+               ", with products counted at entry")
+            + ". This is the recommended estimate.")
+        if main["ci_low"] <= 1 <= main["ci_high"]:
+            find.append("The interval includes no effect (HR 1): this data cannot rule out that "
+                        "products make no difference.")
+    else:
+        find.append("The recommended (time-varying) estimate is not available for this data: "
+                    + pe.notes.get("cox_time_varying", "see the notes."))
+    if np.isfinite(naive["hr"]):
+        txt = (f"A naive comparison of products at entry gives "
+               f"{_ci_text(naive['hr'], naive['ci_low'], naive['ci_high'])}")
+        if main is not None and np.isfinite(main["hr"]):
+            if naive["hr"] < main["hr"]:
+                txt += (": it overstates the protection, as expected, because engaged customers "
+                        "both buy more and stay longer.")
+            else:
+                txt += "."
+        find.append(txt)
+    ipw_row = s[s["method"].str.startswith("IPW")].iloc[0]
+    if np.isfinite(ipw_row["hr"]):
+        find.append(
+            f"Weighting customers with 2+ products against those with 1 (IPW, {ipw_row['note']}) "
+            f"gives {_ci_text(ipw_row['hr'], ipw_row['ci_low'], ipw_row['ci_high'])}: a "
+            "comparison of groups, not a per-product figure.")
+    if pe.tables.get("rmst") is not None:
+        r = pe.tables["rmst"]
+        r = r[(r["group"] == "2+") & r["difference"].notna()]
+        if len(r):
+            last = r.iloc[-1]
+            find.append(
+                f"Within the first {last['tau']:g} months of tenure, customers with 2+ products at "
+                f"entry stayed {last['difference']:.1f} months longer on average than those with 1 "
+                f"(95% CI {last['ci_low']:.1f} to {last['ci_high']:.1f}; unadjusted).")
+    if shape_info.get("monotone") is False:
+        rising = ", ".join(shape_info["rising_steps"])
+        sig = shape_info["rising_significant"]
+        find.append(f"The effect is **not monotone**: the hazard rises at step(s) {rising}"
+                    + (" (significantly)." if sig else " (within the uncertainty)."))
+    elif shape_info.get("monotone"):
+        top = pe.tables["shape"]["level"].iloc[-1] if pe.tables.get("shape") is not None else "4+"
+        find.append(f"The hazard falls at every step from 1 to {top} products (point estimates).")
+    if band_test is not None and band_test["p"] < 0.05:
+        find.append(f"The effect changes with tenure (test of equal hazard ratios across tenure "
+                    f"bands: p = {band_test['p']:.3f}); see the band-specific estimates.")
+    if ev is not None:
+        find.append(
+            f"E-value {ev['evalue']:.2f} (confidence limit: {ev['evalue_ci']:.2f}): an unmeasured "
+            f"factor would need a risk ratio of at least {ev['evalue']:.2f} with both product "
+            "holding and attrition, beyond the measured covariates, to explain the effect away.")
+    # agreement between methods (per-product estimates that adjust for confounding)
+    per = s[(s["contrast"] == PER_PRODUCT) & s["hr"].notna()
+            & ~s["method"].str.startswith("Cox, unadjusted")]
+    if main is not None and np.isfinite(main["hr"]) and len(per) > 1:
+        outside = per[(per["ci_high"] < main["ci_low"]) | (per["ci_low"] > main["ci_high"])]
+        harmful = per[per["ci_low"] > 1]
+        span = (f"The adjusted per-product estimates range from HR {per['hr'].min():.2f} to "
+                f"{per['hr'].max():.2f}")
+        if not harmful.empty:
+            agree = ("The methods disagree on the direction: " + ", ".join(harmful["method"])
+                     + " show(s) a significantly higher risk with more products.")
+        elif outside.empty:
+            agree = span + "; their intervals overlap with the recommended one."
+        else:
+            agree = (span + ", and " + ", ".join(outside["method"]) + " lie(s) outside the "
+                     "recommended interval: the methods disagree on the size of the effect.")
+        find.append(agree)
+    keep = ("**Each", "The interval", "The recommended", "A naive", "The adjusted per-product",
+            "The methods", "The effect changes")
+    conclusion = " ".join(f for f in find[1:] if f.startswith(keep))
+    return find, conclusion

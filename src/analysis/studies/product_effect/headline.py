@@ -1,0 +1,90 @@
+"""Headline numbers (JSON) of the product-effect report."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import math
+
+from analysis.studies.product_effect.terms import PER_PRODUCT, TWO_PLUS, _est
+
+if TYPE_CHECKING:
+    from analysis.studies.product_effect.estimate import ProductEffect
+from analysis.studies.product_effect.frames import DUMMIES, PRODUCT_LEVELS
+
+
+def _clean(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
+    s = pe.summary
+    truth = pe.truth or {}
+    hp = truth.get("hr_per_product")
+
+    def pick(method, contrast):
+        r = s[(s["method"] == method) & (s["contrast"] == contrast)]
+        if r.empty:
+            return {"hr": None, "ci_low": None, "ci_high": None}
+        r = r.iloc[0]
+        return {"hr": r["hr"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+
+    def with_note(d, key):
+        if key in pe.notes and pe.notes[key].startswith("not estimable"):
+            d["note"] = pe.notes[key]
+        return d
+
+    f = pe.fits.get("unadjusted_linear")
+    un = _est(f, "n_products_entry")
+    unadj = {"hr": un["hr"], "ci_low": un["ci_low"], "ci_high": un["ci_high"],
+             "se_log_hr": un["se_log_hr"]}
+    if hp:
+        unadj["truth"] = hp
+    cat = {}
+    fc = pe.fits.get("unadjusted_categorical")
+    for lv in PRODUCT_LEVELS[1:]:
+        e = _est(fc, DUMMIES[lv])
+        cat[lv] = {"hr": e["hr"], "ci_low": e["ci_low"], "ci_high": e["ci_high"]}
+    adj = dict(pick("Cox, adjusted (products at entry)", PER_PRODUCT), contrast=PER_PRODUCT)
+    tv = dict(pick("Time-varying Cox, adjusted", PER_PRODUCT), contrast=PER_PRODUCT,
+              lag=pe.settings["lag"])
+    if hp:
+        adj["truth"] = hp
+        tv["truth"] = hp
+    ipw = dict(pick("IPW (stabilised, trimmed weights)", TWO_PLUS), contrast=TWO_PLUS,
+               population=("whole book" if sorted(ipw_segments or []) == ["deposit", "loan"]
+                           else ", ".join(ipw_segments or [])))
+    if truth.get("iptw_marginal_hr_2plus_vs_1") is not None:
+        ipw["truth"] = truth["iptw_marginal_hr_2plus_vs_1"]
+    rmst = {}
+    if pe.tables.get("rmst") is not None:
+        r = pe.tables["rmst"]
+        r = r[r["group"] == "2+"]
+        for _, row in r.iterrows():
+            rmst[f"{row['tau']:g}"] = _clean({"difference": row["difference"],
+                                              "ci_low": row["ci_low"], "ci_high": row["ci_high"],
+                                              "contrast": TWO_PLUS})
+    out = {
+        "n": pe.n,
+        "events": pe.events,
+        "recommended": "cox_time_varying" if main_key == "time_varying" else "cox_adjusted",
+        "cox_unadjusted_linear": with_note(_clean(unadj), "cox_unadjusted_linear"),
+        "cox_unadjusted_categorical": {k: _clean(v) for k, v in cat.items()},
+        "cox_adjusted": with_note(_clean(adj), "cox_adjusted"),
+        "cox_time_varying": with_note(_clean(tv), "cox_time_varying"),
+        "iptw": with_note(_clean(ipw), "iptw"),
+        "logrank": ({"chi2": lr.chi2, "df": lr.df, "p": lr.p} if lr is not None
+                    else {"chi2": None, "df": None, "p": None,
+                          "note": pe.notes.get("logrank", "")}),
+        "rmst_difference": rmst,
+        "evalue": ({"evalue": ev["evalue"], "evalue_ci": ev["evalue_ci"],
+                    "estimate": ev["estimate"], "conversion": ev["conversion"]}
+                   if ev is not None else {"evalue": None, "evalue_ci": None}),
+    }
+    if pe.truth is not None:
+        out["truth"] = {"hr_per_product": hp,
+                        "iptw_marginal_hr_2plus_vs_1": truth.get("iptw_marginal_hr_2plus_vs_1")}
+    ne = {k: v for k, v in pe.notes.items() if v.startswith("not estimable")}
+    if ne:
+        out["not_estimable"] = ne
+    return out
