@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.stats.risksets import at_risk, events_at
 from analysis.stats._validate import _as_float_list, _check_columns, _groups, _prepare, _z
 
 __all__ = [
@@ -40,29 +41,23 @@ __all__ = [
 
 def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None, z: float) -> dict:
     """Kaplan-Meier estimate for one group, as arrays (first element: the origin row)."""
-    t_sorted = np.sort(t)
     if entry is None:
         times = np.unique(t)
-        n = len(t) - np.searchsorted(t_sorted, times, side="left")  # #(t >= time)
+        n = at_risk(np.full(len(t), -np.inf), t, times)  # #(t >= time)
         x = np.zeros(len(times), dtype=np.int64)
         start = 0.0
         origin_n = len(t)
         origin_entered = len(t)
     else:
         times = np.unique(np.concatenate([t, entry]))
-        e_sorted = np.sort(entry)
-        # #(entry < time <= t)
-        n = np.searchsorted(e_sorted, times, side="left") - np.searchsorted(
-            t_sorted, times, side="left"
-        )
+        n = at_risk(entry, t, times)  # #(entry < time <= t)
         x = np.bincount(np.searchsorted(times, entry), minlength=len(times))
         start = float(times[0])  # == min(entry): durations are > entries
         origin_n = int(x[0])  # entering at the start = at risk just after it
         origin_entered = int(x[0])
         times, n, x = times[1:], n[1:], x[1:]
-    pos = np.searchsorted(times, t)
-    d = np.bincount(pos, weights=e, minlength=len(times)).astype(np.int64)
-    c = np.bincount(pos, weights=1 - e, minlength=len(times)).astype(np.int64)
+    d = events_at(t, e, times)
+    c = events_at(t, 1 - e, times)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(d > 0, 1.0 - d / np.where(n > 0, n, 1), 1.0)

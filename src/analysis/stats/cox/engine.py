@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.stats.risksets import at_risk, risk_index
+
 
 __all__ = [
     "RiskSetPieces",
@@ -103,15 +105,10 @@ def _one_stratum(X, eta, start, stop, event):
     K = times.size
     c = eta.max() if n else 0.0
     r = np.exp(eta - c)
-    first = np.searchsorted(times, start, side="right")  # first event time > start
-    last = np.searchsorted(times, stop, side="right") - 1  # last event time <= stop
-    ok = first <= last
-    f_ok, l_ok = first[ok], last[ok] + 1
+    index = risk_index(start, stop, times)
 
     def over_risk(w):
-        w = w[ok]
-        a = np.bincount(f_ok, w, minlength=K + 1) - np.bincount(l_ok, w, minlength=K + 1)
-        return np.cumsum(a)[:K]
+        return at_risk(start, stop, times, w, index=index)
 
     S0 = over_risk(r)
     S1 = np.column_stack([over_risk(r * X[:, j]) for j in range(p)]) if p else np.zeros((K, 0))

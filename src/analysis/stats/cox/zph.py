@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.stats.risksets import at_risk, events_at
 from analysis.stats.cox.engine import _as_float, riskset_pieces
 
 __all__ = [
@@ -24,13 +25,8 @@ TRANSFORMS = ("km", "rank", "identity", "log")
 def _km_left(start, stop, event, at) -> np.ndarray:
     """Pooled Kaplan-Meier with delayed entry, left-continuous, at the times ``at``."""
     times = np.unique(stop[event])
-    first = np.searchsorted(times, start, side="right")
-    last = np.searchsorted(times, stop, side="right") - 1
-    ok = first <= last
-    K = times.size
-    a = np.bincount(first[ok], minlength=K + 1) - np.bincount(last[ok] + 1, minlength=K + 1)
-    n_risk = np.cumsum(a)[:K]
-    d = np.bincount(np.searchsorted(times, stop[event]), minlength=K)
+    n_risk = at_risk(start, stop, times)
+    d = events_at(stop, event, times)
     surv = np.cumprod(1.0 - d / n_risk)
     idx = np.searchsorted(times, at, side="left")  # number of event times strictly before `at`
     return np.r_[1.0, surv][idx]
