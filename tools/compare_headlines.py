@@ -76,8 +76,14 @@ def _short(v, n: int = 120) -> str:
 
 
 def compare(before: Path, after: Path, rtol: float) -> int:
-    files_a = {p.relative_to(before) for p in before.rglob("*.json") if p.name != "manifest.json"}
-    files_b = {p.relative_to(after) for p in after.rglob("*.json") if p.name != "manifest.json"}
+    # Keyed by run and file name: snapshot extracts take today's date as as-of, so the date
+    # folder between them may differ from one day to the next.
+    def files(root: Path) -> dict[Path, Path]:
+        return {Path(p.relative_to(root).parts[0]) / p.name: p
+                for p in root.rglob("*.json") if p.name != "manifest.json"}
+
+    paths_a, paths_b = files(before), files(after)
+    files_a, files_b = set(paths_a), set(paths_b)
     n_diff = 0
     for rel in sorted(files_a | files_b):
         if rel not in files_b:
@@ -89,7 +95,7 @@ def compare(before: Path, after: Path, rtol: float) -> int:
             n_diff += 1
             continue
         diffs: list[str] = []
-        _walk(json.loads((before / rel).read_text()), json.loads((after / rel).read_text()),
+        _walk(json.loads(paths_a[rel].read_text()), json.loads(paths_b[rel].read_text()),
               "$", rtol, diffs)
         for d in diffs:
             print(f"{rel}: {d}")
