@@ -181,14 +181,9 @@ def _exclusions(con, panel_sql: str, attrition: str, high_value_tier: int, as_of
     return df
 
 
-def attrition_panel(
-    panel,
-    *,
-    attrition: str = "closure",
-    k: int = 3,
-    high_value_tier: int = HIGH_VALUE_TIER,
-    as_of=None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def attrition_panel(panel, *, attrition: str = "closure", k: int = 3,
+                    high_value_tier: int = HIGH_VALUE_TIER, as_of=None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply an attrition definition to a panel.
 
     Returns
@@ -305,17 +300,9 @@ def survival_frame(
     return frame, _exclusions(con, src, attrition, high_value_tier, as_of)
 
 
-def counting_process(
-    panel,
-    customers,
-    *,
-    attrition: str = "closure",
-    k: int = 3,
-    high_value_tier: int = HIGH_VALUE_TIER,
-    as_of=None,
-    lag: int = 0,
-    collapse: bool = True,
-) -> pd.DataFrame:
+def counting_process(panel, customers, *, attrition: str = "closure", k: int = 3,
+                     high_value_tier: int = HIGH_VALUE_TIER, as_of=None, lag: int = 0,
+                     collapse: bool = True) -> pd.DataFrame:
     """Counting-process (start, stop] intervals with time-varying covariates.
 
     Parameters

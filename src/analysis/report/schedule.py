@@ -89,6 +89,15 @@ def _close_match(word: str, options: Iterable[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def _reject_unknown(mapping: Mapping, allowed: set, what: str) -> None:
+    """Stop at the first unknown key (sorted), naming the closest allowed one."""
+    unknown = set(mapping) - allowed
+    if unknown:
+        key = sorted(map(str, unknown))[0]
+        raise ScheduleError(f"{what} {key!r}{_close_match(key, allowed)}; "
+                            f"allowed: {', '.join(sorted(allowed))}")
+
+
 def parse_schedule(
     raw: Any, *, notebooks_dir: str | Path | None = None, base_dir: Path | None = None, source: str = "<schedule>"
 ) -> Schedule:
@@ -101,13 +110,7 @@ def parse_schedule(
         raise ScheduleError(f"{source}: the schedule is empty; expected a 'reports:' list")
     if not isinstance(raw, Mapping):
         raise ScheduleError(f"{source}: expected a mapping with a 'reports:' list, got {type(raw).__name__}")
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        key = sorted(map(str, unknown))[0]
-        raise ScheduleError(
-            f"{source}: unknown top-level key {key!r}{_close_match(key, _TOP_KEYS)}; "
-            f"allowed: {', '.join(sorted(_TOP_KEYS))}"
-        )
+    _reject_unknown(raw, _TOP_KEYS, f"{source}: unknown top-level key")
     reports = raw.get("reports")
     if not isinstance(reports, list) or not reports:
         raise ScheduleError(f"{source}: 'reports' must be a non-empty list of entries")
@@ -129,13 +132,7 @@ def parse_schedule(
             item = {"notebook": item}
         if not isinstance(item, Mapping):
             raise ScheduleError(f"{where}: expected a mapping with 'notebook:', got {item!r}")
-        unknown = set(item) - _ENTRY_KEYS
-        if unknown:
-            key = sorted(map(str, unknown))[0]
-            raise ScheduleError(
-                f"{where}: unknown key {key!r}{_close_match(key, _ENTRY_KEYS)}; "
-                f"allowed: {', '.join(sorted(_ENTRY_KEYS))}"
-            )
+        _reject_unknown(item, _ENTRY_KEYS, f"{where}: unknown key")
         notebook = item.get("notebook")
         if not isinstance(notebook, str) or not notebook.strip():
             raise ScheduleError(f"{where}: 'notebook' is required (a file name in {notebooks_dir}, without .ipynb)")
