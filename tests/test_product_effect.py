@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.data import generate_portfolio
-from analysis.data.synthetic import (
-    SyntheticConfig,
-    _pre_window_state,
-    _window_arm,
-    intervention_truth,
-    model_hash,
-    truth_cache_key,
-)
+from analysis.data.synthetic import SyntheticConfig, intervention_truth
 from analysis.stats.cox.lifelines_fit import fit_cox, fit_cox_time_varying
 from analysis.studies.product_effect.frames import (
     ADJUST_TIME_VARYING,
@@ -130,43 +123,6 @@ def test_product_group_levels():
     g = product_group([1, 2, 3, 4, 9])
     assert list(g.astype(str)) == ["1", "2", "3", "4+", "4+"]
     assert list(g.categories) == ["1", "2", "3", "4+"]
-
-
-# ------------------------------------------------------------------------------------------------
-# the generator's interventional truth
-# ------------------------------------------------------------------------------------------------
-
-
-def test_intervention_arms_share_random_numbers():
-    cfg = SyntheticConfig()
-    st = _pre_window_state(np.random.default_rng([1, 0, 0]), 3000, cfg)
-    seq = np.random.SeedSequence([1, 0, 1])
-    natural = _window_arm(st, cfg, seq, None)
-    one = _window_arm(st, cfg, seq, np.ones(3000, dtype=np.int16))
-    assert (one["n_entry"] == 1).all()
-    same = natural["n_entry"] == 1
-    assert same.sum() > 100
-    # customers who held one product anyway live the same life in both arms
-    np.testing.assert_array_equal(one["stop"][same], natural["stop"][same])
-    np.testing.assert_array_equal(one["event"][same], natural["event"][same])
-    # the others, set to one product, leave more often
-    assert one["event"][~same].mean() > natural["event"][~same].mean() + 0.02
-    # the natural arm is the generator's book: same share with 2+ products at entry
-    book = generate_portfolio(3000, seed=1)
-    first = book.panel.groupby("customer_id").head(1)
-    assert abs((natural["n_entry"] >= 2).mean() - (first["n_products"] >= 2).mean()) < 0.04
-
-
-def test_truth_cache_is_current_and_keyed_by_the_process():
-    hit = intervention_truth()
-    assert hit is not None, "rerun simulate_intervention_truth() and update truth_cache.py"
-    assert hit["model_hash"] == model_hash()
-    assert truth_cache_key(SyntheticConfig(n_customers=10, seed=3)) == truth_cache_key()
-    assert truth_cache_key(SyntheticConfig(months=24)) != truth_cache_key()
-    assert generate_portfolio(200, seed=2).truth["iptw_marginal_hr_2plus_vs_1"] == hit[
-        "iptw_marginal_hr_2plus_vs_1"]
-    # 2+ vs 1 is a bigger contrast than exactly 2 vs 1, and both are protective
-    assert hit["iptw_marginal_hr_2plus_vs_1"] < hit["marginal_hr_2_vs_1"] < 1
 
 
 # ------------------------------------------------------------------------------------------------
