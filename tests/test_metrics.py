@@ -4,10 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines.utils import concordance_index
-from sksurv.metrics import concordance_index_censored
+from sksurv.metrics import brier_score, concordance_index_censored
+from sksurv.util import Surv
 
 from analysis.stats import metrics
 from analysis.errors import InsufficientDataError
+from analysis.stats.km import survival_at
 
 
 def test_brier_score_matches_a_hand_ipcw_computation():
@@ -25,6 +27,11 @@ def test_brier_score_matches_a_hand_ipcw_computation():
     assert by_hand == pytest.approx(0.1484)
     acc = metrics.accuracy(train_t, train_e, test_t, test_e, (1 - surv)[:, None], [3.0])
     assert acc.table["brier"].iloc[0] == pytest.approx(by_hand, abs=1e-12)
+    # null model: training Kaplan-Meier at 3 = 7/8 * 6/7 * 4/5 = 0.6 for everyone
+    null_by_hand = (0.6**2 + 0.6**2 / (5 / 6) + 0.4**2 / (5 / 6) + 0.4**2 / (5 / 6)) / 5
+    assert null_by_hand == pytest.approx(0.2352)
+    assert acc.table["brier_null"].iloc[0] == pytest.approx(null_by_hand, abs=1e-12)
+    assert acc.table["ipa"].iloc[0] == pytest.approx(1 - by_hand / null_by_hand, abs=1e-12)
 
 
 def test_harrell_concordance_matches_lifelines():
@@ -82,11 +89,31 @@ def test_calibration_index_small_when_calibrated_large_when_not():
         metrics.calibration(time[:20], np.zeros(20), true_risk[:20], 5.0)
 
 
-def test_restricted_cubic_basis_is_linear_beyond_the_outer_knots():
-    x = np.linspace(-10, 10, 201)
-    B = metrics.restricted_cubic_basis(x, [-2, 0, 1, 3])
-    assert B.shape == (201, 3)
-    right = B[x > 3]
-    np.testing.assert_allclose(np.diff(right, n=2, axis=0), 0, atol=1e-10)
-    left = B[x < -2][:, 1:]
-    np.testing.assert_allclose(left, 0, atol=1e-12)
+def _km_by_definition(time, event, at):
+    """The former ``metrics._km``: Kaplan-Meier by its definition, one risk set per event time."""
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    ut = np.unique(time[event])
+    n_risk = np.array([(time >= t).sum() for t in ut])
+    d = np.array([((time == t) & event).sum() for t in ut])
+    s = np.cumprod(1 - d / n_risk)
+    idx = np.searchsorted(ut, np.asarray(at, dtype=float), side="right") - 1
+    return np.r_[1.0, s][idx + 1]
+
+
+def test_null_brier_uses_the_kaplan_meier_of_stats_km_bit_for_bit():
+    # metrics used to count its own risk sets (O(n K) loop); it now reads stats.km.survival_at.
+    # The null model's survival must be the same to the last bit, so no report number moves.
+    rng = np.random.default_rng(11)
+    t = rng.integers(1, 40, 3000).astype(float)
+    e = rng.random(3000) < 0.3
+    hs = [3.0, 12.0, 24.0, 36.0]
+    tc, ec = metrics.censor_after(t, e, max(hs))
+    ref = _km_by_definition(tc, ec, hs)
+    ours = survival_at(pd.DataFrame({"t": tc, "e": ec.astype(int)}), hs, duration="t", event="e")
+    np.testing.assert_array_equal(ours["survival"].to_numpy(), ref)
+    # and through accuracy(): the null Brier score is scikit-survival's for these survivals
+    acc = metrics.accuracy(t, e, t, e, rng.random((len(t), len(hs))), hs)
+    y_train = Surv.from_arrays(event=ec, time=tc)
+    _, bs0 = brier_score(y_train, y_train, np.tile(ref, (len(t), 1)), hs)
+    np.testing.assert_array_equal(acc.table["brier_null"].to_numpy(), bs0)

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.stats import metrics
+from analysis.stats.splines import restricted_cubic_basis
 from analysis.studies.population import Study
 from analysis.errors import InsufficientDataError
 
@@ -105,8 +105,9 @@ class Design:
         )
 
 
-def _spline_basis(x, knots) -> np.ndarray:
-    return metrics.restricted_cubic_basis(x, knots)
+#: The spline columns of a ``"spline"`` term (:func:`analysis.stats.splines.restricted_cubic_basis`,
+#: on the covariate divided by its scale); the name is kept for the model and effect curves.
+_spline_basis = restricted_cubic_basis
 
 
 def _knots(x: np.ndarray, k: int = 4) -> np.ndarray | None:
