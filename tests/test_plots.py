@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis.plots.survival import forest_plot, hazard_plot, km_plot, lorenz_plot, rate_plot
+from analysis.plots.estimates import forest_plot
+from analysis.plots.survival import hazard_plot, km_plot, lorenz_plot, rate_plot
 from analysis.plots.base import set_style
 from analysis.stats.rates import attrition_rates, hazard_by_tenure
 from analysis.stats.km import km_table

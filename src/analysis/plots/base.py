@@ -1,17 +1,27 @@
-"""House style of every figure: palette, labels, axes helpers."""
+"""House style of every figure: palette, labels, axes helpers.
+
+Every figure function of :mod:`analysis.plots` gets its Axes from :func:`_ax` (the one place a
+new figure is made), checks its input with :func:`_need` and, on a log axis, labels ticks with
+:func:`_log_ticks`.
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
 from matplotlib.axes import Axes
-
+from matplotlib.figure import Figure
 
 __all__ = [
     "PALETTE",
+    "TENURE_LABEL",
     "set_style",
+    "grid",
 ]
 
 
@@ -62,10 +72,76 @@ def _need(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         raise ValueError(f"{what} is empty: nothing to plot")
 
 
-def _ax(ax: Axes | None, figsize=(7.0, 4.5)) -> Axes:
+def _ax(ax: Axes | None, figsize: Sequence[float] = (7.0, 4.5)) -> Axes:
+    """The Axes to draw on: ``ax`` itself, or the Axes of a new ``figsize`` figure."""
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=tuple(figsize))
     return ax
+
+
+def _titled(ax: Axes, title: str | None) -> Axes:
+    """``ax`` with ``title`` set (when given): the last step of every figure."""
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def grid(n: int, *, ncols: int = 2,
+         size: Sequence[float] = (5.0, 3.4)) -> tuple[Figure, list[Axes]]:
+    """A figure with ``n`` panels in ``ncols`` columns.
+
+    Parameters
+    ----------
+    n : int
+        Number of panels.
+    ncols : int
+        Panels per row.
+    size : (float, float)
+        Width and height of one panel in inches.
+
+    Returns
+    -------
+    (Figure, list of Axes)
+        The figure and its ``n`` visible panels, row by row (spare cells are hidden).
+    """
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False)
+    flat = list(axes.ravel())
+    for extra in flat[n:]:
+        extra.set_visible(False)
+    return fig, flat[:n]
+
+
+#: Candidate tick sets of a log axis, coarse to fine; :func:`_log_ticks` takes the finest one
+#: that puts at most ``_MAX_LOG_TICKS`` ticks in view.
+_LOG_TICKS = (
+    (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100),
+    (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50, 100),
+    (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5),
+)
+_MAX_LOG_TICKS = 8
+
+
+def _log_ticks(ax: Axes, axis: str = "x", span: tuple[float, float] | None = None) -> None:
+    """Readable ticks on a log axis (0.5, 1, 2 ... instead of powers of ten).
+
+    ``span`` is the range the ticks may cover (default: the axis limits).
+    """
+    lo, hi = span if span is not None else (ax.get_xlim() if axis == "x" else ax.get_ylim())
+    chosen = np.array([])
+    for nice in _LOG_TICKS:
+        arr = np.array(nice)
+        ticks = arr[(arr >= lo) & (arr <= hi)]
+        if len(ticks) > _MAX_LOG_TICKS and len(chosen) >= 2:
+            break
+        chosen = ticks
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    if len(chosen) >= 2:
+        target.set_major_locator(ticker.FixedLocator(chosen))
+        target.set_minor_locator(ticker.NullLocator())
+    target.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    target.set_minor_formatter(ticker.NullFormatter())
 
 
 def _group_levels(frame: pd.DataFrame) -> list:

@@ -1,4 +1,4 @@
-"""Figures for the retention reports, in one house style.
+"""Survival figures: Kaplan-Meier curves, hazard along the tenure, attrition rates, value concentration.
 
 Conventions (seaborn's): keyword-only arguments, tidy frames in (the outputs of
 :mod:`analysis.stats.km` and :mod:`analysis.stats.concentration`) or ``data=`` plus column names, ``ax=None``
@@ -14,20 +14,18 @@ from __future__ import annotations
 from typing import Sequence
 import numpy as np
 import pandas as pd
-from matplotlib import ticker
 from matplotlib.axes import Axes
-from matplotlib.transforms import blended_transform_factory
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from analysis.stats.km import numbers_at_risk
-from analysis.plots.base import PALETTE, TENURE_LABEL, _ax, _group_levels, _need, _subset
+from analysis.plots.base import (PALETTE, TENURE_LABEL, _ax, _group_levels, _need, _subset,
+                                 _titled)
 
 __all__ = [
     "km_plot",
     "hazard_plot",
     "lorenz_plot",
     "rate_plot",
-    "forest_plot",
 ]
 
 
@@ -257,66 +255,4 @@ def rate_plot(
     }
     ax.set_ylabel(ylabel or default.get(y, y))
     ax.set_ylim(bottom=0)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def forest_plot(
-    table: pd.DataFrame,
-    *,
-    estimate: str = "hr",
-    low: str = "ci_low",
-    high: str = "ci_high",
-    label: str = "term",
-    ax: Axes | None = None,
-    log: bool = True,
-    ref: float | None = 1.0,
-    annotate: bool = True,
-    title: str | None = None,
-) -> Axes:
-    """Forest plot of estimates with intervals (e.g. hazard ratios of a Cox model).
-
-    Rows are drawn top to bottom in the table's order; ``ref`` draws the no-effect line
-    (None for none); ``log`` uses a log x axis (ratios); ``annotate`` writes
-    ``"est (low-high)"`` at the right of each row.
-    """
-    _need(table, [estimate, low, high, label], "table")
-    est = table[estimate].to_numpy(dtype=float)
-    lo = table[low].to_numpy(dtype=float)
-    hi = table[high].to_numpy(dtype=float)
-    if log and (np.any(lo <= 0) or np.any(est <= 0)):
-        raise ValueError("forest_plot(log=True) needs positive estimates and limits (ratios)")
-    k = len(table)
-    ax = _ax(ax, figsize=(6.5, 0.45 * k + 1.2))
-    ypos = np.arange(k)[::-1]
-    container = ax.errorbar(
-        est, ypos, xerr=np.vstack([est - lo, hi - est]), fmt="s", color=PALETTE[0],
-        capsize=3, lw=1.5, ms=5,
-    )
-    container.lines[0].set_gid("estimates")
-    if ref is not None:
-        ax.axvline(ref, ls="--", color="0.5", lw=1, gid="reference")
-    if log:
-        ax.set_xscale("log")
-        lo_all = float(min(lo.min(), ref if ref is not None else lo.min()))
-        hi_all = float(max(hi.max(), ref if ref is not None else hi.max()))
-        nice = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 10,
-                         20, 50, 100])
-        ticks = nice[(nice >= lo_all / 1.2) & (nice <= hi_all * 1.2)]
-        if len(ticks) >= 2:
-            ax.set_xticks(ticks)
-            ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.set_yticks(ypos)
-    ax.set_yticklabels([str(v) for v in table[label]])
-    ax.set_ylim(-0.7, k - 0.3)
-    ax.set_xlabel(estimate)
-    if annotate:
-        trans = blended_transform_factory(ax.transAxes, ax.transData)
-        for y, e, a, b in zip(ypos, est, lo, hi):
-            ax.text(1.02, y, f"{e:.2f} ({a:.2f}-{b:.2f})", transform=trans, va="center",
-                    fontsize="small", gid="annotation")
-    if title:
-        ax.set_title(title)
-    return ax
+    return _titled(ax, title)
