@@ -11,6 +11,11 @@ __all__ = [
 ]
 
 
+#: Level below which a log-rank p counts as evidence of a difference between groups (the
+#: significance level of the report's 95% intervals).
+_SIGNIFICANT = 0.05
+
+
 def _fmt_ci(est, lo, hi, pct=False, digits=1) -> str:
     if est is None or not np.isfinite(est):
         return "not estimable"
@@ -68,12 +73,22 @@ def key_findings(ov: Overview) -> str:
             continue
         hi = t.loc[t["rate_per_100_person_years"].idxmax()]
         lo = t.loc[t["rate_per_100_person_years"].idxmin()]
-        test = f" (log-rank {_p(lr.value.p)})" if lr is not None and lr.ok else ""
-        lines.append(
-            f"By {s.groupings[col]}: highest attrition in **{hi[col]}** "
-            f"({hi['rate_per_100_person_years']:.1f} per 100 per year), lowest in **{lo[col]}** "
-            f"({lo['rate_per_100_person_years']:.1f}){test}."
-        )
+        tested = lr is not None and lr.ok
+        if tested and lr.value.p < _SIGNIFICANT:
+            lines.append(
+                f"By {s.groupings[col]}: highest attrition in **{hi[col]}** "
+                f"({hi['rate_per_100_person_years']:.1f} per 100 per year), lowest in "
+                f"**{lo[col]}** ({lo['rate_per_100_person_years']:.1f}) "
+                f"(log-rank {_p(lr.value.p)})."
+            )
+        else:  # no evidence of a difference: the range, not a ranking
+            why = (f"no clear difference between the groups (log-rank {_p(lr.value.p)})"
+                   if tested else "not tested")
+            lines.append(
+                f"By {s.groupings[col]}: attrition from {lo['rate_per_100_person_years']:.1f} "
+                f"(**{lo[col]}**) to {hi['rate_per_100_person_years']:.1f} per 100 per year "
+                f"(**{hi[col]}**); {why}."
+            )
     if np.isfinite(ov.top20_share):
         lines.append(
             f"The top 20% of customers bring **{ov.top20_share:.0%} of {s.value_words}** "
