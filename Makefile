@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup data report test test-fast lab bench clean
+.PHONY: setup data report test test-fast lab sync bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test-fast: setup
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=.
+
+# After editing one file of a notebook pair outside JupyterLab: rewrite the other one from it
+# (input cells from the file modified last, outputs from the .ipynb).
+sync: setup
+	$(BIN)/jupytext --sync notebooks/*.ipynb
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py

@@ -1,7 +1,9 @@
 """Execute a notebook and store ONLY the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
 
 nbval (``--nbval-lax``) compares those stored outputs with a fresh run; every other cell stays
-clean (no outputs, no execution counts). Usage::
+clean (no outputs, no execution counts), and the notebook metadata is reset to the kernel name
+alone (JupyterLab adds the Python version and more after a run). Only outputs and metadata
+change, so the ``py:percent`` twin stays in sync (tests/test_notebook_pairs.py). Usage::
 
     .venv/bin/python tools/store_checked_outputs.py notebooks/01_attrition_overview.ipynb
 """
@@ -14,6 +16,10 @@ import nbformat
 import papermill as pm
 
 MARK = "# NBVAL_CHECK_OUTPUT"
+CLEAN_METADATA = {
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
 
 
 def main(path: str) -> None:
@@ -38,7 +44,7 @@ def main(path: str) -> None:
                     o["execution_count"] = 1
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
-    nb.metadata.pop("papermill", None)
+    nb.metadata = nbformat.from_dict(CLEAN_METADATA)
     nbformat.write(nb, path)
     print(f"stored checked outputs in {path}")
 

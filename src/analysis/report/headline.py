@@ -8,11 +8,19 @@ fallback and is removed before HTML export, so it never shows in a report.
 
 Example
 -------
->>> from analysis.report.headline import publish            # doctest: +SKIP
->>> publish({"retention": {"12": 0.91, "24": 0.84}})         # doctest: +SKIP
->>> publish({"retention": {"36": 0.79}, "customers": 1200})  # doctest: +SKIP
+In a notebook, ``publish({"retention": {"12": 0.91, "24": 0.84}})`` in one cell and
+``publish({"retention": {"36": 0.79}, "customers": 1200})`` in a later one store two outputs;
+the runner reads them back merged:
 
-gives the headline ``{"retention": {"12": 0.91, "24": 0.84, "36": 0.79}, "customers": 1200}``.
+>>> from analysis.report.headline import MIME_TYPE, extract
+>>> def shown(payload):  # the output publish() leaves in the executed notebook
+...     return {"output_type": "display_data", "metadata": {}, "data": {MIME_TYPE: payload}}
+>>> nb = {"cells": [
+...     {"cell_type": "code", "outputs": [shown({"retention": {"12": 0.91, "24": 0.84}})]},
+...     {"cell_type": "code", "outputs": [shown({"retention": {"36": 0.79}, "customers": 1200})]},
+... ]}
+>>> extract(nb)
+{'retention': {'12': 0.91, '24': 0.84, '36': 0.79}, 'customers': 1200}
 """
 
 from __future__ import annotations
