@@ -26,6 +26,13 @@ def _change(hr: float) -> str:
     return f"{1 - hr:.0%} lower"
 
 
+def _effect(r) -> str:
+    """"risk X% higher/lower (HR ...)", or "no clear difference" when the CI includes 1."""
+    if r["ci_low"] <= 1 <= r["ci_high"]:
+        return f"no clear difference in the risk of leaving (HR {_ci(r)})"
+    return f"risk {_change(r['hr'])} (HR {_ci(r)})"
+
+
 def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
@@ -53,6 +60,9 @@ def key_findings(dr: Drivers) -> str:
             parts = [f"{r['label']}: risk {_change(r['hr'])} (HR {_ci(r)})"
                      for _, r in top.iterrows()]
             lines.append("Strongest drivers, holding the others fixed: " + "; ".join(parts) + ".")
+        elif len(sig):  # only branch differences are significant
+            lines.append("No characteristic at entry other than the branch is clearly related to "
+                         "leaving (all other p >= 0.05).")
         else:
             lines.append("No characteristic at entry is clearly related to leaving (all p >= 0.05).")
         hv = eff[eff["key"].str.startswith("tier_group=")]
@@ -71,15 +81,20 @@ def key_findings(dr: Drivers) -> str:
         out = tv[tv["key"] == "outflow_3m"]
         if len(out):
             r = out.iloc[0]
-            lines.append(
-                f"**Early warning:** a large fund outflow in the last 3 months multiplies the risk "
-                f"of leaving by **{r['hr']:.1f}** (95% CI {r['ci_low']:.1f} to {r['ci_high']:.1f})."
-            )
+            if r["ci_low"] > 1:
+                lines.append(
+                    f"**Early warning:** a large fund outflow in the last 3 months multiplies the "
+                    f"risk of leaving by **{r['hr']:.1f}** (95% CI {r['ci_low']:.1f} to "
+                    f"{r['ci_high']:.1f})."
+                )
+            else:  # the interval reaches 1 or lies below it: not a warning sign
+                lines.append(f"A large fund outflow in the last 3 months is not a clear warning "
+                             f"sign: {_effect(r)}.")
         prod = tv[tv["key"] == "n_products"]
         if len(prod):
             r = prod.iloc[0]
-            lines.append(f"Each product held (counted month by month): risk {_change(r['hr'])} "
-                         f"(HR {_ci(r)}); adjusted, but not a causal estimate.")
+            lines.append(f"Each product held (counted month by month): {_effect(r)}; adjusted, "
+                         f"but not a causal estimate.")
     if dr.ph.ok:
         tab = dr.ph.value[0]
         fl = tab[tab["flagged"]]
@@ -121,18 +136,26 @@ def key_findings(dr: Drivers) -> str:
         lines.append(f"Accuracy: {dr.held_out.note}")
     if dr.reasons.ok:
         r = dr.reasons.value
-        top = r.counts.iloc[0]
+        top = r.counts.loc[r.counts["departures"].idxmax()]
         lines.append(f"Most frequent reason for leaving: **{top['reason']}** "
                      f"({top['share']:.0%} of {int(r.counts['departures'].sum()):,} departures).")
         if r.cause_hr.ok:
             t = r.cause_hr.value
             for col in ("high_value", "outflow_3m"):
                 sub = t[t["column"] == col]
-                if len(sub) >= 2:
-                    hi = sub.loc[sub["hr"].idxmax()]
+                if len(sub) < 2:
+                    continue
+                raised = sub[sub["ci_low"] > 1]  # causes this driver clearly raises
+                if len(raised):
+                    hi = raised.loc[raised["hr"].idxmax()]
                     lines.append(
                         f"{hi['driver'].capitalize()}: raises leaving for **{hi['cause']}** the "
                         f"most (cause-specific HR {_ci(hi)})."
+                    )
+                else:
+                    lines.append(
+                        f"{sub['driver'].iloc[0].capitalize()}: raises leaving for no reason "
+                        f"clearly (every cause-specific 95% CI includes 1 or lies below it)."
                     )
     elif s.has_panel:
         lines.append(dr.reasons.note)
