@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from analysis.stats.cox.lifelines_fit import CoxFit
+from analysis.stats.cox.result import CoxResult
 from analysis.studies.product_effect.terms import PER_PRODUCT
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ _SHORT = {"tier": "value tier", "tier_entry": "value tier", "loan": "segment",
           "log_aum": "assets", "engagement": "engagement"}
 
 
-def _adjusted_for(fit: CoxFit | None) -> str:
+def _adjusted_for(fit: CoxResult | None) -> str:
     """The adjustment set in words (what the model actually used)."""
     words = [_SHORT[c] for c in (fit.covariates if fit else []) if c in _SHORT]
     words = list(dict.fromkeys(words))
@@ -35,6 +35,19 @@ def _adjusted_for(fit: CoxFit | None) -> str:
 
 def _ci_text(hr, lo, hi) -> str:
     return f"HR {hr:.2f} (95% CI {lo:.2f}-{hi:.2f})"
+
+
+def _rmst_words(r) -> str:
+    """Months gained with 2+ products (RMST difference): a gain or loss only when its CI excludes 0."""
+    head = f"Within the first {r['tau']:g} months of tenure, customers with 2+ products at entry"
+    ci = f"(95% CI {r['ci_low']:.1f} to {r['ci_high']:.1f}; unadjusted)"
+    d = r["difference"]
+    if r["ci_low"] > 0:
+        return f"{head} stayed {d:.1f} months longer on average than those with 1 {ci}."
+    if r["ci_high"] < 0:
+        return f"{head} stayed {-d:.1f} months less on average than those with 1 {ci}."
+    return (f"{head} did not stay clearly longer or shorter than those with 1: difference "
+            f"{d:.1f} months {ci}.")
 
 
 def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segments):
@@ -52,15 +65,20 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
               & (s["contrast"] == PER_PRODUCT)].iloc[0]
     if main is not None and np.isfinite(main["hr"]):
         direction = "lower" if main["hr"] < 1 else "higher"
+        unclear = main["ci_low"] <= 1 <= main["ci_high"]
+        ci = _ci_text(main["hr"], main["ci_low"], main["ci_high"])
+        claim = (f"**Each additional product is not clearly linked to the monthly risk of "
+                 f"leaving** ({ci}; point estimate {_fmt_pct(main['hr'])} {direction})"
+                 if unclear else
+                 f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} "
+                 f"{direction} monthly risk of leaving** ({ci})")
         find.append(
-            f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} "
-            f"{direction} monthly risk of leaving** ({_ci_text(main['hr'], main['ci_low'], main['ci_high'])}), after "
-            f"adjusting for {_adjusted_for(pe.fits.get(main_key))}"
+            f"{claim}, after adjusting for {_adjusted_for(pe.fits.get(main_key))}"
             + (f", with products counted as they change (lagged {lvl['lag']} "
                f"month{'s' if lvl['lag'] != 1 else ''})" if main_key == "time_varying" else
                ", with products counted at entry")
             + ". This is the recommended estimate.")
-        if main["ci_low"] <= 1 <= main["ci_high"]:
+        if unclear:
             find.append("The interval includes no effect (HR 1): this data cannot rule out that "
                         "products make no difference.")
     else:
@@ -69,12 +87,11 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
     if np.isfinite(naive["hr"]):
         txt = (f"A naive comparison of products at entry gives "
                f"{_ci_text(naive['hr'], naive['ci_low'], naive['ci_high'])}")
-        if main is not None and np.isfinite(main["hr"]):
-            if naive["hr"] < main["hr"]:
-                txt += (": it overstates the protection, as expected, because engaged customers "
-                        "both buy more and stay longer.")
-            else:
-                txt += "."
+        if main is not None and np.isfinite(main["hr"]) and naive["hr"] < main["hr"]:
+            txt += (": it overstates the protection, as expected, because engaged customers "
+                    "both buy more and stay longer.")
+        else:
+            txt += "."
         find.append(txt)
     ipw_row = s[s["method"].str.startswith("IPW")].iloc[0]
     if np.isfinite(ipw_row["hr"]):
@@ -86,11 +103,7 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
         r = pe.tables["rmst"]
         r = r[(r["group"] == "2+") & r["difference"].notna()]
         if len(r):
-            last = r.iloc[-1]
-            find.append(
-                f"Within the first {last['tau']:g} months of tenure, customers with 2+ products at "
-                f"entry stayed {last['difference']:.1f} months longer on average than those with 1 "
-                f"(95% CI {last['ci_low']:.1f} to {last['ci_high']:.1f}; unadjusted).")
+            find.append(_rmst_words(r.iloc[-1]))
     if shape_info.get("monotone") is False:
         rising = ", ".join(shape_info["rising_steps"])
         sig = shape_info["rising_significant"]
@@ -112,12 +125,15 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
             & ~s["method"].str.startswith("Cox, unadjusted")]
     if main is not None and np.isfinite(main["hr"]) and len(per) > 1:
         outside = per[(per["ci_high"] < main["ci_low"]) | (per["ci_low"] > main["ci_high"])]
-        harmful = per[per["ci_low"] > 1]
+        # estimates clearly on the other side of 1 than the recommended point estimate
+        lower = main["hr"] >= 1
+        opposite = per[per["ci_high"] < 1] if lower else per[per["ci_low"] > 1]
         span = (f"The adjusted per-product estimates range from HR {per['hr'].min():.2f} to "
                 f"{per['hr'].max():.2f}")
-        if not harmful.empty:
-            agree = ("The methods disagree on the direction: " + ", ".join(harmful["method"])
-                     + " show(s) a significantly higher risk with more products.")
+        if not opposite.empty:
+            agree = ("The methods disagree on the direction: " + ", ".join(opposite["method"])
+                     + f" show(s) a significantly {'lower' if lower else 'higher'} risk with "
+                     "more products.")
         elif outside.empty:
             agree = span + "; their intervals overlap with the recommended one."
         else:

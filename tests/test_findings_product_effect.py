@@ -1,0 +1,253 @@
+"""Wording rules of the product-effect report's findings (studies/product_effect/findings.py).
+
+The summary table and the other inputs of the findings are built by hand with known numbers;
+each test checks the sentence one rule writes: "lower" vs "higher", the non-committal wording
+when the recommended interval includes 1 or a months-gained interval includes 0, which methods
+agree, and which sentences make the conclusion. The end-to-end checks on a synthetic book are in
+``test_product_effect.py``.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.studies.product_effect.findings import _adjusted_for, _words
+from analysis.studies.product_effect.terms import PER_PRODUCT, TWO_PLUS
+
+NAIVE = "Cox, unadjusted (products at entry)"
+ENTRY = "Cox, adjusted (products at entry)"
+MAIN = "Time-varying Cox, adjusted"
+LANDMARK = "Landmark at 12 months"
+IPW = "IPW (stabilised, trimmed weights)"
+ADJUSTED = "value tier, segment, recent large outflows and branch"
+
+
+def _summary(main=(0.82, 0.75, 0.90), naive=(0.75, 0.70, 0.81), entry=(0.80, 0.74, 0.87),
+             landmark=(0.78, 0.65, 0.93), ipw=(0.75, 0.59, 0.94), recommended=True):
+    rows = [(NAIVE, PER_PRODUCT, *naive, False, "naive: confounded by engagement"),
+            (NAIVE, "2 products vs 1", 0.7, 0.6, 0.8, False, ""),
+            (ENTRY, PER_PRODUCT, *entry, False, "later changes in products ignored"),
+            (MAIN, PER_PRODUCT, *main, recommended, "recommended"),
+            (MAIN, "2 products vs 1", 0.3, 0.2, 0.4, False, ""),  # not per product: ignored
+            (LANDMARK, PER_PRODUCT, *landmark, False, ""),
+            (IPW, TWO_PLUS, *ipw, False, "marginal effect, deposit-reliant customers")]
+    return pd.DataFrame(rows, columns=["method", "contrast", "hr", "ci_low", "ci_high",
+                                       "recommended", "note"])
+
+
+def _rmst(*rows):
+    return pd.DataFrame(rows, columns=["group", "tau", "difference", "ci_low", "ci_high"])
+
+
+RMST = _rmst(("2+", 12.0, 0.35, -0.01, 0.70), ("2+", 36.0, 2.44, 0.90, 3.97),
+             ("3", 36.0, -9.0, -12.0, -6.0))
+
+FIT = SimpleNamespace(covariates=["n_products", "tier", "loan", "outflow_3m"], strata=["branch"])
+
+
+def _run(*, summary=None, branch=None, lag=1, main_key="time_varying", fit=FIT, notes=None,
+         tables=None, ev=None, shape_info=None, band_test=None):
+    pe = SimpleNamespace(
+        summary=_summary() if summary is None else summary,
+        settings={"branch": branch, "attrition": "closure", "lag": lag},
+        n=3000, events=690, fits={main_key: fit}, notes=notes or {},
+        tables={"rmst": RMST} if tables is None else tables)
+    return _words(pe, None, ev, main_key, shape_info or {}, band_test, None)
+
+
+def _line(find, start):
+    found = [f for f in find if f.startswith(start)]
+    assert len(found) == 1, f"expected one line starting {start!r}: {find}"
+    return found[0]
+
+
+def _has(find, start):
+    return any(f.startswith(start) for f in find)
+
+
+def test_population_line():
+    find, _ = _run()
+    assert find[0] == ("3,000 customers of the whole bank; 690 left during the observation window "
+                       "(attrition: closure).")
+    assert _run(branch="North")[0][0].startswith("3,000 customers of branch North;")
+
+
+def test_recommended_estimate_lower():
+    find, _ = _run()
+    assert _line(find, "**Each") == (
+        "**Each additional product is linked to an estimated 18% lower monthly risk of leaving** "
+        f"(HR 0.82 (95% CI 0.75-0.90)), after adjusting for {ADJUSTED}, with products counted as "
+        "they change (lagged 1 month). This is the recommended estimate.")
+    assert not _has(find, "The interval")
+
+
+def test_recommended_estimate_higher_lag_and_entry_wording():
+    find, _ = _run(summary=_summary(main=(1.25, 1.1, 1.42), landmark=(1.2, 1.05, 1.37),
+                                    entry=(1.3, 1.12, 1.5)), lag=2)
+    assert _line(find, "**Each").startswith(
+        "**Each additional product is linked to an estimated 25% higher monthly risk of "
+        "leaving** (HR 1.25 (95% CI 1.10-1.42))")
+    assert "(lagged 2 months)." in _line(find, "**Each")
+    at_entry = _line(_run(main_key="adjusted_linear")[0], "**Each")
+    assert at_entry.endswith(f"after adjusting for {ADJUSTED}, with products counted at entry. "
+                             "This is the recommended estimate.")
+
+
+@pytest.mark.parametrize("main", [(0.95, 0.85, 1.06), (1.04, 0.97, 1.11), (0.9, 0.8, 1.0)])
+def test_interval_including_1_is_non_committal(main):
+    find, conclusion = _run(summary=_summary(main=main))
+    line = _line(find, "**Each")
+    direction = "lower" if main[0] < 1 else "higher"
+    assert line.startswith(
+        "**Each additional product is not clearly linked to the monthly risk of leaving** "
+        f"(HR {main[0]:.2f} (95% CI {main[1]:.2f}-{main[2]:.2f}); point estimate "
+        f"{abs(1 - main[0]):.0%} {direction}), after adjusting for")
+    assert "linked to an estimated" not in line
+    caveat = _line(find, "The interval")
+    assert caveat == ("The interval includes no effect (HR 1): this data cannot rule out that "
+                      "products make no difference.")
+    assert caveat in conclusion
+
+
+def test_recommended_estimate_missing():
+    find, _ = _run(summary=_summary(recommended=False),
+                   notes={"cox_time_varying": "Not estimable: too few departures."})
+    assert _line(find, "The recommended") == ("The recommended (time-varying) estimate is not "
+                                              "available for this data: Not estimable: too few "
+                                              "departures.")
+    nan = _run(summary=_summary(main=(np.nan, np.nan, np.nan)))[0]
+    assert _line(nan, "The recommended").endswith("not available for this data: see the notes.")
+    assert not _has(nan, "**Each") and not _has(nan, "The adjusted per-product")
+    # without a recommended estimate the naive one is not compared with it
+    assert _line(nan, "A naive") == ("A naive comparison of products at entry gives HR 0.75 (95% "
+                                     "CI 0.70-0.81).")
+
+
+def test_naive_overstates_only_when_below_the_recommended():
+    find, _ = _run()
+    assert _line(find, "A naive") == (
+        "A naive comparison of products at entry gives HR 0.75 (95% CI 0.70-0.81): it overstates "
+        "the protection, as expected, because engaged customers both buy more and stay longer.")
+    above = _run(summary=_summary(naive=(0.9, 0.85, 0.95)))[0]
+    assert _line(above, "A naive") == ("A naive comparison of products at entry gives HR 0.90 "
+                                       "(95% CI 0.85-0.95).")
+    assert not _has(_run(summary=_summary(naive=(np.nan,) * 3))[0], "A naive")
+
+
+def test_ipw_line():
+    find, conclusion = _run()
+    line = _line(find, "Weighting")
+    assert line == ("Weighting customers with 2+ products against those with 1 (IPW, marginal "
+                    "effect, deposit-reliant customers) gives HR 0.75 (95% CI 0.59-0.94): a "
+                    "comparison of groups, not a per-product figure.")
+    assert line not in conclusion
+    assert not _has(_run(summary=_summary(ipw=(np.nan,) * 3))[0], "Weighting")
+
+
+def test_months_gained_longer_shorter_or_unclear():
+    """The last horizon of the 2+ vs 1 RMST difference; a gain or loss only when the CI excludes 0."""
+    assert _line(_run()[0], "Within") == (
+        "Within the first 36 months of tenure, customers with 2+ products at entry stayed 2.4 "
+        "months longer on average than those with 1 (95% CI 0.9 to 4.0; unadjusted).")
+    shorter = _rmst(("2+", 24.0, -1.5, -2.6, -0.4))
+    assert _line(_run(tables={"rmst": shorter})[0], "Within") == (
+        "Within the first 24 months of tenure, customers with 2+ products at entry stayed 1.5 "
+        "months less on average than those with 1 (95% CI -2.6 to -0.4; unadjusted).")
+    unclear = _rmst(("2+", 12.0, 0.35, -0.01, 0.70), ("2+", 24.0, np.nan, np.nan, np.nan))
+    line = _line(_run(tables={"rmst": unclear})[0], "Within")
+    assert line == ("Within the first 12 months of tenure, customers with 2+ products at entry "
+                    "did not stay clearly longer or shorter than those with 1: difference 0.3 "
+                    "months (95% CI -0.0 to 0.7; unadjusted).")
+    assert "stayed" not in line
+    assert not _has(_run(tables={})[0], "Within")
+    only_other_groups = _rmst(("3", 36.0, 2.0, 1.0, 3.0))
+    assert not _has(_run(tables={"rmst": only_other_groups})[0], "Within")
+
+
+def test_shape_wording():
+    rising = {"monotone": False, "rising_steps": ["2->3", "3->4+"], "rising_significant": True}
+    assert _line(_run(shape_info=rising)[0], "The effect is") == (
+        "The effect is **not monotone**: the hazard rises at step(s) 2->3, 3->4+ (significantly).")
+    rising["rising_significant"] = False
+    assert _line(_run(shape_info=rising)[0], "The effect is").endswith(
+        "rises at step(s) 2->3, 3->4+ (within the uncertainty).")
+    shape = pd.DataFrame({"level": ["1", "2", "3", "5+"]})
+    falls = _run(shape_info={"monotone": True}, tables={"shape": shape})[0]
+    assert _line(falls, "The hazard falls") == ("The hazard falls at every step from 1 to 5+ "
+                                                "products (point estimates).")
+    assert _line(_run(shape_info={"monotone": True}, tables={})[0], "The hazard falls") == (
+        "The hazard falls at every step from 1 to 4+ products (point estimates).")
+    plain = _run()[0]
+    assert not _has(plain, "The effect is") and not _has(plain, "The hazard falls")
+
+
+def test_band_test_only_when_significant():
+    find, conclusion = _run(band_test={"p": 0.012})
+    line = _line(find, "The effect changes")
+    assert line == ("The effect changes with tenure (test of equal hazard ratios across tenure "
+                    "bands: p = 0.012); see the band-specific estimates.")
+    assert line in conclusion
+    assert not _has(_run(band_test={"p": 0.05})[0], "The effect changes")
+    assert not _has(_run(band_test=None)[0], "The effect changes")
+
+
+def test_evalue_line():
+    find, conclusion = _run(ev={"evalue": 1.564, "evalue_ci": 1.371})
+    assert _line(find, "E-value") == (
+        "E-value 1.56 (confidence limit: 1.37): an unmeasured factor would need a risk ratio of "
+        "at least 1.56 with both product holding and attrition, beyond the measured covariates, "
+        "to explain the effect away.")
+    assert "E-value" not in conclusion
+    assert not _has(_run()[0], "E-value")
+
+
+def test_methods_agree():
+    """Adjusted per-product estimates only: the naive, 2+ vs 1 and category rows are left out."""
+    assert _line(_run()[0], "The adjusted per-product") == (
+        "The adjusted per-product estimates range from HR 0.78 to 0.82; their intervals overlap "
+        "with the recommended one.")
+
+
+def test_methods_disagree_on_size():
+    find, _ = _run(summary=_summary(landmark=(0.6, 0.5, 0.72)))
+    assert _line(find, "The adjusted per-product") == (
+        "The adjusted per-product estimates range from HR 0.60 to 0.82, and Landmark at 12 months "
+        "lie(s) outside the recommended interval: the methods disagree on the size of the effect.")
+
+
+def test_methods_disagree_on_direction():
+    find, _ = _run(summary=_summary(landmark=(1.3, 1.1, 1.5)))
+    assert _line(find, "The methods") == ("The methods disagree on the direction: Landmark at 12 "
+                                          "months show(s) a significantly higher risk with more "
+                                          "products.")
+    # a recommended HR above 1: estimates clearly below 1 disagree, those above agree
+    harmful = _summary(main=(1.25, 1.1, 1.42), entry=(1.3, 1.12, 1.5), landmark=(1.2, 1.05, 1.37))
+    assert _line(_run(summary=harmful)[0], "The adjusted per-product") == (
+        "The adjusted per-product estimates range from HR 1.20 to 1.30; their intervals overlap "
+        "with the recommended one.")
+    mixed = _summary(main=(1.25, 1.1, 1.42), entry=(1.3, 1.12, 1.5), landmark=(0.8, 0.7, 0.92))
+    assert _line(_run(summary=mixed)[0], "The methods") == (
+        "The methods disagree on the direction: Landmark at 12 months show(s) a significantly "
+        "lower risk with more products.")
+
+
+def test_conclusion_is_the_main_sentences_in_order():
+    find, conclusion = _run(ev={"evalue": 1.5, "evalue_ci": 1.3})
+    expected = [_line(find, "**Each"), _line(find, "A naive"),
+                _line(find, "The adjusted per-product")]
+    assert conclusion == " ".join(expected)
+
+
+@pytest.mark.parametrize("covariates, strata, words", [
+    (["n_products", "tier", "tier_entry", "age10"], [], "value tier and age"),
+    (["n_products", "log_aum"], [], "assets"),
+    (["n_products"], ["branch"], "branch"),
+    (["n_products"], [], "nothing else"),
+])
+def test_adjustment_set_in_words(covariates, strata, words):
+    assert _adjusted_for(SimpleNamespace(covariates=covariates, strata=strata)) == words
+    assert _adjusted_for(None) == "nothing else"
