@@ -44,7 +44,7 @@ def schoenfeld_plot(residuals: pd.DataFrame, column: str, *, beta: float | None 
         One row per event: ``time`` (tenure at the event) and the column ``column`` (scaled
         residual plus coefficient, R's convention), optionally ``gtime`` (the transformed
         time): :attr:`analysis.stats.cox.zph.ZphResult.residuals` or the residuals of
-        :func:`analysis.stats.cox.lifelines_fit.schoenfeld_test`.
+        :func:`analysis.stats.cox.zph.cox_zph`.
     column : str
         The coefficient to draw.
     beta : float, optional
