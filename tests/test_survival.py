@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.datasets import load_rossi, load_waltons
+from lifelines.exceptions import StatisticalWarning
 from lifelines.statistics import multivariate_logrank_test
 from lifelines.utils import median_survival_times, restricted_mean_survival_time
 from scipy import stats
@@ -164,6 +165,56 @@ def test_km_ci_matches_lifelines(rossi):
     np.testing.assert_allclose(km["survival"], kmf.survival_function_.iloc[:, 0], atol=1e-10)
     np.testing.assert_allclose(km["ci_low"], ci.iloc[:, 0], atol=1e-8)
     np.testing.assert_allclose(km["ci_high"], ci.iloc[:, 1], atol=1e-8)
+
+
+def test_weighted_km_hand_example_left_truncation(tiny_lt):
+    # weights A..E = 2, 1, 1, 3, 1; risk sets as in tiny_lt, weighted:
+    # t=2 {A,B,C} n=4 d=2 -> S = 1/2; t=3 {B,C,D} n=5 d=1 -> 2/5; t=4 {D,E} n=4 d=3 -> 1/10
+    km = km_table(tiny_lt.assign(w=[2.0, 1, 1, 3, 1]), entry="entry", weights="w")
+    assert km["time"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert km["at_risk"].tolist() == [3, 3, 4, 5, 4, 1]  # 3 at the origin: A and B
+    assert km["entered"].tolist() == [3, 1, 3, 1, 0, 0]
+    assert km["events"].tolist() == [0, 0, 2, 1, 3, 0]
+    assert km["censored"].tolist() == [0, 0, 0, 1, 0, 1]
+    np.testing.assert_allclose(km["survival"], [1, 1, 0.5, 0.4, 0.1, 0.1], rtol=1e-15)
+    assert km[["se", "ci_low", "ci_high"]].isna().all().all()
+    with pytest.raises(ValueError, match="'w' \\(weights\\) must be finite and >= 0"):
+        km_table(tiny_lt.assign(w=[1.0, -1, 1, 1, 1]), entry="entry", weights="w")
+
+
+def test_weighted_km_matches_lifelines(rossi):
+    # lifelines' KaplanMeierFitter(weights=...): tied whole weeks, no truncation
+    w = np.random.default_rng(4).uniform(0.2, 3.0, len(rossi))
+    km = km_table(rossi.assign(w=w), duration="week", event="arrest", group="fin", weights="w")
+    for g, sub in rossi.assign(w=w).groupby("fin"):
+        with pytest.warns(StatisticalWarning, match="weights are not integers"):
+            kmf = KaplanMeierFitter().fit(sub["week"], sub["arrest"], weights=sub["w"])
+        ours = km[km["group"] == g]
+        ref = kmf.survival_function_.iloc[:, 0]
+        np.testing.assert_allclose(ours["time"], ref.index.to_numpy())
+        np.testing.assert_allclose(ours["survival"], ref.to_numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours["at_risk"].iloc[1:],
+                                   kmf.event_table["at_risk"].iloc[1:], rtol=1e-12)
+
+
+def test_weighted_km_matches_lifelines_left_truncation():
+    # continuous entry times never equal an event time, so lifelines' convention (an entrant is
+    # at risk at its entry time) and ours (entry < t) give the same risk sets
+    rng = np.random.default_rng(8)
+    n = 600
+    entry = rng.uniform(0, 10, n)
+    t = entry + rng.exponential(12, n)
+    c = entry + rng.uniform(1, 30, n)
+    d = pd.DataFrame({"entry": entry, "duration": np.minimum(t, c), "event": (t <= c).astype(int),
+                      "w": rng.uniform(0.5, 2.0, n)})
+    km = km_table(d, entry="entry", weights="w")
+    with pytest.warns(StatisticalWarning, match="weights are not integers"):
+        kmf = KaplanMeierFitter().fit(d["duration"], d["event"], entry=d["entry"],
+                                      weights=d["w"])
+    at = km["time"].to_numpy()[1:]
+    ref = kmf.survival_function_at_times(at).to_numpy()
+    np.testing.assert_allclose(km["survival"].to_numpy()[1:], ref, rtol=1e-12)
+    assert 0.01 < km["survival"].iloc[-1] < 0.5
 
 
 def test_km_categorical_group_order_and_alpha(rossi):

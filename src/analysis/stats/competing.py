@@ -108,7 +108,10 @@ def cumulative_incidence(
     for name, k in codes.items():
         ajf = AalenJohansenFitter(jitter_level=jitter, seed=12345, alpha=alpha)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            # lifelines announces that it jitters tied event times: expected, we ask for it
+            # (jitter_level, seed) and map the result back to the original times below.
+            warnings.filterwarnings("ignore", message="Tied event times were detected",
+                                    category=Warning)
             ajf.fit(dur_s, code, event_of_interest=k, entry=ent_s if entry is not None else None)
         cif = ajf.cumulative_density_.iloc[:, 0]
         ci = ajf.confidence_interval_

@@ -33,6 +33,7 @@ import pandas as pd
 from analysis.stats.cox.lifelines_fit import CoxFit, fit_cox
 from analysis.errors import InsufficientDataError
 
+from analysis.stats.km import km_table
 __all__ = [
     "IPWResult",
     "propensity_scores",
@@ -88,7 +89,7 @@ def propensity_scores(
     converge (e.g. a covariate that perfectly predicts the exposure).
     """
     import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import PerfectSeparationError
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
 
     a = data[treatment].astype(float).to_numpy()
     n1 = int(a.sum())
@@ -101,7 +102,13 @@ def propensity_scores(
     X = sm.add_constant(data[covs].astype(float), has_constant="add")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            # Both are answered just below: a fit that did not converge is reported as not
+            # estimable (``mle_retvals``), and exp overflowing to inf gives the right limit
+            # (probability 0 or 1) on the way there. Other warnings (Hessian, separation) show.
+            warnings.filterwarnings("ignore", message="Maximum Likelihood optimization failed",
+                                    category=ConvergenceWarning)
+            warnings.filterwarnings("ignore", message="overflow encountered in exp",
+                                    category=RuntimeWarning)
             res = sm.Logit(a, X).fit(disp=0, maxiter=200)
     except (PerfectSeparationError, np.linalg.LinAlgError) as exc:
         raise InsufficientDataError(f"the propensity model could not be fitted: {exc}") from exc
@@ -192,43 +199,13 @@ def weighted_km(
 ) -> pd.DataFrame:
     """Weighted Kaplan-Meier curves per group, risk sets ``entry < t <= duration``.
 
-    Returns a frame shaped like :func:`analysis.stats.km.km_table` (``group, time, at_risk,
-    events, censored, survival``; ``at_risk`` and ``events`` are weighted sums) with ``ci_low``,
-    ``ci_high`` and ``se`` left NaN (no simple variance for weighted curves; draw with
-    ``ci=False``). The first row of each group is the origin with survival 1.
+    :func:`analysis.stats.km.km_table` with case weights: ``at_risk``, ``events``,
+    ``censored`` and ``entered`` are weighted sums; ``se``, ``ci_low`` and ``ci_high`` are NaN
+    (no simple variance for weighted curves; draw with ``ci=False``). The first row of each
+    group is the origin with survival 1.
     """
-    parts = []
-    for label, sub in data.groupby(group, sort=True, observed=True):
-        t = sub[duration].to_numpy(dtype=float)
-        e = sub[event].to_numpy(dtype=float)
-        w = sub[weights].to_numpy(dtype=float)
-        s = sub[entry].to_numpy(dtype=float) if entry else np.zeros(len(t))
-        times = np.unique(t)
-        ot, os_ = np.argsort(t), np.argsort(s)
-        ts, ss = t[ot], s[os_]
-        cw_t = np.concatenate([np.cumsum(w[ot][::-1])[::-1], [0.0]])
-        cw_s = np.concatenate([np.cumsum(w[os_][::-1])[::-1], [0.0]])
-        at_risk = (cw_t[np.searchsorted(ts, times, "left")]
-                   - cw_s[np.searchsorted(ss, times, "left")])
-        pos = np.searchsorted(times, t)
-        d = np.bincount(pos, weights=w * e, minlength=times.size)
-        c = np.bincount(pos, weights=(1 - e), minlength=times.size)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            surv = np.cumprod(np.where(at_risk > 0, 1 - d / at_risk, 1.0))
-        origin = float(min(s.min(), times.min()))
-        parts.append(pd.DataFrame({
-            "group": label,
-            "time": np.concatenate([[origin], times]),
-            "at_risk": np.concatenate([[w[s <= origin].sum()], at_risk]),
-            "events": np.concatenate([[0.0], d]),
-            "censored": np.concatenate([[0], c.astype(int)]),
-            "survival": np.concatenate([[1.0], surv]),
-        }))
-    out = pd.concat(parts, ignore_index=True)
-    out["se"] = np.nan
-    out["ci_low"] = np.nan
-    out["ci_high"] = np.nan
-    return out
+    return km_table(data, duration=duration, event=event, entry=entry, group=group,
+                    weights=weights)
 
 
 def iptw_cox(

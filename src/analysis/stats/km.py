@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.risksets import at_risk, events_at
-from analysis.stats._validate import _as_float_list, _check_columns, _groups, _prepare, _z
+from analysis.stats._validate import _as_float_list, _check_columns, _groups, _numeric, _prepare, _rows, _z
 
 __all__ = [
     "km_table",
@@ -39,28 +39,32 @@ __all__ = [
 ]
 
 
-def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None, z: float) -> dict:
-    """Kaplan-Meier estimate for one group, as arrays (first element: the origin row)."""
+def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None, z: float,
+               w: np.ndarray | None = None) -> dict:
+    """Kaplan-Meier estimate for one group, as arrays (first element: the origin row).
+
+    With case weights ``w`` every count is a weighted sum and the variance columns are NaN.
+    """
     if entry is None:
         times = np.unique(t)
-        n = at_risk(np.full(len(t), -np.inf), t, times)  # #(t >= time)
-        x = np.zeros(len(times), dtype=np.int64)
+        n = at_risk(np.full(len(t), -np.inf), t, times, w)  # #(t >= time)
+        x = np.zeros(len(times), dtype=np.int64 if w is None else float)
         start = 0.0
-        origin_n = len(t)
-        origin_entered = len(t)
+        origin_n = origin_entered = len(t) if w is None else w.sum()
     else:
         times = np.unique(np.concatenate([t, entry]))
-        n = at_risk(entry, t, times)  # #(entry < time <= t)
-        x = np.bincount(np.searchsorted(times, entry), minlength=len(times))
+        n = at_risk(entry, t, times, w)  # #(entry < time <= t)
+        x = np.bincount(np.searchsorted(times, entry), w, minlength=len(times))
         start = float(times[0])  # == min(entry): durations are > entries
-        origin_n = int(x[0])  # entering at the start = at risk just after it
-        origin_entered = int(x[0])
+        origin_n = origin_entered = x[0]  # entering at the start = at risk just after it
         times, n, x = times[1:], n[1:], x[1:]
-    d = events_at(t, e, times)
-    c = events_at(t, 1 - e, times)
+    d = events_at(t, e, times, w)
+    c = events_at(t, 1 - e, times, w)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(d > 0, 1.0 - d / np.where(n > 0, n, 1), 1.0)
+        if w is not None:  # weighted sums carry rounding: when all at risk leave, S is exactly 0
+            factor = np.where((d > 0) & (d >= n * (1 - 1e-9)), 0.0, factor)
         surv = np.cumprod(factor)
         gw_terms = np.where(d > 0, d / (n.astype(float) * (n - d)), 0.0)  # inf when n == d
     gw = np.cumsum(gw_terms)
@@ -83,12 +87,15 @@ def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None, z: float)
     inside = (surv > 0) & (surv < 1)
     lo = np.where(inside, lo, np.where(surv >= 1, 1.0, np.nan))
     hi = np.where(inside, hi, np.where(surv >= 1, 1.0, np.nan))
+    if w is not None:  # Greenwood's formula does not hold for (estimated) case weights
+        se = lo = hi = gw = np.full(len(times), np.nan)
+    count = np.int64 if w is None else float
     return {
         "time": times,
-        "at_risk": n.astype(np.int64),
+        "at_risk": n.astype(count),
         "events": d,
         "censored": c,
-        "entered": x.astype(np.int64),
+        "entered": x.astype(count),
         "survival": surv,
         "se": se,
         "ci_low": lo,
@@ -111,6 +118,27 @@ _KM_COLUMNS = [
 ]
 
 
+def _same_group_order(res: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """Give ``res["group"]`` the category order of ``like["group"]`` when that is categorical."""
+    if isinstance(like["group"].dtype, pd.CategoricalDtype):
+        res["group"] = pd.Categorical(res["group"], categories=like["group"].cat.categories,
+                                      ordered=True)
+    return res
+
+
+def _with_weights(prepared: pd.DataFrame, data: pd.DataFrame, weights: str | None) -> pd.DataFrame:
+    """Add the case weights (column ``w``) to a prepared frame, checked: finite and >= 0."""
+    if weights is None:
+        return prepared
+    _check_columns(data, [weights])
+    w = _numeric(data, weights)
+    bad = ~(np.isfinite(w) & (w >= 0))
+    if bad.any():
+        raise ValueError(f"column {weights!r} (weights) must be finite and >= 0; offending rows "
+                         f"{_rows(data.index, bad)}")
+    return prepared.assign(w=w)
+
+
 def _km_frame(prepared: pd.DataFrame, z: float, keep_gw: bool = False) -> pd.DataFrame:
     has_entry = "entry" in prepared.columns
     parts = []
@@ -120,18 +148,14 @@ def _km_frame(prepared: pd.DataFrame, z: float, keep_gw: bool = False) -> pd.Dat
             sub["e"].to_numpy(),
             sub["entry"].to_numpy() if has_entry else None,
             z,
+            sub["w"].to_numpy() if "w" in sub.columns else None,
         )
         if not keep_gw:
             arr.pop("gw")
         part = pd.DataFrame(arr)
         part.insert(0, "group", label)
         parts.append(part)
-    out = pd.concat(parts, ignore_index=True)
-    if isinstance(prepared["group"].dtype, pd.CategoricalDtype):
-        out["group"] = pd.Categorical(
-            out["group"], categories=prepared["group"].cat.categories, ordered=True
-        )
-    return out
+    return _same_group_order(pd.concat(parts, ignore_index=True), prepared)
 
 
 def km_table(
@@ -142,6 +166,7 @@ def km_table(
     entry: str | None = None,
     group: str | None = None,
     alpha: float = 0.05,
+    weights: str | None = None,
 ) -> pd.DataFrame:
     """Kaplan-Meier survival table, one row per group and distinct time.
 
@@ -154,6 +179,12 @@ def km_table(
         risk set at ``t`` is ``#(entry < t <= duration)``.
     alpha : float
         1 - confidence level of the pointwise intervals.
+    weights : str, optional
+        Column of case weights (finite, >= 0), e.g. inverse probability weights. The counts
+        ``at_risk, events, censored, entered`` are then weighted sums and the survival is
+        ``prod (1 - d_w / n_w)`` (lifelines' ``KaplanMeierFitter(weights=...)``). Greenwood's
+        variance does not hold for estimated weights: ``se``, ``ci_low`` and ``ci_high`` are
+        NaN. Without weights every number is as described below.
 
     Returns
     -------
@@ -188,7 +219,7 @@ def km_table(
     4   4.0        1       0         1       0.3
     """
     prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
-    return _km_frame(prepared, _z(alpha))[_KM_COLUMNS]
+    return _km_frame(_with_weights(prepared, data, weights), _z(alpha))[_KM_COLUMNS]
 
 
 def numbers_at_risk(km: pd.DataFrame, times: Sequence[float] | float) -> pd.DataFrame:
@@ -294,9 +325,7 @@ def survival_at(
             )
     res = pd.DataFrame(out)
     res["at_risk"] = risk["at_risk"].to_numpy()
-    if isinstance(km["group"].dtype, pd.CategoricalDtype):
-        res["group"] = pd.Categorical(res["group"], categories=km["group"].cat.categories,
-                                      ordered=True)
+    res = _same_group_order(res, km)
     return res[["group", "time", "survival", "ci_low", "ci_high", "at_risk", "note"]]
 
 
@@ -348,8 +377,4 @@ def median_survival(
                 "ci_high": _first_crossing(tt, sub["ci_high"].to_numpy()),
             }
         )
-    res = pd.DataFrame(out)
-    if isinstance(km["group"].dtype, pd.CategoricalDtype):
-        res["group"] = pd.Categorical(res["group"], categories=km["group"].cat.categories,
-                                      ordered=True)
-    return res
+    return _same_group_order(pd.DataFrame(out), km)

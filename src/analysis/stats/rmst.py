@@ -9,7 +9,7 @@ from scipy import stats
 
 from analysis.errors import InsufficientDataError
 from analysis.stats._validate import _as_float_list, _prepare, _z
-from analysis.stats.km import _km_frame
+from analysis.stats.km import _km_frame, _same_group_order
 
 __all__ = [
     "rmst",
@@ -96,11 +96,7 @@ def rmst(
             est, se, note = _rmst_one(sub, t)
             out.append({"group": label, "tau": t, "rmst": est, "se": se,
                         "ci_low": est - z * se, "ci_high": est + z * se, "note": note})
-    res = pd.DataFrame(out)
-    if isinstance(km["group"].dtype, pd.CategoricalDtype):
-        res["group"] = pd.Categorical(res["group"], categories=km["group"].cat.categories,
-                                      ordered=True)
-    return res
+    return _same_group_order(pd.DataFrame(out), km)
 
 
 def rmst_difference(

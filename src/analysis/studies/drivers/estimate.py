@@ -33,7 +33,6 @@ Reasons
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 import numpy as np
@@ -41,6 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats import metrics
+from analysis.stats.aft import fit_aft
 from analysis.errors import Attempt, attempt
 from analysis.studies.population import Study
 from analysis.errors import InsufficientDataError
@@ -126,11 +126,6 @@ def partial_effect(term: Term, params: pd.Series, cov: pd.DataFrame, n: int = 60
                          "ci_high": np.exp(est + z * se)})
 
 
-AFT_MODELS = {"Weibull": ("WeibullAFTFitter", "lambda_"),
-              "log-normal": ("LogNormalAFTFitter", "mu_"),
-              "log-logistic": ("LogLogisticAFTFitter", "alpha_")}
-
-
 @dataclass
 class AFT:
     """Accelerated failure time models compared by AIC; time ratios of the best."""
@@ -142,46 +137,17 @@ class AFT:
 
 
 def aft_models(design: Design) -> AFT:
-    """Weibull / log-normal / log-logistic AFT (lifelines, delayed entry) on the model's design.
+    """Weibull / log-normal / log-logistic AFT (:func:`analysis.stats.aft.fit_aft`, delayed
+    entry) on the model's design.
 
-    ``comparison``: distribution, log-likelihood, parameters, AIC (lower is better), delta AIC.
-    ``time_ratios``: per effect of the best model, exp(coefficient) of the log-time location
-    with 95% CI: above 1 = customers stay longer (time to leaving stretched), below 1 = leave
-    sooner.
+    ``comparison``: distribution, log-likelihood, parameters, AIC (lower is better), note,
+    delta AIC. ``time_ratios``: per effect of the best model, exp(coefficient) of the log-time
+    location with 95% CI: above 1 = customers stay longer (time to leaving stretched), below
+    1 = leave sooner.
     """
-    import lifelines
-    from lifelines.exceptions import ConvergenceError
-
-    cols = design.columns
-    df = design.data[cols + [ENTRY, DURATION, EVENT]]
-    fits, rows = {}, []
-    for name, (cls, _) in AFT_MODELS.items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                m = getattr(lifelines, cls)().fit(df, DURATION, EVENT, entry_col=ENTRY)
-        except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
-            rows.append(dict(distribution=name, log_likelihood=np.nan, parameters=np.nan,
-                             aic=np.nan, note=f"not fitted: {str(exc)[:120]}"))
-            continue
-        fits[name] = m
-        k = len(m.params_)
-        rows.append(dict(distribution=name, log_likelihood=m.log_likelihood_, parameters=k,
-                         aic=m.AIC_, note=""))
-    comp = pd.DataFrame(rows)
-    if not fits:
-        raise InsufficientDataError("no parametric model could be fitted to these data")
-    comp["delta_aic"] = comp["aic"] - comp["aic"].min()
-    comp = comp.sort_values("aic", na_position="last").reset_index(drop=True)
-    best = comp["distribution"].iloc[0]
-    m = fits[best]
-    loc = AFT_MODELS[best][1]
-    params = m.params_.loc[loc]
-    cov = m.variance_matrix_.loc[loc, loc]
-    params = params.drop("Intercept")
-    cov = cov.drop(index="Intercept", columns="Intercept")
-    tr = effects_table(params, cov, design.terms, ratio="tr")
-    return AFT(comparison=comp, best=best, time_ratios=tr, model=m)
+    fit = fit_aft(design.data, design.columns, duration=DURATION, event=EVENT, entry=ENTRY)
+    tr = effects_table(fit.params, fit.variance, design.terms, ratio="tr")
+    return AFT(comparison=fit.comparison, best=fit.best, time_ratios=tr, model=fit.model)
 
 
 @dataclass
