@@ -40,7 +40,6 @@ from IPython.display import Markdown, display
 
 from analysis.data import load_source
 from analysis.frames import ATTRITION_DEFINITIONS
-from analysis.plots import product_effect as figures
 from analysis.studies.product_effect.estimate import estimate_product_effect
 from analysis.report.display import note, show
 from analysis.report.headline import publish
@@ -61,8 +60,9 @@ publish({"product_effect": pe.headline})
 
 def notes_for(*keys):
     for key in keys:
-        if key in pe.notes:
-            note(pe.notes[key])
+        for k in (key, f"{key}_caution"):  # a step's note, then any warning it raised
+            if k in pe.notes:
+                note(pe.notes[k])
 
 
 # %% [markdown]
@@ -159,7 +159,7 @@ if pe.ipw is not None:
     show(pe.summary[pe.summary["method"].str.startswith("IPW")][
         ["method", "contrast", "hr", "ci_low", "ci_high", "p", "n", "events"]], digits=3)
     show(pe.ipw.balance, digits=2, caption="Balance before and after weighting")
-    ax = figures.balance_plot(pe.ipw.balance)
+    ax = plots.balance_plot(pe.ipw.balance)
     _ = ax.set_title("Standardised differences, 2+ vs 1 product")
     plt.show()
     ax = plots.km_plot(pe.ipw.km, ci=False, risk_table=False, censor_marks=False)
@@ -189,7 +189,7 @@ if pe.tables.get("rmst") is not None:
 # %%
 notes_for("shape", "cox_time_varying_categorical")
 if pe.tables.get("shape") is not None:
-    ax = figures.dose_response_plot(pe.tables["shape"])
+    ax = plots.dose_response_plot(pe.tables["shape"])
     _ = ax.set_title("Risk of leaving by products held (adjusted)")
     plt.show()
     show(pe.tables["monotonicity"], digits=3, caption="Each step against the previous level")
@@ -210,7 +210,7 @@ notes_for("ph_test_time_varying", "ph_test_adjusted_linear", "ph_bands")
 if pe.tables.get("ph_test") is not None:
     show(pe.tables["ph_test"], digits=3)
 if pe.tables.get("schoenfeld_time_varying") is not None:
-    ax = figures.schoenfeld_plot(pe.tables["schoenfeld_time_varying"], "n_products")
+    ax = plots.schoenfeld_plot(pe.tables["schoenfeld_time_varying"], "n_products")
     _ = ax.set_title("Product effect over tenure (scaled Schoenfeld residuals)")
     plt.show()
 if pe.tables.get("ph_bands") is not None:
@@ -239,7 +239,7 @@ if pe.tables.get("evalue") is not None:
 show(pe.summary[["method", "contrast", "hr", "ci_low", "ci_high", "p", "n", "events", "note"]],
      digits=3)
 if pe.summary["hr"].notna().any():
-    ax = figures.estimates_plot(pe.summary)
+    ax = plots.estimates_plot(pe.summary)
     _ = ax.set_title("Hazard ratios by method (95% CI)")
     plt.show()
 display(Markdown("**Conclusion.** " + pe.conclusion))

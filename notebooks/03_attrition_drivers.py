@@ -32,7 +32,6 @@ show_ids = False  # this report never lists customers; kept for a common interfa
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from analysis.plots import drivers as dp
 from analysis.studies.drivers.estimate import attrition_drivers, partial_effect
 from analysis.studies.drivers.headline import headline
 from analysis.studies.drivers.findings import key_findings
@@ -83,8 +82,8 @@ show(dr.linearity, digits=4, caption='Likelihood-ratio tests of linearity')
 if dr.model.ok:
     for term in dr.design.value.terms:
         if term.kind == 'spline':
-            curve = partial_effect(term, dr.model.value.params_, dr.model.value.variance_matrix_)
-            ax = dp.partial_effect_plot(curve, xlabel=term.words)
+            curve = partial_effect(term, dr.model.value.params, dr.model.value.variance)
+            ax = plots.partial_effect_plot(curve, xlabel=term.words)
             _ = ax.set_title(f'Risk of leaving by {term.words} (spline)')
             plt.show()
 
@@ -118,9 +117,9 @@ if dr.ph.ok:
          rename={'threshold': 'fails below', 'flagged': 'fails'})
     panels = schoenfeld_panels(dr)
     if panels:
-        fig, axes = dp.grid(len(panels))
+        fig, axes = plots.grid(len(panels))
         for ax, (col, title, beta) in zip(axes, panels):
-            dp.schoenfeld_plot(dr.ph.value[1].residuals, col, beta=beta, ax=ax, transform=dr.transform)
+            plots.schoenfeld_plot(dr.ph.value[1].residuals, col, beta=beta, ax=ax, transform=dr.transform)
             _ = ax.set_title(title, fontsize='small')
         fig.tight_layout()
         plt.show()
@@ -195,7 +194,7 @@ if dr.held_out.ok:
         note(text)
     show(a.table, digits=3, rename={'auc': 'AUC', 'brier': 'Brier', 'brier_null': 'Brier without covariates',
                                     'ipa': 'improvement over no covariates'})
-    ax = dp.accuracy_plot(a.table)
+    ax = plots.accuracy_plot(a.table)
     _ = ax.set_title('Discrimination and error by horizon (held-out customers)')
     plt.show()
     ok = [(hz, c.value) for hz, c in h.calibration.items() if c.ok]
@@ -203,9 +202,9 @@ if dr.held_out.ok:
         if not c.ok:
             note(f'{hz:g} months: {c.note}')
     if ok:
-        fig, axes = dp.grid(len(ok), ncols=3, size=(4.2, 4.0))
+        fig, axes = plots.grid(len(ok), ncols=3, size=(4.2, 4.0))
         for ax, (hz, c) in zip(axes, ok):
-            dp.calibration_plot(c.groups, c.curve, ax=ax)
+            plots.calibration_plot(c.groups, c.curve, ax=ax)
             _ = ax.set_title(f'Within {hz:g} months: ICI {c.ici:.3f}', fontsize='small')
         fig.tight_layout()
         plt.show()
@@ -221,7 +220,7 @@ else:
 if dr.reasons.ok:
     r = dr.reasons.value
     show(r.counts, digits=3, caption='Departures by reason')
-    ax = dp.cif_plot(r.cif, max_time=120)
+    ax = plots.cif_plot(r.cif, max_time=120)
     _ = ax.set_title('Cumulative incidence of leaving, by reason')
     plt.show()
     show(r.cif_at, digits=3, caption='Cumulative incidence at the horizons (tenure, months)')
@@ -229,7 +228,7 @@ if dr.reasons.ok:
         t = r.cause_hr.value
         show(t[['cause', 'driver', 'events', 'hr', 'ci_low', 'ci_high', 'p']], digits=3,
              caption='Cause-specific hazard ratios')
-        ax = dp.cause_forest_plot(t)
+        ax = plots.cause_forest_plot(t)
         _ = ax.set_title('Cause-specific hazard ratios (95% CI)')
         plt.show()
     else:

@@ -15,10 +15,10 @@ from analysis.data import generate_portfolio
 from analysis.report.headline import to_jsonable
 from analysis.errors import attempt
 from analysis.studies.population import prepare_study
+from analysis.stats.cox.fit import fit_cox
 from analysis.studies.drivers.estimate import (
     attrition_drivers,
     effects_table,
-    fit_cox,
     time_varying_model,
 )
 from analysis.studies.drivers.design import build_design
@@ -55,7 +55,7 @@ def test_design_codes_covariates_as_stated(default_study):
 def test_static_and_time_varying_estimates_cover_the_truth(default_study):
     d = build_design(default_study)
     m = fit_cox(d.data, d.columns)
-    eff = effects_table(m.params_, m.variance_matrix_, d.terms)
+    eff = effects_table(m.params, m.variance, d.terms)
     static = truth_comparison(eff, default_study.portfolio.truth, d.terms, "static")
     tv = time_varying_model(default_study, d)
     dyn = truth_comparison(tv.effects, default_study.portfolio.truth, tv.terms, "time-varying")
@@ -79,7 +79,7 @@ def test_static_model_recovers_everything_when_nothing_changes_after_entry():
     s = prepare_study(portfolio=p)
     d = build_design(s)
     m = fit_cox(d.data, d.columns)
-    eff = effects_table(m.params_, m.variance_matrix_, d.terms).set_index("key")
+    eff = effects_table(m.params, m.variance, d.terms).set_index("key")
     truth = p.truth["hr"]
     for key, true in (("engagement", truth["engagement"]), ("n_products_entry", truth["n_products"]),
                       ("age_entry", truth["age_per_10y"]), ("segment=loan", truth["segment_loan"])):
@@ -94,7 +94,7 @@ def test_ph_check_flags_the_non_proportional_covariate_only(gamma):
     d = build_design(s)
     m = fit_cox(d.data, d.columns)
     tab, zph = ph_check(m, d.data, d.terms)
-    eff = effects_table(m.params_, m.variance_matrix_, d.terms, tab)
+    eff = effects_table(m.params, m.variance, d.terms, tab)
     remedy = ph_remedy(d, m, tab, eff)
     if gamma == 0:
         assert not tab["flagged"].any() and remedy is None
@@ -103,7 +103,7 @@ def test_ph_check_flags_the_non_proportional_covariate_only(gamma):
     assert worst == "segment" and tab.loc["segment", "p"] < 1e-6
     assert remedy.remedied == ["segment"] and remedy.strata == ["segment"]
     assert not remedy.ph_after["flagged"].any()  # products at entry shared the loan's trend
-    assert "segment=loan" not in remedy.model.params_.index
+    assert "segment=loan" not in remedy.model.params.index
     assert "stratified on (no HR)" in set(remedy.compare["note"])
     assert p.truth["non_proportional"]["segment_loan_time_interaction"] == 0.1
 
@@ -112,7 +112,7 @@ def test_banded_remedy_for_a_numeric_covariate(default_study):
     d = build_design(default_study)
     m = fit_cox(d.data, d.columns)
     tab, _ = ph_check(m, d.data, d.terms)
-    eff = effects_table(m.params_, m.variance_matrix_, d.terms, tab)
+    eff = effects_table(m.params, m.variance, d.terms, tab)
     forced = tab.copy()
     forced.loc["age_entry", ["p", "flagged"]] = [1e-9, True]
     forced.loc[forced.index != "age_entry", "p"] = 0.9

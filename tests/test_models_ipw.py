@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats.cox.lifelines_fit import fit_cox
+from analysis.stats.cox.fit import fit_cox
 from analysis.stats.ipw import (
     balance_table,
     iptw_cox,

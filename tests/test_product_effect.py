@@ -1,23 +1,17 @@
 """The product-count retention effect against the generator's known truth."""
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 
 from analysis.data import generate_portfolio
 from analysis.data.synthetic import SyntheticConfig, intervention_truth
-from analysis.stats.cox.lifelines_fit import fit_cox, fit_cox_time_varying
-from analysis.studies.product_effect.frames import (
-    ADJUST_TIME_VARYING,
-    prepare_product_frames,
-    product_group,
-)
+from analysis.stats.cox.fit import fit_cox, fit_cox_time_varying
+from analysis.studies.population import product_group
+from analysis.studies.product_effect.frames import ADJUST_TIME_VARYING, prepare_product_frames
 from analysis.studies.product_effect.estimate import estimate_product_effect
 from analysis.report.headline import to_jsonable
-
-warnings.filterwarnings("ignore", module="lifelines")
 
 TRUE_HR = SyntheticConfig().hr_per_product  # 0.80 per product, conditional
 
@@ -82,7 +76,11 @@ def test_tables_and_words(default_effect):
     t = default_effect.tables
     assert list(t["attrition"]["product_group"].astype(str)) == ["1", "2", "3", "4+"]
     assert t["landmark"]["landmark"].tolist() == [6.0, 12.0, 24.0]
-    assert set(t["ph_test"]["transform"]) == {"km", "rank", "km (R cox.zph score test)"}
+    # R's cox.zph score test only (the pre-2019 approximation is gone), two time transforms
+    ph = t["ph_test"].set_index(["model", "transform"])
+    assert set(ph.index) == {(m, tr) for m in ("time_varying", "adjusted_linear")
+                             for tr in ("km", "rank")}
+    assert ((ph["p"] > 0) & (ph["p"] <= 1)).all() and (ph["df"] == 1).all()
     assert len(t["ph_bands"]) == 3
     assert t["shape"]["level"].tolist() == ["1", "2", "3", "4+"]
     bal = t["ipw_balance"].fillna(0)
@@ -106,7 +104,7 @@ def test_a_branch_uses_its_own_truth():
 def test_thin_data_gives_notes_not_exceptions():
     p = generate_portfolio(60, months=6, seed=4)  # a handful of departures
     pe = estimate_product_effect(p)
-    assert pe.notes["cox_time_varying"].startswith("not estimable")
+    assert pe.notes["cox_time_varying"].startswith("Not estimable")
     assert pe.headline["cox_time_varying"]["hr"] is None
     assert "not_estimable" in pe.headline
     json.dumps(to_jsonable(pe.headline), allow_nan=False)
@@ -120,9 +118,15 @@ def test_thin_data_gives_notes_not_exceptions():
 
 
 def test_product_group_levels():
-    g = product_group([1, 2, 3, 4, 9])
+    g = product_group([1, 2, 3, 4, 9], zero="merge")
     assert list(g.astype(str)) == ["1", "2", "3", "4+", "4+"]
     assert list(g.categories) == ["1", "2", "3", "4+"]
+    # the one grouping, two documented ways with customers holding no product
+    assert list(product_group([0, 2], zero="merge").astype(str)) == ["1", "2"]
+    assert list(product_group([0, 2]).categories) == ["0", "1", "2", "3", "4+"]
+    assert list(product_group([1, 2]).categories) == ["1", "2", "3", "4+"]
+    with pytest.raises(ValueError, match="zero"):
+        product_group([1], zero="drop")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.errors import InsufficientDataError
-from analysis.stats.hypothesis import LogrankResult, logrank
+from analysis.stats.hypothesis import TestResult, logrank
 from analysis.stats.rates import attrition_rates, hazard_by_tenure
 from analysis.stats.km import km_table, median_survival, numbers_at_risk, survival_at
 from analysis.stats.rmst import rmst, rmst_difference
@@ -291,7 +291,7 @@ def test_median_not_reached_is_nan(tiny):
 
 def test_logrank_two_groups_vs_lifelines_and_statsmodels(rossi):
     res = logrank(rossi, group="fin", duration="week", event="arrest")
-    assert isinstance(res, LogrankResult)
+    assert isinstance(res, TestResult)
     ll = multivariate_logrank_test(rossi["week"], rossi["fin"], rossi["arrest"])
     sm_chi2, sm_p = survdiff(rossi["week"].to_numpy(), rossi["arrest"].to_numpy(),
                              rossi["fin"].to_numpy())

@@ -1,4 +1,4 @@
-"""Risk-set engine, fast Cox fit and R's cox.zph test with left truncation.
+"""Risk-set engine, the Cox fit and R's cox.zph test with left truncation.
 
 References: lifelines ``CoxPHFitter`` (Efron; ``entry_col``), lifelines'
 ``proportional_hazard_test`` (the pre-3.0 R approximation, on data without truncation, where its
@@ -13,10 +13,19 @@ from lifelines import CoxPHFitter
 from lifelines.statistics import proportional_hazard_test
 from statsmodels.duration.hazard_regression import PHReg
 
-from analysis.stats.cox.fast import cox_fit
 from analysis.errors import InsufficientDataError
-from analysis.stats.cox.zph import _transform_times, cox_zph, zph_for
 from analysis.stats.cox.engine import riskset_pieces
+from analysis.stats.cox.fit import fit_cox
+from analysis.stats.cox.zph import _transform_times, cox_zph, zph_for
+
+
+def _zph_at(cph, df, **kw):
+    """cox_zph at a lifelines fit's own estimates (to compare residuals with lifelines')."""
+    cols = list(cph.params_.index)
+    entry = getattr(cph, "entry_col", None)
+    return cox_zph(df[cols], cph.params_.to_numpy(), cph.variance_matrix_.loc[cols, cols].to_numpy(),
+                   stop=df[cph.duration_col].to_numpy(), event=df[cph.event_col].to_numpy(),
+                   start=None if entry is None else df[entry].to_numpy(), **kw)
 
 
 def _data(n=300, seed=1, truncated=True):
@@ -39,10 +48,10 @@ def test_engine_and_fit_match_lifelines_with_entry_ties_and_strata():
     for strata in (None, ["g"]):
         ref = CoxPHFitter().fit(df[COLS + ["entry", "stop", "event"] + (strata or [])], "stop",
                                 "event", entry_col="entry", strata=strata)
-        ours = cox_fit(df, COLS, duration="stop", event="event", entry="entry", strata=strata)
-        np.testing.assert_allclose(ours.params_, ref.params_, atol=1e-6)
-        np.testing.assert_allclose(ours.standard_errors_, ref.standard_errors_, atol=1e-6)
-        assert ours.log_likelihood_ == pytest.approx(ref.log_likelihood_, abs=1e-6)
+        ours = fit_cox(df, COLS, duration="stop", event="event", entry="entry", strata=strata)
+        np.testing.assert_allclose(ours.params, ref.params_, atol=1e-6)
+        np.testing.assert_allclose(ours.standard_errors, ref.standard_errors_, atol=1e-6)
+        assert ours.log_likelihood == pytest.approx(ref.log_likelihood_, abs=1e-6)
         pieces = riskset_pieces(df[COLS].to_numpy(), ref.params_.to_numpy(), stop=df["stop"],
                                 event=df["event"], start=df["entry"],
                                 strata=None if strata is None else df["g"])
@@ -54,16 +63,16 @@ def test_cox_fit_refuses_what_cannot_be_fitted():
     df = _data(80)
     df["const"] = 1.0
     with pytest.raises(InsufficientDataError):
-        cox_fit(df, ["x1", "const"], duration="stop", event="event", entry="entry")
+        fit_cox(df, ["x1", "const"], duration="stop", event="event", entry="entry")
     df["event"] = 0
     with pytest.raises(InsufficientDataError, match="no customer left"):
-        cox_fit(df, ["x1"], duration="stop", event="event", entry="entry")
+        fit_cox(df, ["x1"], duration="stop", event="event", entry="entry")
 
 
 def test_scaled_schoenfeld_and_approximate_test_match_lifelines_without_truncation():
     df = _data(truncated=False).drop(columns="entry")
     cph = CoxPHFitter().fit(df[COLS + ["stop", "event"]], "stop", "event")
-    ours = zph_for(cph, df, transform="km")
+    ours = _zph_at(cph, df, transform="km")
     ref = cph.compute_residuals(df[COLS + ["stop", "event"]], "scaled_schoenfeld")
     mine = ours.residuals.set_index("row")[COLS] - cph.params_.to_numpy()  # R adds beta
     mine.index = df.index[mine.index]
@@ -114,7 +123,7 @@ def _episode_split_score_test(df, beta, transform_values):
 def test_score_test_matches_episode_split_model_with_left_truncation():
     df = _data(n=150, seed=4)
     cph = CoxPHFitter().fit(df[COLS + ["entry", "stop", "event"]], "stop", "event", entry_col="entry")
-    ours = zph_for(cph, df, transform="identity")
+    ours = _zph_at(cph, df, transform="identity")
     mean_g = df.loc[df["event"] == 1, "stop"].mean()
     ref = _episode_split_score_test(df, cph.params_.to_numpy(), lambda t: t - mean_g)
     np.testing.assert_allclose(ours.table["chisq"].to_numpy(), ref, rtol=1e-6)
@@ -124,7 +133,7 @@ def test_score_test_matches_episode_split_model_with_left_truncation():
 
 def test_terms_are_tested_jointly_and_km_transform_uses_delayed_entry():
     df = _data(seed=7)
-    cph = cox_fit(df, COLS, duration="stop", event="event", entry="entry")
+    cph = fit_cox(df, COLS, duration="stop", event="event", entry="entry")
     res = zph_for(cph, df, terms={"x1": ["x1"], "x2+x3": ["x2", "x3"]})
     assert res.table.loc["x2+x3", "df"] == 2 and res.transform == "km"
     assert 0 <= res.table.loc["GLOBAL", "p"] <= 1
@@ -153,12 +162,12 @@ def test_lifelines_refuses_left_truncated_fits_which_is_why_we_compute_the_test(
     cph = CoxPHFitter().fit(df[cols], "stop", "event", entry_col="entry")
     with pytest.raises(NotImplementedError, match="entries"):
         proportional_hazard_test(cph, df[cols], time_transform="km")
-    ours = zph_for(cph, df)
+    ours = zph_for(fit_cox(df, COLS, duration="stop", entry="entry"))
     assert np.isfinite(ours.table["p"]).all()
     # with entry at 0 for everyone, our residuals are lifelines' untruncated ones
     df0 = df.drop(columns="entry")
     cph0 = CoxPHFitter().fit(df0[COLS + ["stop", "event"]], "stop", "event")
     ref0 = cph0.compute_residuals(df0[COLS + ["stop", "event"]], "scaled_schoenfeld")
-    ours0 = zph_for(cph0, df0).residuals.set_index("row")[COLS] - cph0.params_.to_numpy()
+    ours0 = _zph_at(cph0, df0).residuals.set_index("row")[COLS] - cph0.params_.to_numpy()
     ours0.index = df0.index[ours0.index]
     np.testing.assert_allclose(ours0.loc[ref0.index].to_numpy(), ref0.to_numpy(), atol=1e-8)

@@ -184,8 +184,11 @@ def cause_specific_cox(
     duration: str = "duration",
     entry: str | None = "entry",
     min_events: int = 10,
+    alpha: float = 0.05,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One Cox model per cause (Efron ties, delayed entry), other causes censored.
+
+    Intervals have ``1 - alpha`` coverage.
 
     ``data`` may hold one row per customer or counting-process rows (``entry`` = start of the
     interval, ``cause`` set on the row where the event happens).
@@ -197,7 +200,7 @@ def cause_specific_cox(
     notes : list of str
         Causes skipped (fewer than ``min_events`` events) or not fitted.
     """
-    from analysis.stats.cox.fast import cox_fit
+    from analysis.stats.cox.fit import fit_cox
 
     if causes is None:
         causes = data[cause].dropna().value_counts().index.tolist()
@@ -225,15 +228,15 @@ def cause_specific_cox(
                 continue
             keep.append(c)
         try:
-            cph = cox_fit(df, keep, duration="_t", event="_e",
-                          entry="_s" if entry is not None else None)
+            cph = fit_cox(df, keep, duration="_t", event="_e",
+                          entry="_s" if entry is not None else None, alpha=alpha)
         except InsufficientDataError as exc:
             notes.append(f"'{name}': {exc}")
             continue
-        s = cph.summary
+        s = cph.summary.set_index("term")
         for c in keep:
-            rows.append(dict(cause=name, column=c, events=n_ev, hr=s.loc[c, "exp(coef)"],
-                             ci_low=s.loc[c, "exp(coef) lower 95%"],
-                             ci_high=s.loc[c, "exp(coef) upper 95%"], p=s.loc[c, "p"]))
+            rows.append(dict(cause=name, column=c, events=n_ev, hr=s.loc[c, "hr"],
+                             ci_low=s.loc[c, "ci_low"], ci_high=s.loc[c, "ci_high"],
+                             p=s.loc[c, "p"]))
     return pd.DataFrame(rows, columns=["cause", "column", "events", "hr", "ci_low", "ci_high",
                                        "p"]), notes

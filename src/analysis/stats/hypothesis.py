@@ -1,4 +1,4 @@
-"""Hypothesis tests with one result type: the log-rank test with delayed entry."""
+"""Hypothesis tests with one result type (:class:`TestResult`): log-rank with delayed entry, Wald."""
 
 from __future__ import annotations
 
@@ -9,41 +9,93 @@ from scipy import stats
 
 from analysis.errors import InsufficientDataError
 from analysis.stats._validate import _groups, _prepare
+from analysis.stats.risksets import at_risk, events_at
 
 __all__ = [
-    "LogrankResult",
+    "TestResult",
     "logrank",
+    "wald_test",
 ]
 
 
 @dataclass
-class LogrankResult:
-    """Result of :func:`logrank`.
+class TestResult:
+    """Result of a chi-square test (:func:`logrank`, :func:`wald_test`).
 
     Attributes
     ----------
     chi2 : float
-        Log-rank chi-square statistic.
+        The chi-square statistic.
     df : int
-        Degrees of freedom (number of groups - 1).
+        Degrees of freedom.
     p : float
         p-value, chi-square upper tail.
-    summary : DataFrame
-        One row per group: ``group, n, observed, expected, o_minus_e, variance`` (the diagonal
-        of the covariance matrix of O - E).
+    summary : DataFrame or None
+        The test's table: for the log-rank test one row per group: ``group, n, observed,
+        expected, o_minus_e, variance`` (the diagonal of the covariance matrix of O - E).
+    test_name : str
     """
+
+    __test__ = False  # not a pytest test class
 
     chi2: float
     df: int
     p: float
-    summary: pd.DataFrame = field(repr=False)
+    summary: pd.DataFrame | None = field(default=None, repr=False)
     test_name: str = "log-rank"
 
+    def __getitem__(self, key: str):
+        """``result["chi2"]``, ``["df"]``, ``["p"]``: the numbers, as in a JSON payload."""
+        if key not in ("chi2", "df", "p"):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def to_dict(self) -> dict:
+        return {"chi2": self.chi2, "df": self.df, "p": self.p}
+
     def __str__(self) -> str:
-        return (
-            f"{self.test_name} test: chi2 = {self.chi2:.3f} on {self.df} df, p = {self.p:.3g}\n"
-            + self.summary.to_string(index=False)
-        )
+        text = f"{self.test_name} test: chi2 = {self.chi2:.3f} on {self.df} df, p = {self.p:.3g}"
+        return text if self.summary is None else text + "\n" + self.summary.to_string(index=False)
+
+
+def wald_test(params, variance, contrasts=None) -> TestResult:
+    """Wald test of ``C beta = 0``.
+
+    Parameters
+    ----------
+    params : Series
+        Coefficients (e.g. ``fit.params`` of a :class:`~analysis.stats.cox.result.CoxResult`).
+    variance : DataFrame
+        Their covariance (``fit.variance``).
+    contrasts : array (q, p) or list of str, optional
+        Rows of ``C`` over ``params`` (a linear hypothesis), or the names of coefficients
+        tested jointly equal to 0; default all coefficients.
+
+    Examples
+    --------
+    >>> b = pd.Series({"x1": 0.3, "x2": 0.1})
+    >>> V = pd.DataFrame([[0.01, 0.0], [0.0, 0.01]], index=b.index, columns=b.index)
+    >>> res = wald_test(b, V, [[1, -1]])
+    >>> round(res.chi2, 6), res.df
+    (2.0, 1)
+    >>> round(wald_test(b, V, ["x1"]).chi2, 6)
+    9.0
+    """
+    names = list(params.index)
+    if contrasts is None:
+        contrasts = names
+    if len(contrasts) and all(isinstance(c, str) for c in contrasts):
+        C = np.zeros((len(contrasts), len(names)))
+        for i, c in enumerate(contrasts):
+            C[i, names.index(c)] = 1.0
+    else:
+        C = np.atleast_2d(np.asarray(contrasts, dtype=float))
+    beta = params.to_numpy(dtype=float)
+    V = variance.loc[names, names].to_numpy(dtype=float)
+    cb = C @ beta
+    chi2 = float(cb @ np.linalg.solve(C @ V @ C.T, cb))
+    df = int(C.shape[0])
+    return TestResult(chi2=chi2, df=df, p=float(stats.chi2.sf(chi2, df)), test_name="Wald")
 
 
 def logrank(
@@ -53,7 +105,7 @@ def logrank(
     duration: str = "duration",
     event: str = "event",
     entry: str | None = None,
-) -> LogrankResult:
+) -> TestResult:
     """Log-rank test of equal survival across groups (honours left truncation).
 
     At each distinct event time ``t`` the risk set of group ``g`` is
@@ -97,16 +149,10 @@ def logrank(
     d_gk = np.zeros((G, K))
     labels, sizes = [], []
     for g, (label, sub) in enumerate(parts):
-        t = np.sort(sub["t"].to_numpy())
-        if has_entry:
-            ent = np.sort(sub["entry"].to_numpy())
-            n_gk[g] = np.searchsorted(ent, event_times, side="left") - np.searchsorted(
-                t, event_times, side="left"
-            )
-        else:
-            n_gk[g] = len(t) - np.searchsorted(t, event_times, side="left")
-        te = sub.loc[sub["e"] == 1, "t"].to_numpy()
-        d_gk[g] = np.bincount(np.searchsorted(event_times, te), minlength=K)
+        t = sub["t"].to_numpy(dtype=float)
+        ent = sub["entry"].to_numpy(dtype=float) if has_entry else np.full(t.size, -np.inf)
+        n_gk[g] = at_risk(ent, t, event_times)
+        d_gk[g] = events_at(t, sub["e"].to_numpy(), event_times)
         labels.append(label)
         sizes.append(len(sub))
     n_k = n_gk.sum(axis=0)
@@ -132,4 +178,4 @@ def logrank(
             "variance": np.diag(V),
         }
     )
-    return LogrankResult(chi2=chi2, df=df, p=p, summary=summary)
+    return TestResult(chi2=chi2, df=df, p=p, summary=summary, test_name="log-rank")

@@ -14,7 +14,7 @@ The exposure here is holding 2+ products (vs 1) when the customer is first obser
    |SMD| < 0.1 is the usual threshold for balance.
 4. **Weighted Cox** with only the exposure, delayed entry (left truncation) and Efron ties; the
    standard error is the robust (sandwich) one computed over the left-truncated risk sets
-   (:func:`analysis.stats.cox.lifelines_fit.robust_variance`; lifelines' ``robust=True`` ignores entry
+   (:func:`analysis.stats.cox.residuals.robust_variance`; lifelines' ``robust=True`` ignores entry
    times). It estimates a *marginal* hazard ratio: 2+ vs 1 for the whole book, not for a
    customer with given characteristics. The sandwich treats the weights as known; ignoring that
    they were estimated makes it conservative (slightly too wide), the usual convention.
@@ -30,10 +30,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.stats.cox.lifelines_fit import CoxFit, fit_cox
+from analysis.stats.cox.fit import fit_cox
+from analysis.stats.cox.result import CoxResult
 from analysis.errors import InsufficientDataError
-
 from analysis.stats.km import km_table
+
 __all__ = [
     "IPWResult",
     "propensity_scores",
@@ -52,7 +53,7 @@ class IPWResult:
     ----------
     effect : dict
         ``hr, ci_low, ci_high, se_log_hr, p`` of the exposure (robust SE).
-    cox : CoxFit
+    cox : CoxResult
         The weighted Cox model.
     balance : DataFrame
         See :func:`balance_table`.
@@ -70,7 +71,7 @@ class IPWResult:
     """
 
     effect: dict
-    cox: CoxFit = field(repr=False)
+    cox: CoxResult = field(repr=False)
     balance: pd.DataFrame = field(repr=False)
     weights: pd.Series = field(repr=False)
     propensity: pd.Series = field(repr=False)

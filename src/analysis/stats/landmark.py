@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.stats.cox.lifelines_fit import CoxFit, fit_cox
+from analysis.stats.cox.fit import fit_cox
+from analysis.stats.cox.result import CoxResult
 from analysis.errors import InsufficientDataError
 
 __all__ = ["landmark_frame", "landmark_cox"]
@@ -75,7 +76,7 @@ def landmark_cox(
     horizon: float | None = None,
     min_events: int = 10,
     alpha: float = 0.05,
-) -> tuple[pd.DataFrame, dict[float, CoxFit]]:
+) -> tuple[pd.DataFrame, dict[float, CoxResult]]:
     """HR per unit of ``exposure`` at each landmark (Cox, adjusted for ``covariates``).
 
     Covariates that take a single value among the customers of a landmark, or 0/1 covariates

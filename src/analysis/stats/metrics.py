@@ -242,7 +242,7 @@ def calibration(time, event, risk_h, horizon: float, *, groups: int = 10) -> Cal
     smoothed observed risk of a Cox model of the outcome on a restricted cubic spline (3 knots) of
     cloglog(predicted risk).
     """
-    from analysis.stats.cox.fast import cox_fit
+    from analysis.stats.cox.fit import fit_cox
 
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(int)
@@ -276,9 +276,9 @@ def calibration(time, event, risk_h, horizon: float, *, groups: int = 10) -> Cal
         note = "predicted risks take few distinct values: linear smoother used"
     cols = [f"b{j}" for j in range(basis.shape[1])]
     fit_df = pd.DataFrame(basis, columns=cols).assign(time=time, event=event)
-    cph = cox_fit(fit_df, cols, duration="time", event="event", entry=None)
-    b = cph.params_.to_numpy()
-    h0 = float(step_at(cph.baseline_cumhaz_, [horizon])[0])
+    cph = fit_cox(fit_df, cols, duration="time", event="event", entry=None)
+    b = cph.params.to_numpy()
+    h0 = float(step_at(cph.baseline_cumhaz, [horizon])[0])
     obs = -np.expm1(-h0 * np.exp(basis @ b))
     diff = np.abs(p - obs)
     grid_p = np.quantile(p, np.linspace(0.01, 0.99, 50))

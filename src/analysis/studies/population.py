@@ -23,13 +23,31 @@ __all__ = [
 ]
 
 
-def product_group(n: pd.Series, top: int = 4) -> pd.Categorical:
+def product_group(n, top: int = 4, *, zero: str = "own") -> pd.Categorical:
     """Group product counts as (0,) 1, 2, ..., ``top``+ (an ordered categorical).
 
-    Zero is its own level only when some customer holds no product.
+    Parameters
+    ----------
+    n : array-like
+        Products held.
+    top : int
+        Counts from ``top`` up form one level ``"top+"``.
+    zero : {"own", "merge"}
+        ``"own"``: zero is its own level ``"0"`` when some customer holds no product (the
+        overview and drivers reports). ``"merge"``: zero counts as one product, so the levels
+        are always ``1 .. top+`` (the product-effect report, whose reference level is 1).
+
+    Examples
+    --------
+    >>> product_group([0, 1, 5]).astype(str).tolist()
+    ['0', '1', '4+']
+    >>> product_group([0, 1, 5], zero="merge").astype(str).tolist()
+    ['1', '1', '4+']
     """
-    values = pd.to_numeric(n).to_numpy()
-    low = 0 if (values == 0).any() else 1
+    if zero not in ("own", "merge"):
+        raise ValueError(f"zero must be 'own' or 'merge', got {zero!r}")
+    values = pd.to_numeric(pd.Series(np.asarray(n).ravel())).to_numpy(dtype=float)
+    low = 0 if zero == "own" and (values == 0).any() else 1
     labels = [str(i) for i in range(low, top)] + [f"{top}+"]
     clipped = np.clip(values, low, top).astype(int)
     return pd.Categorical([labels[i - low] for i in clipped], categories=labels, ordered=True)

@@ -1,33 +1,21 @@
-"""Risk-set sums of a fitted Cox model and the proportional-hazards test of R's ``cox.zph``.
+"""The one Efron risk-set engine of the Cox model (delayed entry, strata, case weights).
 
 Everything here works on counting-process rows ``(start, stop]`` (left truncation: a customer who
 entered observation at tenure ``start`` is at risk at tenure ``t`` when ``start < t <= stop``, the
-convention of R's ``Surv(start, stop, event)`` and of lifelines), with Efron's ties and optional
-strata. Why not lifelines' ``proportional_hazard_test``: lifelines 0.30 refuses fits with an
-``entry_col`` ("Residuals for entries not implemented"), its ``km`` time transform ignores entry
-times, and its statistic is the approximation R's ``survival`` used before version 3.0 (the tests
-reproduce it exactly from our residuals on data without truncation). :func:`cox_zph` reproduces R's current ``cox.zph``: a score
-test, per term and global, of the added covariates ``x * g(t)`` in the model with
-``beta(t) = beta + theta * g(t)``, evaluated at ``(beta_hat, 0)`` with the full information
-matrix, ``g`` the centred transformed time (``transform="km"``, R's default: ``1 - KM(t-)``
-of the pooled data with delayed entry; or ``"rank"``, ``"identity"``, ``"log"``).
-
-:func:`riskset_pieces` is the engine (per distinct event time: Efron mean and variance of the
-covariates over the risk set); it also gives the partial log-likelihood, the score and the
-information (checks of a fit) and the baseline cumulative hazard with delayed entry.
+convention of R's ``Surv(start, stop, event)`` and of lifelines), with Efron's ties, optional
+strata and case weights. :func:`riskset_pieces` gives, per distinct event time, the Efron mean
+and variance of the covariates over the risk set (counted by :mod:`analysis.stats.risksets`),
+hence the partial log-likelihood, the score and the information (the fit,
+:mod:`analysis.stats.cox.fit`), the baseline cumulative hazard, the residuals
+(:mod:`analysis.stats.cox.residuals`) and R's ``cox.zph`` test (:mod:`analysis.stats.cox.zph`).
 
 Example
 -------
->>> import numpy as np, pandas as pd
->>> from lifelines import CoxPHFitter
->>> rng = np.random.default_rng(0)
->>> df = pd.DataFrame({"x": rng.normal(size=300), "entry": rng.integers(0, 5, 300).astype(float)})
->>> df["stop"] = df["entry"] + rng.integers(1, 20, 300)
->>> df["event"] = (rng.random(300) < 0.5).astype(int)
->>> cph = CoxPHFitter().fit(df, "stop", "event", entry_col="entry")
->>> res = zph_for(cph, df)
->>> list(res.table.index)
-['x', 'GLOBAL']
+>>> import numpy as np
+>>> X = np.array([[0.0], [1.0], [1.0], [0.0]])
+>>> pc = riskset_pieces(X, [0.0], stop=[1, 2, 3, 4], event=[1, 1, 0, 1])
+>>> pc.time.tolist(), pc.xbar.ravel().round(4).tolist(), round(pc.loglik, 4)
+([1.0, 2.0, 4.0], [0.5, 0.6667, 0.0], -2.4849)
 """
 
 from __future__ import annotations
@@ -43,6 +31,7 @@ __all__ = [
     "RiskSetPieces",
     "riskset_pieces",
     "baseline_cumhaz",
+    "baseline_from",
 ]
 
 
@@ -54,8 +43,8 @@ class RiskSetPieces:
     ----------
     time, stratum : ndarray (K,)
         The event times and their stratum labels.
-    deaths : ndarray (K,)
-        Number of events at each time.
+    deaths, wdeaths : ndarray (K,)
+        Number of events at each time, and their summed case weights (equal without weights).
     xbar : ndarray (K, p)
         Efron-averaged risk-set mean of the covariates (mean over the ``d`` Efron steps).
     vsum : ndarray (K, p, p)
@@ -68,6 +57,12 @@ class RiskSetPieces:
         Efron partial log-likelihood at ``beta``.
     death_rows : ndarray
         Row indices (into the input) of the events, and ``death_k`` their event-time index.
+    hazard_x, tie, tie_x : ndarray
+        For residuals (:mod:`analysis.stats.cox.residuals`): per event time the sums over the
+        Efron steps ``l`` of ``g_l xbar_l``, ``f_l g_l`` and ``f_l g_l xbar_l``, with ``g_l`` the
+        hazard increment of step ``l`` and ``f_l = l / d`` its share of the tied events removed.
+    first_k : ndarray
+        Index of the first event time of each stratum (in order of appearance).
     """
 
     time: np.ndarray
@@ -80,11 +75,16 @@ class RiskSetPieces:
     loglik: float
     death_rows: np.ndarray
     death_k: np.ndarray
+    wdeaths: np.ndarray
+    hazard_x: np.ndarray
+    tie: np.ndarray
+    tie_x: np.ndarray
+    first_k: np.ndarray
 
     @property
     def score(self) -> np.ndarray:
         """Score vector (zero at the maximum partial likelihood)."""
-        return (self.xdeath - self.deaths[:, None] * self.xbar).sum(axis=0)
+        return (self.xdeath - self.wdeaths[:, None] * self.xbar).sum(axis=0)
 
     @property
     def information(self) -> np.ndarray:
@@ -99,41 +99,52 @@ def _as_float(a, name: str) -> np.ndarray:
     return out
 
 
-def _one_stratum(X, eta, start, stop, event):
+def _one_stratum(X, eta, start, stop, event, w=None):
+    """Efron risk-set sums of one stratum; ``w`` case weights (None: all 1, exactly)."""
     n, p = X.shape
     times = np.unique(stop[event])
     K = times.size
     c = eta.max() if n else 0.0
     r = np.exp(eta - c)
+    wr = r if w is None else w * r
     index = risk_index(start, stop, times)
 
-    def over_risk(w):
-        return at_risk(start, stop, times, w, index=index)
+    def over_risk(v):
+        return at_risk(start, stop, times, v, index=index)
 
-    S0 = over_risk(r)
-    S1 = np.column_stack([over_risk(r * X[:, j]) for j in range(p)]) if p else np.zeros((K, 0))
+    S0 = over_risk(wr)
+    S1 = np.column_stack([over_risk(wr * X[:, j]) for j in range(p)]) if p else np.zeros((K, 0))
     S2 = np.zeros((K, p, p))
     for j in range(p):
         for m in range(j + 1):
-            S2[:, j, m] = S2[:, m, j] = over_risk(r * X[:, j] * X[:, m])
+            S2[:, j, m] = S2[:, m, j] = over_risk(wr * X[:, j] * X[:, m])
     rows = np.flatnonzero(event)
     kd = np.searchsorted(times, stop[rows])
+    wd = np.ones(rows.size) if w is None else w[rows]
     d = np.bincount(kd, minlength=K).astype(float)
-    D0 = np.bincount(kd, r[rows], minlength=K)
-    D1 = np.column_stack([np.bincount(kd, r[rows] * X[rows, j], minlength=K) for j in range(p)]) \
+    wdeaths = d if w is None else np.bincount(kd, wd, minlength=K)
+    wbar = np.ones(K) if w is None else wdeaths / d
+    D0 = np.bincount(kd, wr[rows], minlength=K)
+    D1 = np.column_stack([np.bincount(kd, wr[rows] * X[rows, j], minlength=K) for j in range(p)]) \
         if p else np.zeros((K, 0))
     D2 = np.zeros((K, p, p))
     for j in range(p):
         for m in range(j + 1):
-            D2[:, j, m] = D2[:, m, j] = np.bincount(kd, r[rows] * X[rows, j] * X[rows, m], minlength=K)
-    XD = np.column_stack([np.bincount(kd, X[rows, j], minlength=K) for j in range(p)]) \
+            D2[:, j, m] = D2[:, m, j] = np.bincount(kd, wr[rows] * X[rows, j] * X[rows, m],
+                                                    minlength=K)
+    wx = X[rows] if w is None else wd[:, None] * X[rows]
+    XD = np.column_stack([np.bincount(kd, wx[:, j], minlength=K) for j in range(p)]) \
         if p else np.zeros((K, 0))
-    eta_d = np.bincount(kd, eta[rows], minlength=K)
+    eta_d = np.bincount(kd, eta[rows] if w is None else wd * eta[rows], minlength=K)
 
     xbar = np.zeros((K, p))
     vsum = np.zeros((K, p, p))
     haz = np.zeros(K)
+    haz_x = np.zeros((K, p))
+    tie = np.zeros(K)
+    tie_x = np.zeros((K, p))
     loglik = 0.0
+    scale = np.exp(-c)
     for k in range(K):
         dk = int(d[k])
         f = np.arange(dk) / dk  # Efron: remove l/d of the tied events' weight at step l
@@ -142,10 +153,17 @@ def _one_stratum(X, eta, start, stop, event):
         s2 = S2[k][None, :, :] - f[:, None, None] * D2[k][None, :, :]
         mean_l = s1 / s0[:, None]
         xbar[k] = mean_l.mean(axis=0)
-        vsum[k] = (s2 / s0[:, None, None] - mean_l[:, :, None] * mean_l[:, None, :]).sum(axis=0)
-        haz[k] = np.sum(1.0 / s0) * np.exp(-c)
-        loglik += eta_d[k] - np.sum(np.log(s0) + c)
-    return times, d, xbar, vsum, XD, haz, loglik, rows, kd
+        v = (s2 / s0[:, None, None] - mean_l[:, :, None] * mean_l[:, None, :]).sum(axis=0)
+        vsum[k] = v if w is None else wbar[k] * v
+        g = wbar[k] / s0  # hazard increment of each Efron step (scaled by exp(c))
+        haz[k] = np.sum(g) * scale if w is None else np.sum(1.0 / s0) * wbar[k] * scale
+        haz_x[k] = (mean_l * g[:, None]).sum(axis=0) * scale
+        tie[k] = np.sum(f * g) * scale
+        tie_x[k] = (mean_l * (f * g)[:, None]).sum(axis=0) * scale
+        ll_k = np.sum(np.log(s0) + c)
+        loglik += eta_d[k] - (ll_k if w is None else wbar[k] * ll_k)
+    return dict(time=times, deaths=d, wdeaths=wdeaths, xbar=xbar, vsum=vsum, xdeath=XD,
+                hazard=haz, hazard_x=haz_x, tie=tie, tie_x=tie_x, loglik=loglik, rows=rows, kd=kd)
 
 
 def riskset_pieces(
@@ -156,6 +174,7 @@ def riskset_pieces(
     event,
     start=None,
     strata=None,
+    weights=None,
 ) -> RiskSetPieces:
     """Risk-set sums of a Cox model at coefficients ``beta`` (Efron ties, delayed entry, strata).
 
@@ -170,6 +189,9 @@ def riskset_pieces(
         Start of each row's interval (entry time); at risk when ``start < t <= stop``.
     strata : array (n,), optional
         Stratum labels (separate baseline hazards).
+    weights : array (n,), optional
+        Case weights (e.g. inverse probability weights), as R's ``coxph(weights=)``: each
+        Efron step of a tied event time carries the mean weight of its events.
     """
     X = _as_float(X, "X")
     if X.ndim == 1:
@@ -179,8 +201,12 @@ def riskset_pieces(
     if beta.size != p:
         raise ValueError(f"beta has {beta.size} values for {p} columns of X")
     stop = _as_float(stop, "stop")
-    start = np.zeros(n) if start is None else _as_float(start, "start")
+    # no delayed entry: at risk from the beginning (also for rows that stop at time 0)
+    start = np.full(n, -np.inf) if start is None else _as_float(start, "start")
     event = np.asarray(event).astype(bool)
+    w = None if weights is None else _as_float(weights, "weights")
+    if w is not None and np.any(w < 0):
+        raise ValueError("weights must be non-negative")
     if np.any(start >= stop):
         raise ValueError("every row needs start < stop (entry before the event or censoring time)")
     eta = X @ beta if p else np.zeros(n)
@@ -188,24 +214,41 @@ def riskset_pieces(
     parts = []
     for s in np.unique(labels):
         idx = np.flatnonzero(labels == s)
-        t, d, xbar, vsum, XD, haz, ll, rows, kd = _one_stratum(X[idx], eta[idx], start[idx],
-                                                             stop[idx], event[idx])
-        parts.append((s, t, d, xbar, vsum, XD, haz, ll, idx[rows], kd))
-    offsets = np.cumsum([0] + [len(pt[1]) for pt in parts[:-1]])
+        part = _one_stratum(X[idx], eta[idx], start[idx], stop[idx], event[idx],
+                            None if w is None else w[idx])
+        part["stratum"] = s
+        part["rows"] = idx[part["rows"]]
+        parts.append(part)
+    offsets = np.cumsum([0] + [len(pt["time"]) for pt in parts[:-1]])
     strata_values = (np.asarray(pd.Series(strata).factorize()[1]) if strata is not None
                      else np.array([None], dtype=object))
+
+    def cat(key):
+        return np.concatenate([pt[key] for pt in parts])
+
     return RiskSetPieces(
-        time=np.concatenate([pt[1] for pt in parts]),
-        stratum=np.concatenate([np.repeat(strata_values[pt[0]], len(pt[1])) for pt in parts]),
-        deaths=np.concatenate([pt[2] for pt in parts]),
-        xbar=np.concatenate([pt[3] for pt in parts]),
-        vsum=np.concatenate([pt[4] for pt in parts]),
-        xdeath=np.concatenate([pt[5] for pt in parts]),
-        hazard=np.concatenate([pt[6] for pt in parts]),
-        loglik=float(sum(pt[7] for pt in parts)),
-        death_rows=np.concatenate([pt[8] for pt in parts]),
-        death_k=np.concatenate([pt[9] + off for pt, off in zip(parts, offsets)]),
+        time=cat("time"),
+        stratum=np.concatenate([np.repeat(strata_values[pt["stratum"]], len(pt["time"]))
+                                for pt in parts]),
+        deaths=cat("deaths"),
+        xbar=cat("xbar"),
+        vsum=cat("vsum"),
+        xdeath=cat("xdeath"),
+        hazard=cat("hazard"),
+        loglik=float(sum(pt["loglik"] for pt in parts)),
+        death_rows=cat("rows"),
+        death_k=np.concatenate([pt["kd"] + off for pt, off in zip(parts, offsets)]),
+        wdeaths=cat("wdeaths"),
+        hazard_x=cat("hazard_x"),
+        tie=cat("tie"),
+        tie_x=cat("tie_x"),
+        first_k=offsets,
     )
+
+
+def baseline_from(pieces: RiskSetPieces) -> pd.Series:
+    """Baseline cumulative hazard (cumulated Efron increments) of unstratified risk-set sums."""
+    return pd.Series(np.cumsum(pieces.hazard), index=pieces.time, name="baseline_cumhaz")
 
 
 def baseline_cumhaz(X, beta, *, stop, event, start=None) -> pd.Series:
@@ -214,5 +257,4 @@ def baseline_cumhaz(X, beta, *, stop, event, start=None) -> pd.Series:
     For predictions at ``x``: ``H(t | x) = H0(t) * exp(x @ beta)``, with ``X`` the design used
     in the fit (no strata).
     """
-    pieces = riskset_pieces(X, beta, stop=stop, event=event, start=start)
-    return pd.Series(np.cumsum(pieces.hazard), index=pieces.time, name="baseline_cumhaz")
+    return baseline_from(riskset_pieces(X, beta, stop=stop, event=event, start=start))

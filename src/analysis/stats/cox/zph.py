@@ -159,20 +159,28 @@ def cox_zph(
                      beta=pd.Series(beta, index=cols), terms=terms)
 
 
-def zph_for(cph, data: pd.DataFrame, *, terms=None, transform: str = "km") -> ZphResult:
-    """:func:`cox_zph` for a fitted lifelines ``CoxPHFitter`` and the frame it was fitted on."""
-    cols = list(cph.params_.index)
+def zph_for(fit, data: pd.DataFrame | None = None, *, terms=None,
+            transform: str = "km") -> ZphResult:
+    """:func:`cox_zph` for a :class:`~analysis.stats.cox.result.CoxResult`.
+
+    ``data`` defaults to the frame the model was fitted on; the model-based variance is used
+    (as R's ``cox.zph``), whatever the fit's ``robust``.
+    """
+    if fit.spec.get("weights"):
+        raise ValueError("the proportional-hazards test is for unweighted models")
+    d = fit.data if data is None else data
+    sp = fit.spec
+    cols = list(fit.params.index)
     strata = None
-    if cph.strata:
-        s = cph.strata if isinstance(cph.strata, (list, tuple)) else [cph.strata]
-        strata = data[list(s)].astype(str).agg("|".join, axis=1).to_numpy()
+    if sp.get("strata"):
+        strata = d[list(sp["strata"])].astype(str).agg("|".join, axis=1).to_numpy()
     return cox_zph(
-        data[cols],
-        cph.params_.to_numpy(),
-        cph.variance_matrix_.loc[cols, cols].to_numpy(),
-        stop=data[cph.duration_col].to_numpy(),
-        event=data[cph.event_col].to_numpy(),
-        start=None if cph.entry_col is None else data[cph.entry_col].to_numpy(),
+        d[cols],
+        fit.params.to_numpy(),
+        fit.naive_variance.loc[cols, cols].to_numpy(),
+        stop=d[sp["duration"]].to_numpy(),
+        event=d[sp["event"]].to_numpy(),
+        start=None if sp.get("entry") is None else d[sp["entry"]].to_numpy(),
         strata=strata,
         terms=terms,
         transform=transform,

@@ -53,13 +53,13 @@ from analysis.studies.drivers.design import (
     _spline_basis,
     build_design,
 )
-from analysis.studies.drivers.model import effects_table, fit_cox
+from analysis.stats.cox.fit import fit_cox
+from analysis.studies.drivers.model import effects_table
 from analysis.studies.drivers.ph import ph_check, ph_remedy
 from analysis.studies.drivers.reasons import departure_reasons
 from analysis.studies.drivers.truth import truth_comparison
 
 __all__ = [
-    "fit_cox",
     "effects_table",
     "spline_checks",
     "partial_effect",
@@ -80,7 +80,7 @@ def spline_checks(design_linear: Design, study: Study, *, alpha: float = 0.05,
     p < alpha / (number tested) (Bonferroni).
     """
     base = fit_cox(design_linear.data, design_linear.columns)
-    ll0 = base.log_likelihood_
+    ll0 = base.log_likelihood
     cands = [t for t in design_linear.terms if t.kind == "numeric"
              and design_linear.data[t.columns[0]].nunique() >= min_distinct]
     rows = []
@@ -90,7 +90,7 @@ def spline_checks(design_linear: Design, study: Study, *, alpha: float = 0.05,
                 x.name for x in design_linear.terms]:
             continue
         fit = fit_cox(d.data, d.columns)
-        lr = 2 * (fit.log_likelihood_ - ll0)
+        lr = 2 * (fit.log_likelihood - ll0)
         df = len(d.term(t.name).columns) - 1
         rows.append(dict(term=t.name, covariate=t.words, lr_chisq=max(lr, 0.0), df=df,
                          p=float(stats.chi2.sf(max(lr, 0.0), df))))
@@ -184,8 +184,8 @@ def held_out_accuracy(design: Design, horizons: Sequence[float], *, test_size: f
         )
     cols = design.columns
     cph = fit_cox(train, cols)
-    beta = cph.params_[cols].to_numpy()
-    H0 = cph.baseline_cumhaz_  # Efron increments, delayed entry (analysis.stats.cox.engine.baseline_cumhaz)
+    beta = cph.params[cols].to_numpy()
+    H0 = cph.baseline_cumhaz  # Efron increments, delayed entry (analysis.stats.cox.engine)
     fu_train = (train[DURATION] - train[ENTRY]).to_numpy()
     fu_test = (test[DURATION] - test[ENTRY]).to_numpy()
     hs, notes = metrics.clip_horizons(horizons, fu_test, fu_train)
@@ -262,7 +262,7 @@ def time_varying_model(study: Study, design: Design) -> TimeVarying:
         terms = [t for t in terms if t.name != "outflow_3m"]
         cols.remove("outflow_3m")
     cph = fit_cox(d, cols)
-    eff = effects_table(cph.params_, cph.variance_matrix_, terms)
+    eff = effects_table(cph.params, cph.variance, terms)
     return TimeVarying(effects=eff, data=d, columns=cols, terms=terms, model=cph)
 
 
@@ -331,7 +331,7 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
     model = attempt(fit_cox, d.data, d.columns)
     ph = attempt(lambda: ph_check(model.value, d.data, d.terms, transform=transform,
                                   alpha=alpha)) if model.ok else Attempt(note=model.note)
-    effects = (attempt(effects_table, model.value.params_, model.value.variance_matrix_, d.terms,
+    effects = (attempt(effects_table, model.value.params, model.value.variance, d.terms,
                        ph.value[0] if ph.ok else None) if model.ok else Attempt(note=model.note))
     remedy = (attempt(ph_remedy, d, model.value, ph.value[0], effects.value, transform=transform)
               if ph.ok and effects.ok else Attempt(note=ph.note or effects.note))

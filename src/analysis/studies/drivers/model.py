@@ -8,29 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats.cox.fast import cox_fit
-from analysis.studies.drivers.design import DURATION, ENTRY, EVENT, Term, _spline_basis
+from analysis.stats.hypothesis import wald_test
+from analysis.studies.drivers.design import Term, _spline_basis
 
-__all__ = ["fit_cox", "effects_table"]
-
-
-def fit_cox(data: pd.DataFrame, columns: Sequence[str], *, strata: Sequence[str] | None = None,
-            entry: str = ENTRY, duration: str = DURATION, event: str = EVENT, init=None):
-    """Cox model (Efron ties) with delayed entry at ``entry`` (:func:`analysis.stats.cox.fast.cox_fit`,
-    checked against lifelines' ``CoxPHFitter`` in the tests).
-
-    Raises :class:`InsufficientDataError` when the model cannot be fitted (e.g. no event in a
-    level, perfect separation).
-    """
-    return cox_fit(data, columns, duration=duration, event=event, entry=entry, strata=strata,
-                   init=init)
-
-
-def _wald_term(params: pd.Series, cov: pd.DataFrame, cols: list) -> tuple[float, int, float]:
-    b = params[cols].to_numpy()
-    V = cov.loc[cols, cols].to_numpy()
-    chi = float(b @ np.linalg.solve(V, b))
-    return chi, len(cols), float(stats.chi2.sf(chi, len(cols)))
+__all__ = ["effects_table"]
 
 
 def _contrast(term: Term, params: pd.Series, cov: pd.DataFrame) -> tuple[float, float]:
@@ -44,17 +25,19 @@ def _contrast(term: Term, params: pd.Series, cov: pd.DataFrame) -> tuple[float, 
 
 
 def effects_table(params: pd.Series, cov: pd.DataFrame, terms: Sequence[Term],
-                  ph: pd.DataFrame | None = None, *, ratio: str = "hr") -> pd.DataFrame:
+                  ph: pd.DataFrame | None = None, *, ratio: str = "hr",
+                  alpha: float = 0.05) -> pd.DataFrame:
     """One row per effect: ``key, term, label, hr (or tr), ci_low, ci_high, p, ph_test_p, chisq``.
 
     Numeric terms: per unit of the design column; categorical: each level vs the reference;
     spline terms: 75th vs 25th percentile with the joint Wald p-value of the term. ``chisq`` is
-    the term's joint Wald statistic (used to rank drivers).
+    the term's joint Wald statistic (used to rank drivers). Intervals: ``1 - alpha``.
     """
-    z = stats.norm.ppf(0.975)
+    z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for t in terms:
-        chi, df, p_term = _wald_term(params, cov, t.columns)
+        w = wald_test(params, cov, list(t.columns))
+        chi, df, p_term = w.chi2, w.df, w.p
         ph_p = float(ph.loc[t.name, "p"]) if ph is not None and t.name in ph.index else np.nan
         if t.kind == "spline":
             est, se = _contrast(t, params, cov)

@@ -12,7 +12,9 @@ from scipy import stats
 
 from analysis.stats.cox.zph import ZphResult, zph_for
 from analysis.studies.drivers.design import DURATION, Design, ENTRY, EVENT, Term
-from analysis.studies.drivers.model import effects_table, fit_cox
+from analysis.stats.cox.episodes import split_intervals
+from analysis.stats.cox.fit import fit_cox
+from analysis.studies.drivers.model import effects_table
 
 if TYPE_CHECKING:
     from analysis.studies.drivers.estimate import Drivers
@@ -28,7 +30,7 @@ def ph_check(cph, data: pd.DataFrame, terms: Sequence[Term], *, transform: str =
              alpha: float = 0.05) -> tuple[pd.DataFrame, ZphResult]:
     """Scaled Schoenfeld (R ``cox.zph``) test per term and global; ``flagged`` where p is below
     ``alpha`` / number of terms (Bonferroni)."""
-    present = [t for t in terms if all(c in cph.params_.index for c in t.columns)]
+    present = [t for t in terms if all(c in cph.params.index for c in t.columns)]
     zph = zph_for(cph, data, terms={t.name: t.columns for t in present}, transform=transform)
     tab = zph.table.copy()
     words = {t.name: t.words for t in present}
@@ -53,23 +55,10 @@ def _bands(event_times: np.ndarray) -> list[float]:
 
 def split_at(data: pd.DataFrame, cuts: Sequence[float], *, entry: str = ENTRY,
              duration: str = DURATION, event: str = EVENT) -> pd.DataFrame:
-    """Split each row's (entry, duration] at the tenure ``cuts`` (episode splitting);
-    ``band`` numbers the pieces 0..len(cuts), the event stays on the last piece."""
-    edges = np.r_[-np.inf, np.asarray(cuts, dtype=float), np.inf]
-    parts = []
-    for b in range(len(edges) - 1):
-        lo, hi = edges[b], edges[b + 1]
-        s = np.maximum(data[entry].to_numpy(), lo)
-        e = np.minimum(data[duration].to_numpy(), hi)
-        keep = s < e
-        piece = data.loc[keep].copy()
-        piece[entry] = s[keep]
-        ended = data[duration].to_numpy()[keep] <= hi
-        piece[event] = np.where(ended, data[event].to_numpy()[keep], 0)
-        piece[duration] = e[keep]
-        piece["band"] = b
-        parts.append(piece)
-    return pd.concat(parts, ignore_index=True)
+    """Split each row's (entry, duration] at the tenure ``cuts`` (episode splitting,
+    :func:`analysis.stats.cox.episodes.split_intervals`); ``band`` numbers the pieces
+    0..len(cuts), the event stays on the last piece."""
+    return split_intervals(data, cuts, start=entry, stop=duration, event=event, band="band")
 
 
 @dataclass
@@ -178,7 +167,7 @@ def ph_remedy(design: Design, cph, ph: pd.DataFrame, effects: pd.DataFrame, *,
     for n in banded:
         actions.append(f"{words[n]}: a separate hazard ratio in each tenure band "
                        f"({', '.join(_band_label(cuts, b) for b in range(len(cuts) + 1))})")
-    after = effects_table(model.params_, model.variance_matrix_,
+    after = effects_table(model.params, model.variance,
                           [t for t in new_terms if t.kind != "banded"], ph_after)
     compare = effects[["key", "label", "hr", "ci_low", "ci_high", "ph_test_p"]].merge(
         after[["key", "hr", "ci_low", "ci_high", "ph_test_p"]], on="key", how="left",
@@ -196,8 +185,8 @@ def ph_remedy(design: Design, cph, ph: pd.DataFrame, effects: pd.DataFrame, *,
         for c in t.columns:
             for b in range(len(cuts) + 1):
                 name = f"{c}@band{b}"
-                est = float(model.params_[name])
-                se = float(np.sqrt(model.variance_matrix_.loc[name, name]))
+                est = float(model.params[name])
+                se = float(np.sqrt(model.variance.loc[name, name]))
                 band_rows.append(dict(covariate=t.words if len(t.columns) == 1 else c,
                                       band=_band_label(cuts, b), hr=np.exp(est),
                                       ci_low=np.exp(est - z * se), ci_high=np.exp(est + z * se),

@@ -20,31 +20,27 @@ additional product held (lagged ``lag`` months), conditional on the covariates.
 
 :func:`estimate_product_effect` runs everything and never raises on thin data: a step with too
 little data (no departures in a level, a single group...) is recorded in ``notes`` as
-"not estimable: reason" and its numbers are NaN.
+"Not estimable: reason" and its numbers are NaN.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats.cox.lifelines_fit import (
-    CoxFit,
-    fit_cox,
-    fit_cox_time_varying,
-    schoenfeld_test,
-    split_intervals,
-    wald_test,
-)
+from analysis.stats.cox.episodes import split_intervals
+from analysis.stats.cox.fit import fit_cox, fit_cox_time_varying
+from analysis.stats.cox.result import CoxResult
+from analysis.stats.cox.zph import zph_for
+from analysis.stats.hypothesis import wald_test
 from analysis.stats.evalue import evalue_hr
 from analysis.stats.ipw import IPWResult, iptw_cox
 from analysis.stats.landmark import landmark_cox
-from analysis.errors import InsufficientDataError
+from analysis.errors import NOT_ESTIMABLE, InsufficientDataError, Notes
 from analysis.studies.product_effect.findings import _words
 from analysis.studies.product_effect.frames import (
     ADJUST_LANDMARK,
@@ -71,7 +67,9 @@ __all__ = [
 ]
 
 
-_EXPECTED = (InsufficientDataError, np.linalg.LinAlgError, ZeroDivisionError, ValueError)
+# Besides thin data and numerical failures (errors.attempt), a ValueError of a step means
+# degenerate data here (e.g. a propensity design patsy cannot build on a tiny branch).
+_EXPECTED = (ValueError,)
 
 
 @dataclass
@@ -87,10 +85,10 @@ class ProductEffect:
         Per section (``attrition``, ``km``, ``logrank``, ``cox_unadjusted``, ``cox_adjusted``,
         ``cox_time_varying``, ``shape``, ``monotonicity``, ``landmark``, ``ipw_balance``,
         ``ipw_km``, ``rmst``, ``ph_test``, ``ph_bands``, ``evalue``).
-    fits : dict of CoxFit
+    fits : dict of CoxResult
     ipw : IPWResult or None
     notes : dict of str
-        Section -> plain-language note (``"not estimable: ..."`` when a step failed).
+        Section -> plain-language note (``"Not estimable: ..."`` when a step failed).
     headline : dict
         The ``product_effect`` payload for :func:`analysis.report.headline.publish`.
     truth : dict or None
@@ -127,22 +125,6 @@ class ProductEffect:
                   "bias_log"]].reset_index(drop=True)
 
 
-class _Notes(dict):
-    def attempt(self, key: str, fn, *args, **kwargs):
-        """Run ``fn``; on thin data record "not estimable: reason" under ``key``, return None."""
-        from lifelines.exceptions import ConvergenceError
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return fn(*args, **kwargs)
-        except InsufficientDataError as exc:
-            self[key] = f"not estimable: {exc}"
-        except (ConvergenceError, *_EXPECTED) as exc:
-            self[key] = f"not estimable: {type(exc).__name__}: {exc}"
-        return None
-
-
 def _usable(df: pd.DataFrame, covs: Sequence[str], event: str = "event") -> tuple[list, list]:
     """Covariates that vary (and, for 0/1 ones, have events on both sides); the rest dropped."""
     keep, drop = [], []
@@ -166,7 +148,7 @@ def _strata(df: pd.DataFrame) -> list[str] | None:
     return ["branch"] if "branch" in df.columns and df["branch"].nunique() > 1 else None
 
 
-def _model_table(fit: CoxFit | None) -> pd.DataFrame:
+def _model_table(fit: CoxResult | None) -> pd.DataFrame:
     if fit is None:
         return pd.DataFrame(columns=["term", "label", "hr", "ci_low", "ci_high", "p"])
     t = fit.summary.copy()
@@ -272,7 +254,7 @@ def estimate_product_effect(
     settings["full_window"] = bool(
         as_of is None or panel is None or len(panel) == 0
         or pd.Timestamp(as_of) >= pd.Timestamp(panel["month"].max()))
-    notes = _Notes()
+    notes = Notes(expected=_EXPECTED)
     tables: dict = {}
     fits: dict = {}
     snapshot = getattr(portfolio, "kind", "panel") == "snapshot"
@@ -295,7 +277,7 @@ def estimate_product_effect(
     strata = _strata(frame)
     descriptive = notes.attempt
     if events < min_events:
-        thin = (f"not estimable: only {events} departure{'s' if events != 1 else ''} in this "
+        thin = (f"{NOT_ESTIMABLE}: only {events} departure{'s' if events != 1 else ''} in this "
                 f"data; models need at least {min_events}")
 
         def model_attempt(key, *args, **kwargs):
@@ -306,7 +288,7 @@ def estimate_product_effect(
 
     # 1. descriptive ----------------------------------------------------------------------------
     if n == 0:
-        notes["data"] = "not estimable: no customers in this data"
+        notes["data"] = f"{NOT_ESTIMABLE}: no customers in this data"
     tables["attrition"] = notes.attempt(
         "attrition", attrition_rates, frame, by="product_group", entry="entry")
     tables["km"] = notes.attempt("km", km_table, frame, group="product_group", entry="entry",
@@ -410,7 +392,7 @@ def estimate_product_effect(
                     tables["ipw_untrimmed_balance"] = untrimmed.balance
                     fits["iptw_untrimmed"] = untrimmed.cox
     elif "iptw" not in notes:
-        notes["iptw"] = "not estimable: no segment has customers in both exposure groups"
+        notes["iptw"] = f"{NOT_ESTIMABLE}: no segment has customers in both exposure groups"
     if ipw is not None:
         tables["ipw_balance"] = ipw.balance
         tables["ipw_km"] = ipw.km
@@ -447,26 +429,20 @@ def estimate_product_effect(
     else:
         shape_info = {}
 
-    # 9. PH check -------------------------------------------------------------------------------
+    # 9. PH check: R's cox.zph (score test), km and rank time transforms -----------------------
     ph = []
     for name, term in (("time_varying", "n_products"), ("adjusted_linear", "n_products_entry")):
         f = fits.get(name)
         if f is None:
             continue
         for tr in ("km", "rank"):
-            res = model_attempt(f"ph_test_{name}", schoenfeld_test, f, transform=tr, terms=[term],
-                                return_residuals=True)
+            res = model_attempt(f"ph_test_{name}", _zph_row, f, term, tr)
             if res is not None:
                 table, resid = res
                 table.insert(0, "model", name)
                 ph.append(table)
                 if tr == "km":
-                    tables[f"schoenfeld_{name}"] = resid[["time", "g", term]]
-        if f is not None:  # R's current cox.zph (score test) on the same fit, for comparison
-            z = model_attempt(f"ph_zph_{name}", _zph_row, f, term)
-            if z is not None:
-                z.insert(0, "model", name)
-                ph.append(z)
+                    tables[f"schoenfeld_{name}"] = resid
     tables["ph_test"] = pd.concat(ph, ignore_index=True) if ph else None
     bands = None if snapshot else model_attempt(
         "ph_bands", _band_hrs, iv, tv_use, strata, list(ph_cuts), alpha)
@@ -489,7 +465,7 @@ def estimate_product_effect(
             ev["outcome_share"] = share
             tables["evalue"] = pd.DataFrame([ev])
     else:
-        notes.setdefault("evalue", "not estimable: no adjusted estimate to assess")
+        notes.setdefault("evalue", f"{NOT_ESTIMABLE}: no adjusted estimate to assess")
 
     # 11. summary -------------------------------------------------------------------------------
     tv_truth = _truth_values(getattr(portfolio, "truth", None), settings, ipw_segments)
@@ -509,10 +485,10 @@ def estimate_product_effect(
 def _categorical_levels(df: pd.DataFrame, event: str) -> tuple[list[str], str]:
     """Product levels (beyond 1) usable in a categorical model, and a note on those left out."""
     if not len(df):
-        return [], "not estimable: no customers"
+        return [], f"{NOT_ESTIMABLE}: no customers"
     counts = df.groupby("product_group", observed=False)[event].agg(["size", "sum"])
     if counts.loc["1", "size"] == 0 or counts.loc["1", "sum"] == 0:
-        return [], ("not estimable: no departures among customers with 1 product (the reference "
+        return [], (f"{NOT_ESTIMABLE}: no departures among customers with 1 product (the reference "
                     "level), so no level can be compared with it")
     levels, out = [], []
     for lv in PRODUCT_LEVELS[1:]:
@@ -526,7 +502,7 @@ def _categorical_levels(df: pd.DataFrame, event: str) -> tuple[list[str], str]:
     return levels, "; ".join(out)
 
 
-def _shape(cat: CoxFit, lin: CoxFit | None, lin_term: str):
+def _shape(cat: CoxResult, lin: CoxResult | None, lin_term: str):
     """Dose-response by product level, adjacent steps, and a linearity test."""
     if cat is None:
         raise InsufficientDataError("the categorical model could not be fitted")
@@ -569,21 +545,15 @@ def _shape(cat: CoxFit, lin: CoxFit | None, lin_term: str):
     return shape, mono, info
 
 
-def _zph_row(fit: CoxFit, term: str) -> pd.DataFrame:
-    """R's ``cox.zph`` (survival >= 3, score test, km transform) for ``term`` of a fit."""
-    from analysis.stats.cox.zph import cox_zph
-
-    sp, d = fit.spec, fit.data
-    strata = (d[list(sp["strata"])].astype(str).agg("|".join, axis=1).to_numpy()
-              if sp["strata"] else None)
-    beta = fit.summary.set_index("term").loc[fit.covariates, "coef"].to_numpy()
-    res = cox_zph(d[fit.covariates], beta, fit.naive_variance, stop=d[sp["duration"]].to_numpy(),
-                  event=d[sp["event"]].to_numpy(),
-                  start=d[sp["entry"]].to_numpy() if sp["entry"] else None, strata=strata)
+def _zph_row(fit: CoxResult, term: str, transform: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """R's ``cox.zph`` (survival >= 3, score test) for ``term`` of a fit, and its scaled
+    Schoenfeld residuals (``time``, transformed time ``g``, the term's beta(t) estimates)."""
+    res = zph_for(fit, transform=transform)
     row = res.table.loc[term]
-    return pd.DataFrame([{"term": term, "transform": "km (R cox.zph score test)",
-                          "statistic": float(row["chisq"]), "df": int(row["df"]),
-                          "p": float(row["p"])}])
+    table = pd.DataFrame([{"term": term, "transform": transform, "statistic": float(row["chisq"]),
+                           "df": int(row["df"]), "p": float(row["p"])}])
+    resid = res.residuals.rename(columns={"gtime": "g"})[["time", "g", term]]
+    return table, resid
 
 
 def _band_hrs(iv: pd.DataFrame, covs: list[str], strata, cuts: list[float], alpha: float):
@@ -611,4 +581,4 @@ def _band_hrs(iv: pd.DataFrame, covs: list[str], strata, cuts: list[float], alph
     C = np.zeros((len(names) - 1, len(fit.covariates)))
     for i in range(len(names) - 1):
         C[i, i], C[i, i + 1] = 1, -1
-    return pd.DataFrame(rows), wald_test(fit, C)
+    return pd.DataFrame(rows), wald_test(fit.params, fit.variance, C)

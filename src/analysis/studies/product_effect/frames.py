@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.frames import counting_process, survival_frame
+from analysis.studies.population import product_group
 from analysis.studies.product_effect.terms import LABELS
 
 __all__ = [
@@ -13,7 +14,6 @@ __all__ = [
     "ADJUST_STATIC",
     "ADJUST_TIME_VARYING",
     "ADJUST_LANDMARK",
-    "product_group",
     "add_product_columns",
     "prepare_product_frames",
 ]
@@ -37,15 +37,8 @@ ADJUST_TIME_VARYING = ("tier", "loan", "outflow_3m", "age10", "entry_years", "lo
 ADJUST_LANDMARK = ("tier", "loan", "outflow_3m", "age10")
 
 
-def product_group(n) -> pd.Categorical:
-    """Product count grouped ``1, 2, 3, 4+`` (ordered categorical)."""
-    n = np.asarray(n, dtype=float)
-    lab = np.where(n >= 4, "4+", np.where(n >= 3, "3", np.where(n >= 2, "2", "1")))
-    return pd.Categorical(lab, categories=list(PRODUCT_LEVELS), ordered=True)
-
-
 def _add_dummies(df: pd.DataFrame, count_col: str) -> pd.DataFrame:
-    g = product_group(df[count_col])
+    g = product_group(df[count_col], zero="merge")
     df["product_group"] = g
     for level, col in DUMMIES.items():
         df[col] = (np.asarray(g) == level).astype(float)
@@ -107,7 +100,7 @@ def prepare_product_frames(
     return frame, iv, excl
 
 
-NO_PANEL = ("not estimable: this dataset has one row per customer (no monthly history), so "
+NO_PANEL = ("Not estimable: this dataset has one row per customer (no monthly history), so "
             "product holdings cannot change over time here; see the models at entry instead")
 
 

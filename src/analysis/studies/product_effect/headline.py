@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import math
 
+from analysis.errors import is_not_estimable
 from analysis.studies.product_effect.terms import PER_PRODUCT, TWO_PLUS, _est
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
         return {"hr": r["hr"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
 
     def with_note(d, key):
-        if key in pe.notes and pe.notes[key].startswith("not estimable"):
+        if key in pe.notes and is_not_estimable(pe.notes[key]):
             d["note"] = pe.notes[key]
         return d
 
@@ -84,7 +85,7 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
     if pe.truth is not None:
         out["truth"] = {"hr_per_product": hp,
                         "iptw_marginal_hr_2plus_vs_1": truth.get("iptw_marginal_hr_2plus_vs_1")}
-    ne = {k: v for k, v in pe.notes.items() if v.startswith("not estimable")}
+    ne = {k: v for k, v in pe.notes.items() if is_not_estimable(v)}
     if ne:
         out["not_estimable"] = ne
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.stats.cox.lifelines_fit import CoxFit
+from analysis.stats.cox.result import CoxResult
 
 __all__ = ["PER_PRODUCT", "TWO_PLUS", "LABELS"]
 
@@ -36,7 +36,7 @@ LABELS = {
 }
 
 
-def _est(fit: CoxFit | None, term: str) -> dict:
+def _est(fit: CoxResult | None, term: str) -> dict:
     if fit is None or term not in fit.covariates:
         return {"hr": np.nan, "ci_low": np.nan, "ci_high": np.nan, "se_log_hr": np.nan,
                 "p": np.nan}

@@ -1,27 +1,28 @@
-"""Cox models with left truncation: lifelines vs statsmodels, residuals, robust SEs, PH test."""
-
-import warnings
+"""The one Cox fit with left truncation: against lifelines and statsmodels, residuals, robust
+SEs, weights, episode splitting, the Wald test."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import CoxPHFitter
-from lifelines.statistics import proportional_hazard_test
+from _phreg import fit_phreg
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter
 
 from analysis.data import generate_portfolio
-from analysis.stats.cox.lifelines_fit import (
-    fit_cox,
-    fit_cox_time_varying,
-    fit_phreg,
-    schoenfeld_test,
-    score_residuals,
-    split_intervals,
-    wald_test,
-)
-from analysis.studies.product_effect.frames import prepare_product_frames
 from analysis.errors import InsufficientDataError
+from analysis.stats.cox.episodes import split_intervals
+from analysis.stats.cox.fit import fit_cox, fit_cox_time_varying
+from analysis.stats.cox.residuals import score_residuals
+from analysis.stats.cox.zph import zph_for
+from analysis.stats.hypothesis import wald_test
+from analysis.studies.product_effect.frames import prepare_product_frames
 
-warnings.filterwarnings("ignore", module="lifelines")
+
+def _score_residuals(d, covs, beta, *, start="entry", stop="duration", event="event",
+                     weights=None, strata=None):
+    return score_residuals(d[covs].to_numpy(), beta, stop=d[stop], event=d[event],
+                           start=None if start is None else d[start],
+                           weights=None if weights is None else d[weights],
+                           strata=None if strata is None else d[strata[0]])
 
 
 def _continuous(n=400, seed=3):
@@ -107,10 +108,10 @@ def test_efron_score_residuals_sum_to_zero_at_the_mle():
     d = _monthly()
     fit = fit_cox(d, ["x1", "x2"], entry="entry", weights="w", strata="branch")
     beta = fit.summary.set_index("term").loc[["x1", "x2"], "coef"].to_numpy()
-    U = score_residuals(d, ["x1", "x2"], beta, start="entry", weights="w", strata=["branch"])
+    U = _score_residuals(d, ["x1", "x2"], beta, start="entry", weights="w", strata=["branch"])
     np.testing.assert_allclose((U * d[["w"]].to_numpy()).sum(axis=0), 0, atol=1e-6)
-    U0 = score_residuals(d, ["x1", "x2"], np.zeros(2), start="entry", weights="w",
-                         strata=["branch"])
+    U0 = _score_residuals(d, ["x1", "x2"], np.zeros(2), start="entry", weights="w",
+                          strata=["branch"])
     assert np.abs(U0.sum(axis=0)).max() > 1  # not trivially zero
 
 
@@ -140,18 +141,58 @@ def test_robust_se_with_entry_is_invariant_to_splitting_when_clustered():
     np.testing.assert_allclose(whole.summary["se"], naive, rtol=0.25)
 
 
-@pytest.mark.parametrize("transform", ["km", "rank", "identity", "log"])
-def test_schoenfeld_test_matches_lifelines_without_truncation(transform):
-    d = _continuous()
-    fit = fit_cox(d, ["x1", "x2"], entry=None)
-    ref = CoxPHFitter().fit(d[["duration", "event", "x1", "x2"]], "duration", "event")
-    ours = schoenfeld_test(fit, transform=transform)
-    theirs = proportional_hazard_test(ref, d[["duration", "event", "x1", "x2"]],
-                                      time_transform=transform).summary
-    np.testing.assert_allclose(ours["statistic"], theirs["test_statistic"], rtol=1e-5)
+def test_weighted_fit_with_entry_ties_and_strata_matches_lifelines():
+    """Case weights (IPW) with delayed entry and Efron ties: R's coxph(weights=) convention."""
+    d = _monthly(700, 12)
+    for strata in (None, "branch"):
+        ours = fit_cox(d, ["x1", "x2"], entry="entry", weights="w", strata=strata)
+        cols = ["duration", "event", "entry", "x1", "x2", "w"] + ([strata] if strata else [])
+        ref = CoxPHFitter().fit(d[cols], "duration", "event", entry_col="entry", weights_col="w",
+                                strata=[strata] if strata else None)
+        np.testing.assert_allclose(ours.params, ref.params_[["x1", "x2"]], atol=1e-6)
+        assert ours.log_likelihood == pytest.approx(ref.log_likelihood_, abs=1e-6)
 
 
-def test_schoenfeld_test_flags_a_time_varying_effect():
+def test_time_varying_fit_matches_lifelines_time_varying_fitter(book):
+    _, iv = book
+    covs = ["n_products", "engagement", "outflow_3m"]
+    ours = fit_cox_time_varying(iv, covs)
+    ref = CoxTimeVaryingFitter().fit(iv[["customer_id", "start", "stop", "event"] + covs],
+                                     id_col="customer_id", event_col="event", start_col="start",
+                                     stop_col="stop")
+    np.testing.assert_allclose(ours.params, ref.params_[covs], atol=1e-6)
+    np.testing.assert_allclose(ours.standard_errors, ref.standard_errors_[covs], atol=1e-6)
+    assert ours.n == iv["customer_id"].nunique() and ours.n_rows == len(iv)
+
+
+def test_score_residuals_of_a_customer_add_up_over_split_intervals():
+    """Splitting a customer's interval does not change the model, so the residuals of the pieces
+    add up to the residual of the whole interval (with entry, ties, strata and weights)."""
+    d = _monthly(500, 31)
+    d["id"] = np.arange(len(d))
+    iv = d.rename(columns={"entry": "start", "duration": "stop"})
+    beta = np.array([0.4, -0.3])
+    whole = _score_residuals(iv, ["x1", "x2"], beta, start="start", stop="stop", weights="w",
+                             strata=["branch"])
+    pieces = split_intervals(iv, [2, 5, 9])
+    parts = _score_residuals(pieces, ["x1", "x2"], beta, start="start", stop="stop",
+                             weights="w", strata=["branch"])
+    summed = pd.DataFrame(parts).groupby(pieces["id"].to_numpy()).sum().to_numpy()
+    np.testing.assert_allclose(summed, whole, atol=1e-10)
+    assert np.abs(whole).max() > 0.1
+
+
+def test_intervals_follow_alpha():
+    d = _continuous(300, 5)
+    f95 = fit_cox(d, ["x1"], entry=None)
+    f90 = fit_cox(d, ["x1"], entry=None, alpha=0.10)
+    b, se = f95.term("x1")["coef"], f95.term("x1")["se_log_hr"]
+    assert f95.term("x1")["ci_low"] == pytest.approx(np.exp(b - 1.959963985 * se))
+    assert f90.term("x1")["ci_low"] == pytest.approx(np.exp(b - 1.644853627 * se))
+    assert f90.table(alpha=0.05).equals(f95.summary)
+
+
+def test_zph_flags_a_time_varying_effect():
     rng = np.random.default_rng(5)
     n = 1500
     x = rng.binomial(1, 0.5, n).astype(float)
@@ -162,9 +203,9 @@ def test_schoenfeld_test_flags_a_time_varying_effect():
     d = pd.DataFrame({"duration": np.minimum(t, 8), "event": (t < 8).astype(int), "x": x,
                       "entry": rng.uniform(0, 0.5, n)})
     d = d[d["duration"] > d["entry"]]
-    res, resid = schoenfeld_test(fit_cox(d, ["x"]), transform="km", return_residuals=True)
-    assert res["p"].iloc[0] < 1e-6
-    assert {"time", "g", "x"} <= set(resid.columns)
+    res = zph_for(fit_cox(d, ["x"]), transform="km")
+    assert res.table.loc["x", "p"] < 1e-6
+    assert {"time", "gtime", "x"} <= set(res.residuals.columns)
 
 
 def test_split_intervals_keeps_event_on_last_piece():
@@ -179,7 +220,7 @@ def test_split_intervals_keeps_event_on_last_piece():
 def test_wald_test_of_equal_coefficients():
     d = _continuous(800, 8)
     fit = fit_cox(d, ["x1", "x2"], entry=None)
-    res = wald_test(fit, [[1, -1]])
+    res = wald_test(fit.params, fit.variance, [[1, -1]])
     b, V = fit.summary["coef"].to_numpy(), fit.variance.to_numpy()
     expected = (b[0] - b[1]) ** 2 / (V[0, 0] + V[1, 1] - 2 * V[0, 1])
     assert res["chi2"] == pytest.approx(expected) and res["df"] == 1
@@ -195,20 +236,3 @@ def test_thin_data_raises_plain_language_errors():
         fit_cox(d.assign(x2=np.where(d["event"] == 1, 0.0, d["x2"])), ["x2"], entry=None)
     with pytest.raises(ValueError, match="not found"):
         fit_cox(d, ["nope"], entry=None)
-
-
-def test_scaled_schoenfeld_residuals_agree_with_the_zph_module(book):
-    """Two implementations over left-truncated, stratified risk sets give the same residuals."""
-    from analysis.stats.cox.zph import cox_zph
-
-    _, iv = book
-    covs = ["n_products", "engagement", "outflow_3m"]
-    fit = fit_cox_time_varying(iv, covs, strata="branch")
-    _, ours = schoenfeld_test(fit, transform="km", return_residuals=True)
-    beta = fit.summary["coef"].to_numpy()
-    theirs = cox_zph(iv[covs], beta, fit.naive_variance, stop=iv["stop"], event=iv["event"],
-                     start=iv["start"], strata=iv["branch"].to_numpy()).residuals
-    # rows tied at a time may come in another order: compare the sums per event time
-    a = ours.groupby("time")[covs].sum()
-    b = theirs.groupby("time")[covs].sum()
-    pd.testing.assert_frame_equal(a, b, atol=1e-8, check_exact=False)
