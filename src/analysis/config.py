@@ -21,6 +21,10 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "TIER_THRESHOLDS",
     "HIGH_VALUE_TIER",
+    "HIGH_AUM_TIER",
+    "AGE_CENTRE",
+    "ALPHA",
+    "ci_label",
     "DEFAULT_HORIZONS",
     "ACQUISITION_TO_RETENTION_COST",
     "project_root",
@@ -30,6 +34,13 @@ __all__ = [
 TIER_THRESHOLDS: tuple[float, ...] = (10_000.0, 50_000.0, 200_000.0, 1_000_000.0)
 # Tier 3+ is the high-value book; value attrition means falling below this tier.
 HIGH_VALUE_TIER: int = 3
+# Tier 4+ is "high AUM" for departure reasons (customers with most to take elsewhere).
+HIGH_AUM_TIER: int = 4
+# Age is centred here in the product-effect models (age10 = (age at opening - 45) / 10).
+AGE_CENTRE: float = 45.0
+# Significance level of every test and the level of every interval (1 - ALPHA coverage):
+# findings call a difference "clear" only when p < ALPHA, i.e. the interval excludes no effect.
+ALPHA: float = 0.05
 # Report horizons in months of tenure.
 DEFAULT_HORIZONS: tuple[int, ...] = (12, 24, 36)
 # The field's "6x": acquiring a customer costs about six times retaining one. A parameter default.
@@ -57,3 +68,12 @@ DEFAULT_SCHEDULE: Path = PROJECT_ROOT / "config" / "schedule.yml"
 MAPPINGS_DIR: Path = PROJECT_ROOT / "config" / "mappings"
 # Public datasets for checking on real data live beside the project, never inside it.
 SHARED_DATA_DIR: Path = Path(os.environ.get("ANALYSIS_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+
+
+def ci_label(alpha: float = ALPHA) -> str:
+    """How an interval of level ``1 - alpha`` is named in report text.
+
+    >>> ci_label(), ci_label(0.1)
+    ('95% CI', '90% CI')
+    """
+    return f"{100 * (1 - alpha):g}% CI"

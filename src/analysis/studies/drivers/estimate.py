@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.config import ALPHA
 from analysis.stats import metrics
 from analysis.stats.aft import fit_aft
 from analysis.errors import Attempt, attempt
@@ -121,7 +122,7 @@ def partial_effect(term: Term, params: pd.Series, cov: pd.DataFrame, n: int = 60
     V = cov.loc[term.columns, term.columns].to_numpy()
     est = A @ b
     se = np.sqrt(np.einsum("ij,jk,ik->i", A, V, A))
-    z = stats.norm.ppf(0.975)
+    z = stats.norm.ppf(1 - ALPHA / 2)
     return pd.DataFrame({"x": x, "hr": np.exp(est), "ci_low": np.exp(est - z * se),
                          "ci_high": np.exp(est + z * se)})
 

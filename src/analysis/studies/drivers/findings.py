@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from analysis.config import ALPHA, ci_label
 from analysis.studies.drivers.design import EVENT
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ __all__ = [
 
 
 def _ci(r, col="hr") -> str:
-    return f"{r[col]:.2f} (95% CI {r['ci_low']:.2f} to {r['ci_high']:.2f})"
+    return f"{r[col]:.2f} ({ci_label()} {r['ci_low']:.2f} to {r['ci_high']:.2f})"
 
 
 def _change(hr: float) -> str:
@@ -52,7 +53,7 @@ def key_findings(dr: Drivers) -> str:
     )
     if dr.effects.ok:
         eff = dr.effects.value
-        sig = eff[eff["p"] < 0.05].copy()
+        sig = eff[eff["p"] < ALPHA].copy()
         sig["strength"] = np.abs(np.log(sig["hr"]))
         top = sig[~sig["term"].isin(["branch"])].sort_values("chisq", ascending=False)
         top = top.drop_duplicates("term").head(3)
@@ -62,13 +63,13 @@ def key_findings(dr: Drivers) -> str:
             lines.append("Strongest drivers, holding the others fixed: " + "; ".join(parts) + ".")
         elif len(sig):  # only branch differences are significant
             lines.append("No characteristic at entry other than the branch is clearly related to "
-                         "leaving (all other p >= 0.05).")
+                         f"leaving (all other p >= {ALPHA:g}).")
         else:
-            lines.append("No characteristic at entry is clearly related to leaving (all p >= 0.05).")
+            lines.append(f"No characteristic at entry is clearly related to leaving (all p >= {ALPHA:g}).")
         hv = eff[eff["key"].str.startswith("tier_group=")]
         if len(hv):
             r = hv.iloc[-1]
-            verdict = ("leave at a clearly different rate" if r["p"] < 0.05 else
+            verdict = ("leave at a clearly different rate" if r["p"] < ALPHA else
                        "do not leave at a clearly different rate")
             lines.append(
                 f"High-value customers ({r['label'].split(': ')[1]}) {verdict} after adjustment: "
@@ -84,7 +85,7 @@ def key_findings(dr: Drivers) -> str:
             if r["ci_low"] > 1:
                 lines.append(
                     f"**Early warning:** a large fund outflow in the last 3 months multiplies the "
-                    f"risk of leaving by **{r['hr']:.1f}** (95% CI {r['ci_low']:.1f} to "
+                    f"risk of leaving by **{r['hr']:.1f}** ({ci_label()} {r['ci_low']:.1f} to "
                     f"{r['ci_high']:.1f})."
                 )
             else:  # the interval reaches 1 or lies below it: not a warning sign
@@ -155,7 +156,7 @@ def key_findings(dr: Drivers) -> str:
                 else:
                     lines.append(
                         f"{sub['driver'].iloc[0].capitalize()}: raises leaving for no reason "
-                        f"clearly (every cause-specific 95% CI includes 1 or lies below it)."
+                        f"clearly (every cause-specific {ci_label()} includes 1 or lies below it)."
                     )
     elif s.has_panel:
         lines.append(dr.reasons.note)

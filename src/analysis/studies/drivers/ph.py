@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.config import ALPHA
 from analysis.stats.cox.zph import ZphResult, zph_for
 from analysis.studies.drivers.design import DURATION, Design, ENTRY, EVENT, Term
 from analysis.stats.cox.episodes import split_intervals
@@ -178,7 +179,7 @@ def ph_remedy(design: Design, cph, ph: pd.DataFrame, effects: pd.DataFrame, *,
     for n in banded:
         compare.loc[effects["term"].to_numpy() == n, "note"] = "tenure-band HRs below"
     band_rows = []
-    z = stats.norm.ppf(0.975)
+    z = stats.norm.ppf(1 - ALPHA / 2)
     terms = {t.name: t for t in design.terms}
     for n in banded:
         t = terms[n]

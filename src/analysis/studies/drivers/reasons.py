@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.config import HIGH_AUM_TIER
 from analysis.stats import competing
 from analysis.errors import Attempt, attempt
 from analysis.studies.population import Study
@@ -101,7 +102,7 @@ def departure_reasons(study: Study, design: Design, *, effects: pd.DataFrame | N
         else:
             data["cause"] = by_id.reindex(range(len(data))).to_numpy()
     if "tier_entry" in f:
-        tier_by_id = pd.Series((f["tier_entry"] >= 4).astype(float).to_numpy(),
+        tier_by_id = pd.Series((f["tier_entry"] >= HIGH_AUM_TIER).astype(float).to_numpy(),
                                index=f["customer_id"].to_numpy())
         data["high_value"] = data["customer_id"].map(tier_by_id)
     terms = tv.terms if use_tv else design.terms

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import pandas as pd
 
+from analysis.config import HIGH_VALUE_TIER
 from analysis.errors import Attempt, attempt
 from analysis.studies.population import Study
 from analysis.stats.concentration import gini, lorenz_curve, top_share
@@ -72,7 +73,8 @@ def portfolio_summary(study: Study) -> pd.DataFrame:
     if "n_products_entry" in f:
         rows.append(("Median products held at entry", f"{f['n_products_entry'].median():.0f}"))
     if "tier_entry" in f:
-        rows.append(("High-value (tier 3+) at entry", f"{(f['tier_entry'] >= 3).mean():.0%}"))
+        rows.append((f"High-value (tier {HIGH_VALUE_TIER}+) at entry",
+                     f"{(f['tier_entry'] >= HIGH_VALUE_TIER).mean():.0%}"))
     rows.append(("Excluded customers", f"{len(study.exclusions):,}"))
     for i, text in enumerate(p.notes, 1):
         rows.append((f"Data note {i}", text))

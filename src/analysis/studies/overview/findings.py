@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.config import ALPHA, ci_label
 from analysis.studies.overview.estimate import Overview, hazard_peak
 
 __all__ = [
@@ -12,16 +13,16 @@ __all__ = [
 
 
 #: Level below which a log-rank p counts as evidence of a difference between groups (the
-#: significance level of the report's 95% intervals).
-_SIGNIFICANT = 0.05
+#: significance level of the report's intervals).
+_SIGNIFICANT = ALPHA
 
 
 def _fmt_ci(est, lo, hi, pct=False, digits=1) -> str:
     if est is None or not np.isfinite(est):
         return "not estimable"
     if pct:
-        return f"{est:.{digits}%} (95% CI {lo:.{digits}%} to {hi:.{digits}%})"
-    return f"{est:.{digits}f} (95% CI {lo:.{digits}f} to {hi:.{digits}f})"
+        return f"{est:.{digits}%} ({ci_label()} {lo:.{digits}%} to {hi:.{digits}%})"
+    return f"{est:.{digits}f} ({ci_label()} {lo:.{digits}f} to {hi:.{digits}f})"
 
 
 def _p(p: float) -> str:
@@ -39,7 +40,7 @@ def key_findings(ov: Overview) -> str:
             f"Of **{len(f):,} customers** of {s.scope} {s.period_words}, "
             f"**{int(r['events']):,} left** ({s.attrition_words}): "
             f"**{r['rate_per_100_person_years']:.1f} per 100 customers per year** "
-            f"(95% CI {r['rate_ci_low']:.1f} to {r['rate_ci_high']:.1f})."
+            f"({ci_label()} {r['rate_ci_low']:.1f} to {r['rate_ci_high']:.1f})."
         )
     else:
         lines.append(ov.overall_rate.note)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from analysis.config import ALPHA, ci_label
 from analysis.stats.cox.result import CoxResult
 from analysis.studies.product_effect.terms import PER_PRODUCT
 
@@ -34,13 +35,13 @@ def _adjusted_for(fit: CoxResult | None) -> str:
 
 
 def _ci_text(hr, lo, hi) -> str:
-    return f"HR {hr:.2f} (95% CI {lo:.2f}-{hi:.2f})"
+    return f"HR {hr:.2f} ({ci_label()} {lo:.2f}-{hi:.2f})"
 
 
 def _rmst_words(r) -> str:
     """Months gained with 2+ products (RMST difference): a gain or loss only when its CI excludes 0."""
     head = f"Within the first {r['tau']:g} months of tenure, customers with 2+ products at entry"
-    ci = f"(95% CI {r['ci_low']:.1f} to {r['ci_high']:.1f}; unadjusted)"
+    ci = f"({ci_label()} {r['ci_low']:.1f} to {r['ci_high']:.1f}; unadjusted)"
     d = r["difference"]
     if r["ci_low"] > 0:
         return f"{head} stayed {d:.1f} months longer on average than those with 1 {ci}."
@@ -112,7 +113,7 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
     elif shape_info.get("monotone"):
         top = pe.tables["shape"]["level"].iloc[-1] if pe.tables.get("shape") is not None else "4+"
         find.append(f"The hazard falls at every step from 1 to {top} products (point estimates).")
-    if band_test is not None and band_test["p"] < 0.05:
+    if band_test is not None and band_test["p"] < ALPHA:
         find.append(f"The effect changes with tenure (test of equal hazard ratios across tenure "
                     f"bands: p = {band_test['p']:.3f}); see the band-specific estimates.")
     if ev is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.config import AGE_CENTRE
 from analysis.frames import counting_process, survival_frame
 from analysis.studies.population import product_group
 from analysis.studies.product_effect.terms import LABELS
@@ -60,7 +61,7 @@ def add_product_columns(
     frame = _add_dummies(frame.copy(), "n_products_entry")
     frame["two_plus"] = (frame["n_products_entry"] >= 2).astype(float)
     frame["loan"] = (frame["segment"] == "loan").astype(float)
-    frame["age10"] = (frame["age_at_open"] - 45) / 10.0
+    frame["age10"] = (frame["age_at_open"] - AGE_CENTRE) / 10.0
     frame["entry_years"] = frame["entry"] / 12.0
     frame["log_aum"] = np.log1p(frame["aum_entry"].clip(lower=0))
     frame["log_loan"] = np.log1p(frame["loan_entry"].clip(lower=0))
@@ -71,7 +72,7 @@ def add_product_columns(
     iv = iv.merge(static, on="customer_id", how="left")
     iv = _add_dummies(iv, "n_products")
     iv["loan"] = (iv["segment"] == "loan").astype(float)
-    iv["age10"] = (iv["age_at_open"] - 45) / 10.0
+    iv["age10"] = (iv["age_at_open"] - AGE_CENTRE) / 10.0
     iv["n_products"] = iv["n_products"].astype(float)
     iv["tier"] = iv["tier"].astype(float)
     iv["outflow_3m"] = iv["outflow_3m"].astype(float)
