@@ -1,29 +1,10 @@
 """A deterministic synthetic bank portfolio with a known ground truth.
 
-The model (configuration, time-fixed draws and the monthly step) lives in
-:mod:`analysis.data.dynamics`, its truth in :mod:`analysis.data.truth`; this module runs the
-model chunk by chunk and assembles the customers and monthly panel frames.
-
-
-The generator simulates each customer month by month from the day they opened (up to 20 years
-before the observation window), so the book seen in the window is left-truncated exactly as a
-real one: customers who left before the window are never seen, and survivors enter late.
-
-Model (monthly, on the tenure time scale)::
-
-    hazard(t) = h0(t) * exp( b_prod * (n_products(t) - 2)
-                             + b_eng * engagement
-                             + b_age * (age_at_open - 45) / 10
-                             + b_loan * [segment == loan]
-                             + b_out * [large outflow in the previous 3 months]
-                             + b_u * unmeasured
-                             + b_branch[branch] )
-
-and an event in month t happens with probability ``1 - exp(-hazard(t))`` (grouped continuous-time
-proportional hazards). Confounding: ``engagement`` raises product adoption *and* lowers the hazard,
-so a naive product-count comparison overstates the retention effect; adjusting for the measured
-``engagement`` removes it. An optional unmeasured factor (off by default) acts the same way but is
-not written to the data, for sensitivity analyses.
+The model (configuration, time-fixed draws and the ONE monthly step, with the hazard model in
+its docstring) lives in :mod:`analysis.data.dynamics`, its truth in :mod:`analysis.data.truth`;
+this module runs the model chunk by chunk from each customer's opening (up to 20 years before
+the window, so the book is left-truncated as a real one) and assembles the customers and
+monthly panel frames.
 """
 
 from __future__ import annotations

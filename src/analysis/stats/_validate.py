@@ -48,6 +48,19 @@ def _check_labels(data: pd.DataFrame, col: str) -> None:
         raise ValueError(f"column {col!r} has missing values in rows {_rows(data.index, na)}")
 
 
+def _finite_nonnegative(data: pd.DataFrame, col: str, role: str, idx) -> np.ndarray:
+    """``col`` as floats, refusing missing, infinite or negative values (naming the rows)."""
+    x = _numeric(data, col)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ValueError(
+            f"column {col!r} ({role}) has missing or infinite values in rows {_rows(idx, bad)}")
+    bad = x < 0
+    if bad.any():
+        raise ValueError(f"column {col!r} ({role}) has negative values in rows {_rows(idx, bad)}")
+    return x
+
+
 def _prepare(
     data: pd.DataFrame,
     *,
@@ -62,18 +75,7 @@ def _prepare(
         raise InsufficientDataError("there are no customers in this data (0 rows)")
     idx = data.index
 
-    t = _numeric(data, duration)
-    bad = ~np.isfinite(t)
-    if bad.any():
-        raise ValueError(
-            f"column {duration!r} (duration) has missing or infinite values in rows "
-            f"{_rows(idx, bad)}"
-        )
-    bad = t < 0
-    if bad.any():
-        raise ValueError(
-            f"column {duration!r} (duration) has negative values in rows {_rows(idx, bad)}"
-        )
+    t = _finite_nonnegative(data, duration, "duration", idx)
 
     e = _numeric(data, event)
     bad = ~np.isin(e, (0.0, 1.0))  # NaN is not in {0, 1}
@@ -85,18 +87,7 @@ def _prepare(
     out = pd.DataFrame({"t": t, "e": e.astype(np.int64)}, index=idx)
 
     if entry is not None:
-        x = _numeric(data, entry)
-        bad = ~np.isfinite(x)
-        if bad.any():
-            raise ValueError(
-                f"column {entry!r} (entry) has missing or infinite values in rows "
-                f"{_rows(idx, bad)}"
-            )
-        bad = x < 0
-        if bad.any():
-            raise ValueError(
-                f"column {entry!r} (entry) has negative values in rows {_rows(idx, bad)}"
-            )
+        x = _finite_nonnegative(data, entry, "entry", idx)
         bad = t <= x
         if bad.any():
             raise ValueError(

@@ -158,16 +158,9 @@ def _km_frame(prepared: pd.DataFrame, z: float, keep_gw: bool = False) -> pd.Dat
     return _same_group_order(pd.concat(parts, ignore_index=True), prepared)
 
 
-def km_table(
-    data: pd.DataFrame,
-    *,
-    duration: str = "duration",
-    event: str = "event",
-    entry: str | None = None,
-    group: str | None = None,
-    alpha: float = 0.05,
-    weights: str | None = None,
-) -> pd.DataFrame:
+def km_table(data: pd.DataFrame, *, duration: str = "duration", event: str = "event",
+             entry: str | None = None, group: str | None = None, alpha: float = 0.05,
+             weights: str | None = None) -> pd.DataFrame:
     """Kaplan-Meier survival table, one row per group and distinct time.
 
     Parameters
@@ -259,16 +252,9 @@ def numbers_at_risk(km: pd.DataFrame, times: Sequence[float] | float) -> pd.Data
     return pd.concat(rows, ignore_index=True)
 
 
-def survival_at(
-    data: pd.DataFrame,
-    times: Sequence[float] | float,
-    *,
-    duration: str = "duration",
-    event: str = "event",
-    entry: str | None = None,
-    group: str | None = None,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
+def survival_at(data: pd.DataFrame, times: Sequence[float] | float, *, duration: str = "duration",
+                event: str = "event", entry: str | None = None, group: str | None = None,
+                alpha: float = 0.05) -> pd.DataFrame:
     """Kaplan-Meier survival probability at given tenures (e.g. 12, 24, 36 months).
 
     Parameters
@@ -334,15 +320,9 @@ def _first_crossing(time: np.ndarray, values: np.ndarray, level: float = 0.5) ->
     return float(time[hit[0]]) if hit.size else np.nan
 
 
-def median_survival(
-    data: pd.DataFrame,
-    *,
-    duration: str = "duration",
-    event: str = "event",
-    entry: str | None = None,
-    group: str | None = None,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
+def median_survival(data: pd.DataFrame, *, duration: str = "duration", event: str = "event",
+                    entry: str | None = None, group: str | None = None,
+                    alpha: float = 0.05) -> pd.DataFrame:
     """Median tenure to attrition with its confidence interval, per group.
 
     The median is the first time at which the Kaplan-Meier curve is at or below 0.5

@@ -32,17 +32,9 @@ def _sum_min(sorted_a: np.ndarray, csum: np.ndarray, x: np.ndarray) -> np.ndarra
     return below + x * (len(sorted_a) - k)
 
 
-def hazard_by_tenure(
-    data: pd.DataFrame,
-    *,
-    duration: str = "duration",
-    event: str = "event",
-    entry: str | None = None,
-    group: str | None = None,
-    bandwidth: float = 6,
-    width: float = 1.0,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
+def hazard_by_tenure(data: pd.DataFrame, *, duration: str = "duration", event: str = "event",
+                     entry: str | None = None, group: str | None = None, bandwidth: float = 6,
+                     width: float = 1.0, alpha: float = 0.05) -> pd.DataFrame:
     """Monthly attrition hazard along the tenure, raw and kernel-smoothed, with a CI.
 
     Method: life-table occurrence/exposure rates. Tenure is cut into intervals
@@ -136,15 +128,9 @@ def _wilson(k, n, z):
     return centre - half, centre + half
 
 
-def attrition_rates(
-    data: pd.DataFrame,
-    *,
-    by: str | list[str],
-    duration: str = "duration",
-    event: str = "event",
-    entry: str | None = None,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
+def attrition_rates(data: pd.DataFrame, *, by: str | list[str], duration: str = "duration",
+                    event: str = "event", entry: str | None = None,
+                    alpha: float = 0.05) -> pd.DataFrame:
     """Attrition counts, shares and rates per person-time for each level of ``by``.
 
     Returns

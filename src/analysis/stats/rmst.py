@@ -44,16 +44,9 @@ def _rmst_one(km: pd.DataFrame, tau: float) -> tuple[float, float, str]:
     return float(area), float(np.sqrt(var)), note
 
 
-def rmst(
-    data: pd.DataFrame,
-    tau: float | Sequence[float],
-    *,
-    duration: str = "duration",
-    event: str = "event",
-    entry: str | None = None,
-    group: str | None = None,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
+def rmst(data: pd.DataFrame, tau: float | Sequence[float], *, duration: str = "duration",
+         event: str = "event", entry: str | None = None, group: str | None = None,
+         alpha: float = 0.05) -> pd.DataFrame:
     """Restricted mean survival time (expected months on book within the first ``tau``).
 
     ``RMST(tau)`` is the area under the Kaplan-Meier curve from 0 to ``tau``. Its standard
@@ -99,17 +92,9 @@ def rmst(
     return _same_group_order(pd.DataFrame(out), km)
 
 
-def rmst_difference(
-    data: pd.DataFrame,
-    tau: float | Sequence[float],
-    *,
-    group: str,
-    reference=None,
-    duration: str = "duration",
-    event: str = "event",
-    entry: str | None = None,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
+def rmst_difference(data: pd.DataFrame, tau: float | Sequence[float], *, group: str,
+                    reference=None, duration: str = "duration", event: str = "event",
+                    entry: str | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Difference in RMST (months) of each group versus a reference group.
 
     ``difference = RMST(group) - RMST(reference)``; groups are independent so

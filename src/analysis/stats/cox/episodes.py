@@ -10,15 +10,9 @@ import pandas as pd
 __all__ = ["split_intervals"]
 
 
-def split_intervals(
-    intervals: pd.DataFrame,
-    cuts: Sequence[float],
-    *,
-    start: str = "start",
-    stop: str = "stop",
-    event: str = "event",
-    band: str | None = None,
-) -> pd.DataFrame:
+def split_intervals(intervals: pd.DataFrame, cuts: Sequence[float], *, start: str = "start",
+                    stop: str = "stop", event: str = "event",
+                    band: str | None = None) -> pd.DataFrame:
     """Split ``(start, stop]`` intervals at tenure cut points (episode splitting).
 
     The event stays on the last piece; other columns are copied. Estimates of a Cox model do not

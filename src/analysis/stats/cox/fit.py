@@ -233,19 +233,11 @@ def fit_cox(
     )
 
 
-def fit_cox_time_varying(
-    intervals: pd.DataFrame,
-    covariates: Sequence[str],
-    *,
-    id_col: str = "customer_id",
-    start: str = "start",
-    stop: str = "stop",
-    event: str = "event",
-    strata: Sequence[str] | str | None = None,
-    weights: str | None = None,
-    robust: bool = False,
-    alpha: float = 0.05,
-) -> CoxResult:
+def fit_cox_time_varying(intervals: pd.DataFrame, covariates: Sequence[str], *,
+                         id_col: str = "customer_id", start: str = "start", stop: str = "stop",
+                         event: str = "event", strata: Sequence[str] | str | None = None,
+                         weights: str | None = None, robust: bool = False,
+                         alpha: float = 0.05) -> CoxResult:
     """Time-varying Cox model on counting-process intervals: :func:`fit_cox` on ``(start, stop]``.
 
     Left truncation is built in (a customer's first interval starts at their entry tenure);

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analysis.config import ALPHA, ci_label
+from analysis.studies.words import p_text as _p
 from analysis.studies.drivers.design import EVENT
 
 if TYPE_CHECKING:
@@ -32,10 +33,6 @@ def _effect(r) -> str:
     if r["ci_low"] <= 1 <= r["ci_high"]:
         return f"no clear difference in the risk of leaving (HR {_ci(r)})"
     return f"risk {_change(r['hr'])} (HR {_ci(r)})"
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def key_findings(dr: Drivers) -> str:

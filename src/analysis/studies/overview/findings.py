@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.config import ALPHA, ci_label
+from analysis.studies.words import p_text as _p
 from analysis.studies.overview.estimate import Overview, hazard_peak
 
 __all__ = [
@@ -15,18 +16,6 @@ __all__ = [
 #: Level below which a log-rank p counts as evidence of a difference between groups (the
 #: significance level of the report's intervals).
 _SIGNIFICANT = ALPHA
-
-
-def _fmt_ci(est, lo, hi, pct=False, digits=1) -> str:
-    if est is None or not np.isfinite(est):
-        return "not estimable"
-    if pct:
-        return f"{est:.{digits}%} ({ci_label()} {lo:.{digits}%} to {hi:.{digits}%})"
-    return f"{est:.{digits}f} ({ci_label()} {lo:.{digits}f} to {hi:.{digits}f})"
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def key_findings(ov: Overview) -> str:
