@@ -272,4 +272,5 @@ acc = [round(h[k], 3) if k in h else "not estimable" for k in ("c_index_harrell"
 print(h['n'], h['events'], *acc)
 print({k: round(v['hr'], 3) for k, v in h.get('covariates', {}).items()
        if k in ('segment=loan', 'age_entry', 'n_products_entry')})
-print(h['ph_flagged'], h['aft']['distribution'], sorted(h.get('reasons', {})))
+print(h.get('ph_flagged', 'not estimable'), h.get('aft', {}).get('distribution', 'not estimable'),
+      sorted(h.get('reasons', {})))
