@@ -2,9 +2,9 @@
 
 Used to show that a refactor leaves every headline number unchanged (issue 8):
 
-    .venv/bin/python tools/compare_headlines.py render /tmp/before     # on the old commit
-    .venv/bin/python tools/compare_headlines.py render /tmp/after      # on the new commit
-    .venv/bin/python tools/compare_headlines.py compare /tmp/before /tmp/after
+    .venv/bin/python tools/compare_headlines.py render out/before     # on the old commit
+    .venv/bin/python tools/compare_headlines.py render out/after      # on the new commit
+    .venv/bin/python tools/compare_headlines.py compare out/before out/after
 
 ``render`` runs the default schedule on the embedded default data and, when ``../shared/data``
 is present, the default schedule on each shipped public-dataset mapping. ``compare`` walks every

@@ -9,6 +9,7 @@ common random numbers; the result for the default configuration is cached in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import warnings
@@ -42,6 +43,7 @@ __all__ = [
 def ground_truth(cfg: SyntheticConfig) -> dict:
     """The true model of a synthetic book: hazard ratios, confounding, reasons, cached truths."""
     lh = cfg.log_hr()
+    intervention = intervention_truth(cfg)
     return {
         "generator": "analysis.data.synthetic",
         "hr_per_product": cfg.hr_per_product,
@@ -67,8 +69,9 @@ def ground_truth(cfg: SyntheticConfig) -> dict:
         "config": json.loads(json.dumps(asdict(cfg))),
         # Truth of the IPW estimand (2+ vs 1 product at entry, marginal HR), simulated once per
         # configuration and cached (see simulate_intervention_truth); None when not cached.
-        "iptw_marginal_hr_2plus_vs_1": _cached_truth_value(cfg, "iptw_marginal_hr_2plus_vs_1"),
-        "intervention": intervention_truth(cfg),
+        "iptw_marginal_hr_2plus_vs_1": (None if intervention is None
+                                        else intervention.get("iptw_marginal_hr_2plus_vs_1")),
+        "intervention": intervention,
         "non_proportional": {
             "segment_loan_time_interaction": cfg.segment_loan_time_interaction,
             "model": "loan log-HR(t) = log_hr.segment_loan + g*(tenure_months/12 - 5); g = 0: PH",
@@ -148,6 +151,7 @@ def intervention_truth(cfg: SyntheticConfig | dict | None = None, **params) -> d
     return json.loads(json.dumps(hit))
 
 
+@functools.lru_cache(maxsize=1)  # the source cannot change while the process runs
 def model_hash() -> str:
     """Hash of the source of the generator's dynamics (invalidates cached truths on change)."""
     import inspect
@@ -156,11 +160,6 @@ def model_hash() -> str:
              _pre_window_state, _window_arm, _twin_products, _marginal_hr)
     text = "".join("".join(inspect.getsource(f).split()) for f in funcs)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _cached_truth_value(cfg: SyntheticConfig, name: str) -> float | None:
-    hit = intervention_truth(cfg)
-    return None if hit is None else hit.get(name)
 
 
 def _pre_window_state(rng: np.random.Generator, k: int, cfg: SyntheticConfig) -> dict:

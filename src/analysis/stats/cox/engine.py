@@ -32,6 +32,7 @@ __all__ = [
     "riskset_pieces",
     "baseline_cumhaz",
     "baseline_from",
+    "strata_labels",
 ]
 
 
@@ -61,8 +62,6 @@ class RiskSetPieces:
         For residuals (:mod:`analysis.stats.cox.residuals`): per event time the sums over the
         Efron steps ``l`` of ``g_l xbar_l``, ``f_l g_l`` and ``f_l g_l xbar_l``, with ``g_l`` the
         hazard increment of step ``l`` and ``f_l = l / d`` its share of the tied events removed.
-    first_k : ndarray
-        Index of the first event time of each stratum (in order of appearance).
     """
 
     time: np.ndarray
@@ -79,7 +78,6 @@ class RiskSetPieces:
     hazard_x: np.ndarray
     tie: np.ndarray
     tie_x: np.ndarray
-    first_k: np.ndarray
 
     @property
     def score(self) -> np.ndarray:
@@ -154,14 +152,14 @@ def _one_stratum(X, eta, start, stop, event, w=None):
         mean_l = s1 / s0[:, None]
         xbar[k] = mean_l.mean(axis=0)
         v = (s2 / s0[:, None, None] - mean_l[:, :, None] * mean_l[:, None, :]).sum(axis=0)
-        vsum[k] = v if w is None else wbar[k] * v
+        vsum[k] = wbar[k] * v  # wbar is exactly 1 without weights
         g = wbar[k] / s0  # hazard increment of each Efron step (scaled by exp(c))
-        haz[k] = np.sum(g) * scale if w is None else np.sum(1.0 / s0) * wbar[k] * scale
+        haz[k] = np.sum(g) * scale
         haz_x[k] = (mean_l * g[:, None]).sum(axis=0) * scale
         tie[k] = np.sum(f * g) * scale
         tie_x[k] = (mean_l * (f * g)[:, None]).sum(axis=0) * scale
         ll_k = np.sum(np.log(s0) + c)
-        loglik += eta_d[k] - (ll_k if w is None else wbar[k] * ll_k)
+        loglik += eta_d[k] - wbar[k] * ll_k
     return dict(time=times, deaths=d, wdeaths=wdeaths, xbar=xbar, vsum=vsum, xdeath=XD,
                 hazard=haz, hazard_x=haz_x, tie=tie, tie_x=tie_x, loglik=loglik, rows=rows, kd=kd)
 
@@ -242,8 +240,14 @@ def riskset_pieces(
         hazard_x=cat("hazard_x"),
         tie=cat("tie"),
         tie_x=cat("tie_x"),
-        first_k=offsets,
     )
+
+
+def strata_labels(data: pd.DataFrame, columns) -> np.ndarray | None:
+    """One stratum label per row from the combination of ``columns`` (None without strata)."""
+    if not columns:
+        return None
+    return data[list(columns)].astype(str).agg("|".join, axis=1).to_numpy()
 
 
 def baseline_from(pieces: RiskSetPieces) -> pd.Series:

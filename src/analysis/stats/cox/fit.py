@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ConvergenceWarning, InsufficientDataError
-from analysis.stats.cox.engine import baseline_from, riskset_pieces
+from analysis.stats.cox.engine import baseline_from, riskset_pieces, strata_labels
 from analysis.stats.cox.residuals import robust_variance
 from analysis.stats.cox.result import CoxResult
 
@@ -190,7 +190,7 @@ def fit_cox(
     ev = df[event].to_numpy().astype(bool)
     start = df[entry].to_numpy(dtype=float) if entry else None
     w = df[weights].to_numpy(dtype=float) if weights else None
-    st = df[strata_l].astype(str).agg("|".join, axis=1).to_numpy() if strata_l else None
+    st = strata_labels(df, strata_l)
     if start is not None and np.any(start >= stop):
         raise ValueError(f"{int((start >= stop).sum())} rows have {entry!r} >= {duration!r}")
 

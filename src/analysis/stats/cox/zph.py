@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.stats.risksets import at_risk, events_at
-from analysis.stats.cox.engine import _as_float, riskset_pieces
+from analysis.stats.cox.engine import _as_float, riskset_pieces, strata_labels
 
 __all__ = [
     "TRANSFORMS",
@@ -171,9 +171,7 @@ def zph_for(fit, data: pd.DataFrame | None = None, *, terms=None,
     d = fit.data if data is None else data
     sp = fit.spec
     cols = list(fit.params.index)
-    strata = None
-    if sp.get("strata"):
-        strata = d[list(sp["strata"])].astype(str).agg("|".join, axis=1).to_numpy()
+    strata = strata_labels(d, sp.get("strata"))
     return cox_zph(
         d[cols],
         fit.params.to_numpy(),
