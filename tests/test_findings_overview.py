@@ -67,20 +67,20 @@ def test_overall_rate_line_and_its_note():
     ov = _overview()
     assert _lines(ov)[0] == (
         "Of **1,234 customers** of the whole bank observed Jan 2020 to Dec 2023, **321 left** "
-        "(account closure): **6.5 per 100 customers per year** (95% CI 5.9 to 7.3).")
+        "(account closure): **6.5 per 100 customer-years** (95% CI 5.9 to 7.3).")
     assert _lines(_overview(overall_rate=Attempt(note=NOTE)))[0] == NOTE
 
 
 def test_group_ranking_names_the_highest_and_lowest_rate():
     """Highest attrition is the group with the largest rate, lowest the smallest."""
     line = _line(_overview(), "By value tier")
-    assert line == ("By value tier: highest attrition in **C** (9.0 per 100 per year), lowest in "
+    assert line == ("By value tier: highest attrition in **C** (9.0 per 100 customer-years), lowest in "
                     "**A** (3.0) (log-rank p < 0.001).")
     # the same groups in another row order and another ranking
     ov = _overview(rates={"tier": _rates(levels=("A", "B", "C"), rates=(7.0, 2.5, 4.0))},
                    logrank={"tier": _logrank(0.012)})
     assert _line(ov, "By value tier") == (
-        "By value tier: highest attrition in **A** (7.0 per 100 per year), lowest in **B** "
+        "By value tier: highest attrition in **A** (7.0 per 100 customer-years), lowest in **B** "
         "(2.5) (log-rank p = 0.012).")
 
 
@@ -88,7 +88,7 @@ def test_no_ranking_without_evidence_of_a_difference():
     """log-rank p >= 0.05: the range of rates in words, neither 'highest' nor 'lowest'."""
     ov = _overview(logrank={"tier": _logrank(0.41)})
     line = _line(ov, "By value tier")
-    assert line == ("By value tier: attrition from 3.0 (**A**) to 9.0 per 100 per year (**C**); "
+    assert line == ("By value tier: attrition from 3.0 (**A**) to 9.0 per 100 customer-years (**C**); "
                     "no clear difference between the groups (log-rank p = 0.410).")
     assert "highest" not in line and "lowest" not in line
     edge = _line(_overview(logrank={"tier": _logrank(0.05)}), "By value tier")
@@ -158,3 +158,42 @@ def test_median_not_reached_and_missing_numbers_write_nothing_false():
                                       (0.0312, "p = 0.031")])
 def test_p_value_wording(p, words):
     assert f"(log-rank {words})." in _line(_overview(logrank={"tier": _logrank(p)}), "By ")
+
+
+def _rate(events):
+    return Attempt(pd.DataFrame({"events": [events], "rate_per_100_person_years": [0.0],
+                                 "rate_ci_low": [0.0], "rate_ci_high": [0.4]}))
+
+
+@pytest.mark.parametrize("events", [0, 9])
+def test_too_few_departures_rank_no_group_and_name_no_peak(events):
+    """Degenerate data: no 'highest attrition in 1 (0.0), lowest in 1 (0.0)', no 'month 1' peak."""
+    hazard = Attempt(pd.DataFrame({"time": [1, 14], "hazard_smooth": [0.0, 0.0]}))
+    ov = _overview(overall_rate=_rate(events), hazard=hazard,
+                   rates={"tier": _rates(rates=(0.0, 0.0, 0.0), events=(0, 0, 0))})
+    text = key_findings(ov)
+    assert "highest" not in text and "lowest" not in text and "By value tier" not in text
+    assert _line(ov, "Too few") == (f"Too few departures ({events}, fewer than 10) to compare "
+                                    "groups or to locate a peak in the risk of leaving.")
+    # the threshold is a parameter: with min_events lowered the ranking comes back
+    assert "By value tier" in key_findings(_overview(overall_rate=_rate(events)), min_events=0)
+
+
+def test_enough_departures_write_no_warning():
+    assert "Too few" not in key_findings(_overview(overall_rate=_rate(10)))
+
+
+def test_a_book_without_departures_says_so_end_to_end():
+    """A real (generated) book with every closure removed: the findings and the top note."""
+    from analysis.data import generate_portfolio
+    from analysis.studies.overview.estimate import attrition_overview
+    from analysis.studies.population import events_note, prepare_study
+
+    p = generate_portfolio(300, months=6, seed=11)
+    p.panel["closed"] = False
+    study = prepare_study(portfolio=p)
+    assert int(study.frame["event"].sum()) == 0
+    text = key_findings(attrition_overview(study))
+    assert "highest" not in text and "lowest" not in text and "month 1" not in text
+    assert "Too few departures (0, fewer than 10)" in text
+    assert events_note(study).startswith(f"No departure among {len(study.frame):,} customers")

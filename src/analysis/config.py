@@ -27,6 +27,7 @@ __all__ = [
     "ci_label",
     "DEFAULT_HORIZONS",
     "ACQUISITION_TO_RETENTION_COST",
+    "MIN_EVENTS",
     "project_root",
 ]
 
@@ -45,6 +46,9 @@ ALPHA: float = 0.05
 DEFAULT_HORIZONS: tuple[int, ...] = (12, 24, 36)
 # The field's "6x": acquiring a customer costs about six times retaining one. A parameter default.
 ACQUISITION_TO_RETENTION_COST: float = 6.0
+# Fewer departures than this in a study: the report says so at the top, and its findings neither
+# rank groups nor name a peak in the risk of leaving (a notebook parameter `min_events` overrides).
+MIN_EVENTS: int = 10
 
 
 def project_root() -> Path:

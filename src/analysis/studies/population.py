@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.config import HIGH_VALUE_TIER
+from analysis.config import HIGH_VALUE_TIER, MIN_EVENTS
 from analysis.data.loaders import load_source
 from analysis.data.portfolio import Portfolio
 from analysis.frames import survival_frame
 
 __all__ = [
+    "events_note",
     "product_group",
     "Study",
     "prepare_study",
@@ -254,3 +255,25 @@ def _snapshot_study(portfolio: Portfolio, *, data, branch, attrition: str, k: in
         has_panel=False,
         value_column=m.value,
     )
+
+
+def events_note(study: Study, minimum: int = MIN_EVENTS) -> str | None:
+    """A warning for the top of a report when the study holds too few departures, else None.
+
+    With fewer than ``minimum`` departures, rates, curves and models are too uncertain to
+    compare groups; the findings then say so instead of ranking groups or naming a peak.
+
+    >>> import pandas as pd
+    >>> s = Study(portfolio=None, frame=pd.DataFrame({"event": [0, 1, 0]}), exclusions=None)
+    >>> events_note(s, minimum=10)
+    'Only 1 departure among 3 customers: fewer than 10, too few to compare groups or to locate a peak in the risk of leaving. The numbers below are shown with their intervals, but no group is called higher or lower.'
+    >>> events_note(s, minimum=1) is None
+    True
+    """
+    n = int(study.frame["event"].sum()) if len(study.frame) else 0
+    if n >= minimum:
+        return None
+    what = "No departure" if n == 0 else f"Only {n:,} departure{'s' if n != 1 else ''}"
+    return (f"{what} among {len(study.frame):,} customers: fewer than {minimum:,}, too few to "
+            "compare groups or to locate a peak in the risk of leaving. The numbers below are "
+            "shown with their intervals, but no group is called higher or lower.")

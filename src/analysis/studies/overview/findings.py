@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.config import ALPHA, ci_label
+from analysis.config import ALPHA, MIN_EVENTS, ci_label
 from analysis.studies.words import p_text as _p
 from analysis.studies.overview.estimate import Overview, hazard_peak
 
@@ -18,17 +18,24 @@ __all__ = [
 _SIGNIFICANT = ALPHA
 
 
-def key_findings(ov: Overview) -> str:
-    """The report's key findings in plain words (Markdown), computed from the tables."""
+def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
+    """The report's key findings in plain words (Markdown), computed from the tables.
+
+    With fewer than ``min_events`` departures no group is ranked and no hazard peak is named:
+    one line says there are too few departures to compare.
+    """
     s = ov.study
     f = s.frame
     lines = []
+    events = (int(ov.overall_rate.value["events"].sum()) if ov.overall_rate.ok
+              else int(f["event"].sum()) if "event" in f else 0)
+    few = events < min_events
     if ov.overall_rate.ok:
         r = ov.overall_rate.value.iloc[0]
         lines.append(
             f"Of **{len(f):,} customers** of {s.scope} {s.period_words}, "
             f"**{int(r['events']):,} left** ({s.attrition_words}): "
-            f"**{r['rate_per_100_person_years']:.1f} per 100 customers per year** "
+            f"**{r['rate_per_100_person_years']:.1f} per 100 customer-years** "
             f"({ci_label()} {r['rate_ci_low']:.1f} to {r['rate_ci_high']:.1f})."
         )
     else:
@@ -46,11 +53,14 @@ def key_findings(ov: Overview) -> str:
             lines.append(f"Half of customers have left by month **{m['median']:.0f}** of tenure.")
         else:
             lines.append("More than half of customers are still with the bank at the longest tenure observed (median not reached).")
-    if ov.hazard.ok:
+    if few:
+        lines.append(f"Too few departures ({events:,}, fewer than {min_events:,}) to compare "
+                     "groups or to locate a peak in the risk of leaving.")
+    if ov.hazard.ok and not few:
         peak = hazard_peak(ov.hazard.value)
         if np.isfinite(peak):
             lines.append(f"The risk of leaving is highest around **month {peak:.0f}** of tenure (smoothed hazard, first 10 years).")
-    for col in s.groupings:
+    for col in ([] if few else s.groupings):
         if col == "branch":
             continue
         rates = ov.rates.get(col)
@@ -67,7 +77,7 @@ def key_findings(ov: Overview) -> str:
         if tested and lr.value.p < _SIGNIFICANT:
             lines.append(
                 f"By {s.groupings[col]}: highest attrition in **{hi[col]}** "
-                f"({hi['rate_per_100_person_years']:.1f} per 100 per year), lowest in "
+                f"({hi['rate_per_100_person_years']:.1f} per 100 customer-years), lowest in "
                 f"**{lo[col]}** ({lo['rate_per_100_person_years']:.1f}) "
                 f"(log-rank {_p(lr.value.p)})."
             )
@@ -76,7 +86,7 @@ def key_findings(ov: Overview) -> str:
                    if tested else "not tested")
             lines.append(
                 f"By {s.groupings[col]}: attrition from {lo['rate_per_100_person_years']:.1f} "
-                f"(**{lo[col]}**) to {hi['rate_per_100_person_years']:.1f} per 100 per year "
+                f"(**{lo[col]}**) to {hi['rate_per_100_person_years']:.1f} per 100 customer-years "
                 f"(**{hi[col]}**); {why}."
             )
     if np.isfinite(ov.top20_share):
@@ -85,7 +95,7 @@ def key_findings(ov: Overview) -> str:
             f"(the field's rule of thumb says about 80% of profit)."
         )
     lines.append(
-        "Differences between groups here are descriptive: engaged customers both hold more "
-        "products and stay longer. The product-count report estimates the effect with adjustment."
+        "Differences between groups here are descriptive: they are not adjusted for other "
+        "differences between the customers. The product-count and drivers reports adjust."
     )
     return "\n".join(f"- {line}" for line in lines)
