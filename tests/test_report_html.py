@@ -10,6 +10,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from analysis.report.headline import MIME_TYPE
 from analysis.report.html import (
+    CSP_META,
     OfflineError,
     assert_offline,
     find_external_urls,
@@ -114,6 +115,7 @@ def test_assert_offline_catches_external_resources(snippet, url):
 
 def test_assert_offline_allows_inline_data_and_plain_links():
     html = (
+        f"<html><head>{CSP_META}</head><body>"
         '<img src="data:image/png;base64,AAAA"><a href="#sec">x</a><a href="https://bank.example/help">help</a>'
         '<svg xmlns="http://www.w3.org/2000/svg"><use xlink:href="#p"/></svg><a href="other.html">o</a>'
     )

@@ -1,10 +1,94 @@
-"""Showing tables and notes in a report notebook: rounded, readable, no index, no IDs."""
+"""Showing tables and notes in a report notebook: rounded, readable, no index, no IDs, escaped.
+
+Everything shown here may carry text from the data (branch names, group levels, column names
+of a mapped extract), so nothing from the data is ever emitted as HTML or Markdown syntax:
+
+- :func:`show` renders tables through a pandas Styler with ``escape="html"`` on cells, column
+  headers and the index, and its caption through :class:`Markdown`;
+- :class:`Markdown` is a drop-in for :class:`IPython.display.Markdown` that escapes HTML and
+  neutralises link, image, autolink and maths syntax, keeping bold, headings, blockquotes and
+  bullets (the only Markdown our own texts use);
+- :func:`display` is IPython's, but turns a plain IPython ``Markdown`` into the safe one and a
+  DataFrame into :func:`show`.
+
+A missed escape still cannot run: the HTML export carries a no-script Content-Security-Policy
+(:mod:`analysis.report.html`).
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+import re
 
-__all__ = ["show", "note", "nice_table"]
+import pandas as pd
+from IPython.display import Markdown as _IPyMarkdown
+from IPython.display import display as _ipy_display
+
+__all__ = ["show", "note", "nice_table", "styled_table", "escape_markdown", "Markdown", "display"]
+
+# Characters of data that could open HTML, a link/image (``[..](..)``, ``![..](..)``), a maths
+# span (``$..$``: JupyterLab's MathJax) or break our own emphasis (``\``). HTML character
+# references render as the character itself in every Markdown renderer and never form syntax.
+_MD_ESCAPES = {"&": "&amp;", "<": "&lt;", "[": "&#91;", "]": "&#93;", "$": "&#36;", "\\": "&#92;"}
+_MD_CHARS_RE = re.compile("[" + re.escape("".join(_MD_ESCAPES)) + "]")
+# Bare URLs are linkified by GFM renderers (``https://x``, ``javascript:x``, ``www.x``): a colon
+# right after a letter and before a non-space, and ``www.``, are written as references.
+_SCHEME_COLON_RE = re.compile(r"(?<=[A-Za-z]):(?=\S)")
+_WWW_RE = re.compile(r"(?i)\b(www)\.")
+
+
+def escape_markdown(text: object) -> str:
+    """Return ``text`` as Markdown that shows it literally and cannot form HTML or links.
+
+    ``&``, ``<``, ``[``, ``]``, ``$`` and ``\\`` become HTML character references, and so do the
+    colon of a URL scheme and the dot of ``www.``; ``*``, ``#``, ``>`` and ``-`` are kept, so
+    bold, headings, blockquotes and bullets still work.
+
+    Examples
+    --------
+    >>> escape_markdown("**Branch** <b>x</b> [y](javascript:alert(1))")
+    '**Branch** &lt;b>x&lt;/b> &#91;y&#93;(javascript&#58;alert(1))'
+    >>> escape_markdown("Log-rank test: p = 0.03")
+    'Log-rank test: p = 0.03'
+    """
+    out = _MD_CHARS_RE.sub(lambda m: _MD_ESCAPES[m.group(0)], str(text))
+    out = _SCHEME_COLON_RE.sub("&#58;", out)
+    return _WWW_RE.sub(r"\1&#46;", out)
+
+
+class Markdown(_IPyMarkdown):
+    """Markdown display of text that may hold data: see :func:`escape_markdown`.
+
+    Drop-in for :class:`IPython.display.Markdown` (``display(Markdown(text))``); the text is
+    always taken as text, never as a URL or file name to load.
+
+    Examples
+    --------
+    >>> Markdown("### By <script>x</script>")._repr_markdown_()
+    '### By &lt;script>x&lt;/script>'
+    """
+
+    def __init__(self, data: object = "", metadata: dict | None = None):
+        # Not IPython's __init__: it fetches ``data`` starting with "http" from the network, and
+        # reads it as a file when a file of that name exists.
+        self.url = None
+        self.filename = None
+        self.data = escape_markdown("" if data is None else data)
+        self.metadata = dict(metadata or {})
+
+
+def display(*objs, **kwargs) -> None:
+    """:func:`IPython.display.display`, with Markdown escaped and DataFrames shown by :func:`show`.
+
+    A plain :class:`IPython.display.Markdown` is re-made as the safe :class:`Markdown`; a
+    DataFrame goes through :func:`show` (escaped, rounded); anything else is passed on.
+    """
+    for obj in objs:
+        if isinstance(obj, pd.DataFrame):
+            show(obj)
+            continue
+        if isinstance(obj, _IPyMarkdown) and not isinstance(obj, Markdown):
+            obj = Markdown(obj.data or "", metadata=obj.metadata)
+        _ipy_display(obj, **kwargs)
 
 
 def nice_table(df: pd.DataFrame, digits: int = 2, rename: dict | None = None) -> pd.DataFrame:
@@ -26,17 +110,36 @@ def nice_table(df: pd.DataFrame, digits: int = 2, rename: dict | None = None) ->
     return out
 
 
-def note(text: str) -> None:
-    """Display a plain-language note (e.g. why a section cannot be estimated)."""
-    from IPython.display import Markdown, display
+def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None):
+    """Return the :class:`pandas.io.formats.style.Styler` :func:`show` displays.
 
+    Cells, column headers and index labels are HTML-escaped; the index is hidden.
+
+    Examples
+    --------
+    >>> html = styled_table(pd.DataFrame({"<b>g</b>": ["<i>x</i>"]})).to_html()
+    >>> "&lt;b&gt;g&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html and "<b>" not in html
+    True
+    """
+    table = nice_table(df, digits, rename)
+    return (
+        table.style.hide(axis="index")
+        .format(precision=digits, thousands=",", na_rep="–", escape="html")
+        .format_index(escape="html", axis=0)
+        .format_index(escape="html", axis=1)
+    )
+
+
+def note(text: str) -> None:
+    """Display a plain-language note (e.g. why a section cannot be estimated), escaped."""
     display(Markdown(f"> **Note.** {text}"))
 
 
 def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | None = None) -> None:
-    """Display a DataFrame, or an :class:`~analysis.errors.Attempt` (its table or its note)."""
-    from IPython.display import Markdown, display
+    """Display a DataFrame, or an :class:`~analysis.errors.Attempt` (its table or its note).
 
+    Cells, headers and the caption are escaped (see :func:`styled_table`, :class:`Markdown`).
+    """
     value = obj
     if hasattr(obj, "ok") and hasattr(obj, "note"):
         if not obj.ok:
@@ -44,9 +147,8 @@ def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | Non
             return
         value = obj.value
     if caption:
-        display(Markdown(f"*{caption}*"))
+        _ipy_display(Markdown(f"*{caption}*"))
     if isinstance(value, pd.DataFrame):
-        table = nice_table(value, digits, rename)
-        display(table.style.hide(axis="index").format(precision=digits, thousands=",", na_rep="–"))
+        _ipy_display(styled_table(value, digits=digits, rename=rename))
     else:
         display(value)

@@ -18,16 +18,20 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "TEMPLATES_DIR",
+    "CSP",
+    "CSP_META",
     "OfflineError",
     "notebook_to_html",
     "prepare_notebook",
     "header_html",
     "find_external_urls",
+    "find_active_content",
     "assert_offline",
 ]
 
@@ -40,13 +44,24 @@ REMOVE_OUTPUT_TAGS = frozenset({"remove-output", "remove_output"})
 
 
 class OfflineError(ValueError):
-    """A rendered page would fetch something from the network."""
+    """A rendered page would fetch something from the network, or could run code."""
+
+
+# The second wall: even if some data string escaped the escaping, the browser runs no script,
+# loads nothing from the network (images and fonts only as data: URIs), submits no form and
+# resolves no relative URL against a planted <base>. Styles stay inline (nbconvert's CSS).
+CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
 
 
 # --------------------------------------------------------------------------------------------
 # offline check
 
-_TAG_RE = re.compile(r"<([a-zA-Z][\w:-]*)\b([^>]*)>", re.S)
+# A start tag; quoted attribute values may hold ">".
+_TAG_RE = re.compile(r"""<([a-zA-Z][\w:-]*)\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.S)
 _ATTR_RE = re.compile(
     r"""(?<![\w:-])(src|href|srcset|poster|data|action|formaction|background|xlink:href|manifest)"""
     r"""\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""",
@@ -91,12 +106,158 @@ def find_external_urls(html: str, *, allow_links: bool = True) -> list[str]:
     return list(dict.fromkeys(found))  # unique, in order
 
 
-def assert_offline(html: str, *, allow_links: bool = True, what: str = "HTML") -> None:
-    """Raise :class:`OfflineError` naming every external resource ``html`` would load."""
+SNIPPET_CHARS = 80  # offending snippets are cut to this length in messages
+_SCRIPT_RE = re.compile(r"<script\b", re.I)
+# Elements that embed another document or program, submit data or re-base relative URLs.
+_ACTIVE_TAGS = frozenset({"iframe", "frame", "frameset", "object", "embed", "applet", "base", "form"})
+# Script-capable URL schemes; data: is allowed for images only (an HTML data: URL is a document).
+_BAD_SCHEME_RE = re.compile(r"^(?:javascript|vbscript|livescript):|^data:(?!image/)", re.I)
+_CSS_BAD_URL_RE = re.compile(r"url\(\s*[\"']?(?:javascript|vbscript):|expression\s*\(", re.I)
+_URL_ATTRS = frozenset({"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background",
+                        "srcdoc", "lowsrc", "dynsrc", "ping", "manifest", "codebase", "cite", "longdesc"})
+# Ways a script reaches the network; searched where code lives (attributes, <script>, <style>,
+# comments), never in the page's text, where an escaped data string may say anything.
+_NETWORK_JS_RE = re.compile(
+    r"\bfetch\s*\(|\bXMLHttpRequest\b|\bWebSocket\s*\(|\bEventSource\s*\(|\bsendBeacon\s*\("
+    r"|\bimportScripts\s*\(|\bnew\s+(?:Shared)?Worker\s*\(|\bwindow\.open\s*\(",
+    re.I,
+)
+# Browsers drop ASCII whitespace and control characters inside a URL's scheme ("java\tscript:").
+_URL_JUNK_RE = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def _clip(text: str, limit: int = SNIPPET_CHARS) -> str:
+    text = " ".join(str(text)[: 4 * limit].split())
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+class _ActiveContentScan(HTMLParser):
+    """Tags, attributes, code and the CSP of a page (entities in attributes decoded)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self.csp: list[str] = []  # policies of CSP <meta> elements
+        self.csp_late = False  # a CSP <meta> after content it should govern
+        self._seen_content = False
+        self._in: str | None = None  # "script" or "style" while inside one
+
+    def _code(self, where: str, code: str) -> None:
+        match = _NETWORK_JS_RE.search(code)
+        if match:
+            start = max(match.start() - 10, 0)
+            self.problems.append(f"network call in {where}: {_clip(code[start:])}")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        raw = self.get_starttag_text() or f"<{tag}>"
+        attrs_d = {k.lower(): (v or "") for k, v in attrs}
+        if tag in ("script", "style"):
+            self._in = tag
+        if tag in _ACTIVE_TAGS:
+            self.problems.append(f"<{tag}> element: {_clip(raw)}")
+        if tag == "meta":
+            equiv = attrs_d.get("http-equiv", "").strip().lower()
+            if equiv == "refresh":
+                self.problems.append(f"meta refresh: {_clip(raw)}")
+            elif equiv == "content-security-policy":
+                self.csp.append(attrs_d.get("content", ""))
+                self.csp_late = self.csp_late or self._seen_content
+        elif tag not in ("html", "head", "title"):
+            self._seen_content = True
+        for name, value in attrs_d.items():
+            if re.fullmatch(r"on[a-z]+", name):
+                self.problems.append(f"event-handler attribute {name} on <{tag}>: {_clip(raw)}")
+                continue
+            squeezed = _URL_JUNK_RE.sub("", value)
+            if name in _URL_ATTRS and _BAD_SCHEME_RE.match(squeezed):
+                self.problems.append(f"{squeezed.split(':', 1)[0].lower()}: URL in {name} of <{tag}>: {_clip(raw)}")
+            elif name == "style" and _CSS_BAD_URL_RE.search(squeezed):
+                self.problems.append(f"script in the style of <{tag}>: {_clip(raw)}")
+            if value:
+                self._code(f"attribute {name} of <{tag}>", value)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self._in = None if tag in ("script", "style") else self._in
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "script":
+            self._code("a <script>", data)
+        elif self._in == "style":
+            self._code("a <style>", data)
+            if _CSS_BAD_URL_RE.search(_URL_JUNK_RE.sub("", data)):
+                self.problems.append(f"script in a <style>: {_clip(data)}")
+
+    def handle_comment(self, data: str) -> None:
+        self._code("a comment", data)
+
+
+def _csp_problem(policies: list[str], late: bool) -> str | None:
+    """Why the page's CSP does not forbid scripts (None: it does)."""
+    if not policies:
+        return "no Content-Security-Policy <meta> (one forbidding scripts must open <head>: see html.CSP_META)"
+    for policy in policies:
+        directives = {}
+        for part in policy.split(";"):
+            words = part.split()
+            if words:
+                directives.setdefault(words[0].lower(), [w.lower() for w in words[1:]])
+        script = directives.get("script-src", directives.get("default-src"))
+        if script == ["'none'"]:
+            if late:
+                return "the Content-Security-Policy <meta> comes after content: it must open <head>"
+            return None
+    return f"the Content-Security-Policy does not forbid scripts: {_clip(policies[0])}"
+
+
+def find_active_content(html: str, *, require_csp: bool = True) -> list[str]:
+    """Return what could run code, navigate or phone home when ``html`` is opened.
+
+    One line per finding, naming the offending snippet (cut to ``SNIPPET_CHARS``): any
+    ``<script`` (even inside a comment), event-handler attributes (``onerror=``...),
+    ``javascript:``/``vbscript:`` URLs and ``data:`` URLs other than images in any URL attribute
+    (entity-encoded or split by whitespace too), script in CSS, ``<meta http-equiv=refresh>``,
+    ``<iframe>``/``<object>``/``<embed>``/``<base>``/``<form>`` elements, network calls
+    (``fetch(``, ``XMLHttpRequest``, ``WebSocket(``...) in attributes, scripts, styles or
+    comments, and (with ``require_csp``) a missing or script-allowing Content-Security-Policy
+    ``<meta>``. Text of the page is not searched: an escaped data string shows as text.
+    """
+    found = [f"<script> element: {_clip(html[m.start():])}" for m in _SCRIPT_RE.finditer(html)]
+    scan = _ActiveContentScan()
+    scan.feed(html)
+    scan.close()
+    found += scan.problems
+    if require_csp:
+        problem = _csp_problem(scan.csp, scan.csp_late)
+        if problem:
+            found.append(problem)
+    return list(dict.fromkeys(found))
+
+
+def _listing(items: list[str], limit: int = 20) -> str:
+    more = f"\n  ... and {len(items) - limit} more" if len(items) > limit else ""
+    return "\n  " + "\n  ".join(items[:limit]) + more
+
+
+def assert_offline(html: str, *, allow_links: bool = True, require_csp: bool = True, what: str = "HTML") -> None:
+    """Raise :class:`OfflineError` naming every external resource and active content of ``html``.
+
+    See :func:`find_external_urls` and :func:`find_active_content`; ``require_csp=False`` for a
+    fragment without a ``<head>``.
+    """
     urls = find_external_urls(html, allow_links=allow_links)
+    active = find_active_content(html, require_csp=require_csp)
+    parts = []
     if urls:
-        shown = "\n  ".join(urls[:20]) + (f"\n  ... and {len(urls) - 20} more" if len(urls) > 20 else "")
-        raise OfflineError(f"{what} is not offline: it would load {len(urls)} external URL(s):\n  {shown}")
+        parts.append(f"it would load {len(urls)} external URL(s):{_listing(urls)}")
+    if active:
+        parts.append(f"it has {len(active)} piece(s) of active content:{_listing(active)}")
+    if parts:
+        raise OfflineError(f"{what} is not offline: " + "\n".join(parts))
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,6 +441,7 @@ def notebook_to_html(
     resources: dict[str, Any] = {
         "metadata": {"name": title, "path": str(path.parent) if path else ""},
         "report_header": header_html(title, rows),
+        "csp_meta": CSP_META,
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
     assert_offline(body, what=f"report {title!r}")

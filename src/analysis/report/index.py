@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from analysis.config import REPORTS_DIR
 from analysis.report import atomic_write_text
-from analysis.report.html import _format_value, assert_offline
+from analysis.report.html import CSP_META, _format_value, assert_offline
 
 __all__ = ["INDEX_NAME", "read_manifests", "index_html", "build_index"]
 
@@ -113,7 +113,7 @@ def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
     generated = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="en"><head>{CSP_META}<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1.0">',
         "<title>Retention reports</title>",
         f"<style>{_CSS}</style></head><body>",
