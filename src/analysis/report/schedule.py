@@ -15,13 +15,23 @@ parameter name is checked against the notebook's ``parameters`` cell before anyt
 Output names are ``<notebook>__<slug>``: the parameters that differ from the notebook's defaults
 (``key-value``), then ``bank`` or ``branch-<name>``, joined by ``__``; for example
 ``01_attrition_overview__bank``, ``01_attrition_overview__attrition-value__branch-North``.
+Names are UTF-8 (``01_attrition_overview__branch-北京分行``): letters and digits of any script
+stay, anything else becomes ``-``. One value's slug keeps at most 80 bytes, a whole name 160
+(never half a character); a longer one is cut there and followed by ``-`` and 8 hex digits of
+the SHA-256 of the whole value, so two long names sharing their first 80 bytes still differ.
+Two distinct reports whose names would clash (``Nord/Ost`` and ``Nord Ost``; or names that
+differ only in case) both get ``-`` and a hash of their parameters.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import hashlib
+import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,9 +291,41 @@ def check_parameters(notebook_path: str | Path, names: Iterable[str], *, where: 
 # expansion
 
 _SLUG_BAD = re.compile(r"[^\w.-]+")
+# Readable part of one slug (a branch name, a parameter value), in UTF-8 bytes; a longer one is
+# cut there and followed by "-" and HASH_CHARS hex digits of the SHA-256 of the whole value.
+SLUG_MAX_BYTES = 80
+# A whole output name (the file name without its extension), likewise (so at most 169 bytes):
+# file systems allow 255, and temporary names add about 20.
+NAME_MAX_BYTES = 160
+HASH_CHARS = 8
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+
+def _bounded(text: str, max_bytes: int, *, full: str | None = None) -> str:
+    """``text`` when it fits in ``max_bytes`` (UTF-8), else its longest prefix that does (never
+    half a character), then ``-`` and the short hash of ``full`` (default ``text``)."""
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    keep = raw[:max_bytes].decode("utf-8", "ignore").rstrip("-.")
+    return f"{keep}-{_short_hash(full if full is not None else text)}"
 
 
 def _slug(value: Any) -> str:
+    """File-name-safe form of a parameter value: letters and digits of any script (UTF-8, so
+    Chinese branch names stay readable), ``.``, ``_`` and ``-``; at most SLUG_MAX_BYTES plus a
+    hash. Unicode is NFC-normalised first, so one name typed two ways gives one slug.
+
+    >>> _slug("Nord/Ost"), _slug("北京 分行"), _slug(["a", 1]), _slug(True)
+    ('Nord-Ost', '北京-分行', 'a-1', 'true')
+    >>> long = _slug("x" * 300); len(long.encode()), long[-9:]
+    (89, '-0d4e2ca9')
+    >>> cut = _slug("北京" * 100); len(cut.encode()), cut[:4], cut[-9:]
+    (87, '北京北京', '-3698005d')
+    """
     if isinstance(value, (list, tuple)):
         text = "-".join(_slug(v) for v in value)
     elif isinstance(value, Mapping):
@@ -292,11 +334,14 @@ def _slug(value: Any) -> str:
         text = str(value).lower()
     else:
         text = str(value)
-    return _SLUG_BAD.sub("-", text).strip("-") or "x"
+    text = unicodedata.normalize("NFC", text)
+    slug = _SLUG_BAD.sub("-", text).strip("-") or "x"
+    return _bounded(slug, SLUG_MAX_BYTES, full=text)
 
 
 def job_name(notebook: str, parameters: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> str:
-    """Return ``<notebook>__<slug>`` for a parameter set (see the module docstring)."""
+    """Return ``<notebook>__<slug>`` for a parameter set (see the module docstring); at most
+    NAME_MAX_BYTES bytes in UTF-8."""
     defaults = defaults or {}
     parts = []
     for key in sorted(parameters):
@@ -308,7 +353,43 @@ def job_name(notebook: str, parameters: Mapping[str, Any], defaults: Mapping[str
         parts.append(f"{_slug(key)}-{_slug(value)}")
     branch = parameters.get("branch")
     parts.append("bank" if branch is None else f"branch-{_slug(branch)}")
-    return f"{notebook}__{'__'.join(parts)}"
+    return _bounded(f"{notebook}__{'__'.join(parts)}", NAME_MAX_BYTES)
+
+
+def _identity(job: Job) -> str:
+    """What makes a report distinct: its notebook and parameters (not the run's data/as_of)."""
+    params = {k: v for k, v in job.parameters.items() if k not in RUN_PARAMETERS}
+    return json.dumps([job.notebook, params], sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _disambiguate(jobs: list[Job], source: str) -> list[Job]:
+    """Give distinct reports distinct file names.
+
+    Names that differ only in case clash on case-insensitive file systems (macOS, Windows), so
+    they count as equal. Every report of a clashing group (two branches ``Nord/Ost`` and
+    ``Nord Ost``, say) gets ``-`` and the short hash of its parameters: deterministic, and the
+    same whatever the order of the branches. Two entries with the same notebook and parameters
+    are a schedule error.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, job in enumerate(jobs):
+        groups.setdefault(job.name.casefold(), []).append(i)
+    out = list(jobs)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        seen: dict[str, Job] = {}
+        for i in members:
+            key = _identity(jobs[i])
+            if key in seen:
+                raise ScheduleError(
+                    f"{source}: two reports would both be written as {jobs[i].name!r} "
+                    f"(parameters {seen[key].parameters} and {jobs[i].parameters}); make the entries differ"
+                )
+            seen[key] = jobs[i]
+            name = _bounded(f"{jobs[i].name}-{_short_hash(key)}", NAME_MAX_BYTES)
+            out[i] = dataclasses.replace(jobs[i], name=name)
+    return out
 
 
 def _list_branches(data: Any) -> list[str]:
@@ -356,6 +437,8 @@ def expand(
             name = job_name(entry.notebook, params, defaults)
             jobs.append(Job(name=name, notebook=entry.notebook, path=path, parameters=params))
 
+    # names are settled over the whole schedule, so that --notebook does not change them
+    jobs = _disambiguate(jobs, schedule.source)
     if only:
         wanted = [o[: -len(".ipynb")] if o.endswith(".ipynb") else o for o in only]
         known = {j.notebook for j in jobs} | {j.name for j in jobs}
@@ -366,12 +449,4 @@ def expand(
                 f"{_close_match(missing[0], known)}; scheduled notebooks: {', '.join(schedule.notebooks)}"
             )
         jobs = [j for j in jobs if j.notebook in wanted or j.name in wanted]
-    seen: dict[str, Job] = {}
-    for job in jobs:
-        if job.name in seen:
-            raise ScheduleError(
-                f"{schedule.source}: two reports would both be written as {job.name!r} "
-                f"(parameters {seen[job.name].parameters} and {job.parameters}); make the entries differ"
-            )
-        seen[job.name] = job
     return jobs
