@@ -28,12 +28,11 @@ show_ids = False  # this report never lists customers; kept for a common interfa
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 
 from analysis.studies.overview.estimate import attrition_overview
 from analysis.studies.overview.headline import headline
 from analysis.studies.overview.findings import key_findings
-from analysis.report.display import note, show
+from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
 from analysis.report.headline import publish
 from analysis.studies.population import prepare_study
 from analysis import plots

@@ -30,14 +30,13 @@ show_ids = False  # this report never lists customers; kept for a common interfa
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 
 from analysis.studies.drivers.estimate import attrition_drivers, partial_effect
 from analysis.studies.drivers.headline import headline
 from analysis.studies.drivers.findings import key_findings
 from analysis.studies.drivers.ph import schoenfeld_panels
 from analysis.studies.overview.estimate import portfolio_summary
-from analysis.report.display import note, show
+from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
 from analysis.report.headline import publish
 from analysis.studies.population import prepare_study
 from analysis import plots

@@ -110,10 +110,11 @@ def nice_table(df: pd.DataFrame, digits: int = 2, rename: dict | None = None) ->
     return out
 
 
-def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None):
+def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None, index: bool = False):
     """Return the :class:`pandas.io.formats.style.Styler` :func:`show` displays.
 
-    Cells, column headers and index labels are HTML-escaped; the index is hidden.
+    Cells, column headers and index labels are HTML-escaped; the index is hidden unless
+    ``index=True``.
 
     Examples
     --------
@@ -121,13 +122,13 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
     >>> "&lt;b&gt;g&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html and "<b>" not in html
     True
     """
-    table = nice_table(df, digits, rename)
-    return (
-        table.style.hide(axis="index")
-        .format(precision=digits, thousands=",", na_rep="–", escape="html")
+    styler = (
+        nice_table(df, digits, rename)
+        .style.format(precision=digits, thousands=",", na_rep="–", escape="html")
         .format_index(escape="html", axis=0)
         .format_index(escape="html", axis=1)
     )
+    return styler if index else styler.hide(axis="index")
 
 
 def note(text: str) -> None:

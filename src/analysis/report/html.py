@@ -122,6 +122,8 @@ _NETWORK_JS_RE = re.compile(
     r"|\bimportScripts\s*\(|\bnew\s+(?:Shared)?Worker\s*\(|\bwindow\.open\s*\(",
     re.I,
 )
+_QUOTED_RE = re.compile(r""""[^"]*"|'[^']*'""")
+_HANDLER_RE = re.compile(r"(?:^|[\s/])(on[a-z]+)\s*=", re.I)
 # Browsers drop ASCII whitespace and control characters inside a URL's scheme ("java\tscript:").
 _URL_JUNK_RE = re.compile(r"[\x00-\x20\x7f]+")
 
@@ -145,7 +147,7 @@ class _ActiveContentScan(HTMLParser):
     def _code(self, where: str, code: str) -> None:
         match = _NETWORK_JS_RE.search(code)
         if match:
-            start = max(match.start() - 10, 0)
+            start = 0 if match.start() < SNIPPET_CHARS // 2 else match.start()
             self.problems.append(f"network call in {where}: {_clip(code[start:])}")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -226,7 +228,18 @@ def find_active_content(html: str, *, require_csp: bool = True) -> list[str]:
     comments, and (with ``require_csp``) a missing or script-allowing Content-Security-Policy
     ``<meta>``. Text of the page is not searched: an escaped data string shows as text.
     """
-    found = [f"<script> element: {_clip(html[m.start():])}" for m in _SCRIPT_RE.finditer(html)]
+    found = []
+    for m in _SCRIPT_RE.finditer(html):
+        end = html.find("</", m.start(), m.start() + 4 * SNIPPET_CHARS)
+        end = html.find(">", end) + 1 if end > 0 else m.start() + 4 * SNIPPET_CHARS
+        found.append(f"<script> element: {_clip(html[m.start():end])}")
+    # A browser and Python's parser may split a malformed tag differently: any on...= outside
+    # quotes in a tag counts (one more finding, never one less).
+    for m in _TAG_RE.finditer(html):
+        handler = _HANDLER_RE.search(_QUOTED_RE.sub('""', m.group(2)))
+        if handler:
+            name, tag = handler.group(1).lower(), m.group(1).lower()
+            found.append(f"event-handler attribute {name} on <{tag}>: {_clip(m.group(0))}")
     scan = _ActiveContentScan()
     scan.feed(html)
     scan.close()
