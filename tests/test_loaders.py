@@ -57,15 +57,27 @@ def test_negative_and_wrong_type(small, folder):
     with pytest.raises(DataValidationError) as err:
         load_source(folder)
     msg = str(err.value)
-    assert "column 'aum': negative values in 2 row(s), e.g. row(s) 3, 7" in msg
-    assert "column 'n_products'" in msg and "'two'" in msg
+    # File rows from 1 (positions 3 and 7 are rows 4 and 8), one line per problem, no pandera
+    # TypeError line for the check that could not run on 'two'.
+    assert msg.splitlines() == [
+        f"{folder / 'panel.parquet'}: 2 problem(s) found (row numbers count the file's data rows from 1, header line excluded):",
+        "  - column 'aum': negative values in 2 row(s), e.g. row(s) 4, 8 (values: -5.0, -5.0)",
+        "  - column 'n_products': values of the wrong type (expected whole numbers) in 1 row(s), e.g. row(s) 5 (values: 'two')",
+    ]
 
 
 def test_duplicate_customer_ids(small, folder):
     cust = pd.concat([small.customers, small.customers.iloc[[5]]], ignore_index=True)
     _rewrite(folder, "customers", cust)
-    with pytest.raises(DataValidationError, match=r"customers.parquet.*\n.*'customer_id': duplicate values"):
+    with pytest.raises(DataValidationError) as err:
         load_source(folder)
+    first, line = str(err.value).splitlines()
+    assert first.startswith(str(folder / "customers.parquet"))
+    # Rows 6 and 301; the id itself is never printed, the same hash twice says "the same id".
+    assert line.startswith("  - column 'customer_id': duplicate values in 2 row(s), e.g. row(s) 6, 301 (ids, masked: id#")
+    assert small.customers.customer_id.iloc[5] not in line
+    a, b = line[line.index("id#"):-1].split(", ")
+    assert a == b
 
 
 def test_duplicate_month_and_gap_and_order(small, folder):
@@ -85,7 +97,12 @@ def test_duplicate_month_and_gap_and_order(small, folder):
         panel.loc[first[1], "tenure_months"],
     )
     _rewrite(folder, "panel", swapped)
-    with pytest.raises(DataValidationError, match=f"months out of order.*row\\(s\\) {first[1]}"):
+    # Tenures t, t+2, t+1, t+3: the three steps after the first are wrong; file rows from 1.
+    t = [int(swapped.loc[i, "tenure_months"]) for i in first[1:4]]
+    with pytest.raises(DataValidationError, match=(
+        f"months out of order: tenure does not advance by 1 each calendar month in 3 row\\(s\\), "
+        f"e.g. row\\(s\\) {first[1] + 1}, {first[2] + 1}, {first[3] + 1} \\(values: {t[0]}, {t[1]}, {t[2]}\\)$"
+    )):
         load_source(folder)
 
 
@@ -95,7 +112,7 @@ def test_closed_must_be_last(small, folder):
     rows = panel.index[panel.customer_id == cid]
     panel.loc[rows[0], "closed"] = True
     _rewrite(folder, "panel", panel)
-    with pytest.raises(DataValidationError, match=f"column 'closed'.*row\\(s\\) {rows[0]}"):
+    with pytest.raises(DataValidationError, match=f"column 'closed'.*in 1 row\\(s\\), e.g. row\\(s\\) {rows[0] + 1}$"):
         load_source(folder)
 
 
@@ -141,9 +158,9 @@ def test_snapshot_schema_errors():
         validate(snap, SNAPSHOT_SCHEMA, "extract.csv")
     msg = str(err.value)
     assert msg.startswith("extract.csv:")
-    assert "column 'customer_id': duplicate values in 2 row(s), e.g. row(s) 1, 2" in msg
+    assert "column 'customer_id': duplicate values in 2 row(s), e.g. row(s) 2, 3 (ids, masked: id#" in msg
     assert "column 'duration': missing values" in msg
-    assert "column 'duration': negative values in 1 row(s), e.g. row(s) 3" in msg
+    assert "column 'duration': negative values in 1 row(s), e.g. row(s) 4" in msg
     assert "column 'event'" in msg and "2" in msg
     assert "duration before entry" in msg or "duration >= entry" in msg
 

@@ -110,10 +110,12 @@ def test_bad_values_are_all_reported(tmp_path, extract):
     with pytest.raises(DataValidationError) as err:
         load_source(_write(tmp_path, bad, BASIC))
     msg = str(err.value)
-    assert "column 'Weg': event values that are neither churned ['ja'] nor active ['nein'] in 1 row(s), e.g. row(s) 1 (values: 'vielleicht')" in msg
-    assert "column 'Jahre': non-numeric durations in 1 row(s), e.g. row(s) 2 (values: 'fünf')" in msg
-    assert "column 'Jahre': negative durations in 1 row(s), e.g. row(s) 3" in msg
-    assert "column 'Kunde': duplicate ids in 2 row(s), e.g. row(s) 0, 3" in msg
+    assert "column 'Weg': event values that are neither churned ['ja'] nor active ['nein'] in 1 row(s), e.g. row(s) 2 (values: 'vielleicht')" in msg
+    assert "column 'Jahre': non-numeric durations in 1 row(s), e.g. row(s) 3 (values: 'fünf')" in msg
+    assert "column 'Jahre': negative durations in 1 row(s), e.g. row(s) 4 (values: -1.0)" in msg
+    # File rows 1 and 4 (header excluded); the id 'k1' is shown only as one salted hash.
+    assert "column 'Kunde': duplicate ids in 2 row(s), e.g. row(s) 1, 4 (ids, masked: id#" in msg
+    assert "'k1'" not in msg
 
 
 def test_value_attrition_needs_a_panel(tmp_path, extract):

@@ -7,8 +7,10 @@ A *data source* is what reports take as their ``data`` parameter:
   also be a directory of Parquet parts) and optionally ``truth.json``.
 
 Loading validates everything and fails with a :class:`~analysis.data.schemas.DataValidationError`
-naming the file, the column and the rows at fault. Nothing is dropped silently: customers that
-cannot be used are listed in ``Portfolio.exclusions`` with the reason.
+naming the file, the column and the rows at fault (file rows, counted from 1 under the header),
+every problem of both tables in one message. Nothing is dropped silently: customers that cannot
+be used are listed in ``Portfolio.exclusions`` with the reason. CSV tables are UTF-8; a folder in
+another encoding is described by a mapping file (``format: panel``, ``path:``, ``encoding:``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from analysis import config
+from analysis.data.extracts import Parts, read_parts
 from analysis.data.mapping import is_mapping, load_snapshot, read_mapping
 from analysis.data.portfolio import Portfolio
+from analysis.data.privacy import personal_problems
 from analysis.data.schemas import (
     CUSTOMERS_SCHEMA,
     PANEL_SCHEMA,
@@ -89,24 +93,64 @@ def _find_table(folder: Path, name: str) -> Path:
     )
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if path.is_dir():
-        parts = sorted(path.glob("*.parquet"))
-        if not parts:
-            raise FileNotFoundError(f"{path}: folder holds no .parquet parts")
-        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    if path.suffix == ".csv":
-        return pd.read_csv(path, dtype={"customer_id": str})
-    return pd.read_parquet(path)
+_KEY_HINT = "describe the folder with a mapping file (format: panel, path: FOLDER) and set 'encoding:' in it"
+
+
+def _read_table(path: Path, encoding: str = "utf-8", key_hint: str = _KEY_HINT) -> tuple[pd.DataFrame, Parts]:
+    df, parts = read_parts(path, dtype={"customer_id": str}, encoding=encoding, key_hint=key_hint)
+    if "customer_id" in df:
+        df["customer_id"] = df["customer_id"].astype(str)
+    return df, parts
+
+
+def _checked_customers(path: Path, encoding: str = "utf-8", key_hint: str = _KEY_HINT, allow=()):
+    df, parts = _read_table(path, encoding, key_hint)
+    df = validate(df, CUSTOMERS_SCHEMA, str(path), parts)
+    # The branch column's levels are printed in every report: not one per customer.
+    if found := personal_problems(df, {"branch": "branch"}, list(allow)):
+        raise DataValidationError(str(path), found)
+    return df, parts
+
+
+def _checked_panel(path: Path, encoding: str = "utf-8", key_hint: str = _KEY_HINT):
+    """The validated panel in FILE order (index = file position) and its parts.
+
+    Schema and consistency problems are reported together: the consistency checks run on the
+    rows whose key columns can be read even when other values break the schema.
+    """
+    df, parts = _read_table(path, encoding, key_hint)
+    problems = []
+    try:
+        checked = validate(df, PANEL_SCHEMA, str(path), parts)
+    except DataValidationError as exc:
+        problems, checked = exc.problems, None
+    problems += panel_problems(checked if checked is not None else _readable_keys(df), parts)
+    if problems:
+        raise DataValidationError(str(path), problems)
+    return checked, parts
+
+
+def _readable_keys(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose customer, month, tenure and closed flag can be read (for the consistency checks)."""
+    need = ["customer_id", "month", "tenure_months", "closed"]
+    if any(c not in df for c in need):
+        return df.iloc[:0][[c for c in need if c in df]]
+    flags = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False}
+    keys = pd.DataFrame(
+        {
+            "customer_id": df["customer_id"],
+            "month": pd.to_datetime(df["month"], errors="coerce"),
+            "tenure_months": pd.to_numeric(df["tenure_months"], errors="coerce"),
+            "closed": df["closed"].astype(str).str.strip().str.lower().map(flags),
+        },
+        index=df.index,
+    )
+    return keys.dropna()
 
 
 def load_customers(path: str | Path) -> pd.DataFrame:
-    """Read and validate a customers table."""
-    path = Path(path)
-    df = _read_table(path)
-    if "customer_id" in df:
-        df["customer_id"] = df["customer_id"].astype(str)
-    return validate(df, CUSTOMERS_SCHEMA, str(path))
+    """Read and validate a customers table (``.parquet``, ``.csv`` or a folder of parts)."""
+    return _checked_customers(Path(path))[0]
 
 
 def load_panel(path: str | Path) -> pd.DataFrame:
@@ -115,24 +159,47 @@ def load_panel(path: str | Path) -> pd.DataFrame:
     Checks, each reported with example rows: duplicated (customer, month) rows; months that are
     not consecutive within a customer (a gap) or whose tenure does not advance by one month per
     calendar month (months out of order); a ``closed`` flag on any row but a customer's last.
-    The returned frame is sorted by customer and month.
+    Rows are named by their number in the file. The returned frame is sorted by customer and month.
     """
-    path = Path(path)
-    df = _read_table(path)
-    if "customer_id" in df:
-        df["customer_id"] = df["customer_id"].astype(str)
-    df = validate(df, PANEL_SCHEMA, str(path))
-    check_panel_consistency(df, str(path))
-    return df.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True)
+    df, _ = _checked_panel(Path(path))
+    return _sorted(df).reset_index(drop=True)
 
 
-def check_panel_consistency(df: pd.DataFrame, source: str) -> None:
-    """Raise :class:`DataValidationError` when months and tenures do not line up."""
+def _sorted(panel: pd.DataFrame) -> pd.DataFrame:
+    """By customer and month, keeping the file positions as the index (for messages)."""
+    return panel.sort_values(["customer_id", "month"], kind="stable")
+
+
+def check_panel_consistency(df: pd.DataFrame, source: str, parts: Parts | None = None) -> None:
+    """Raise :class:`DataValidationError` when months and tenures do not line up.
+
+    ``df`` is in file order; rows are reported as file rows (see :func:`panel_problems`).
+    """
+    problems = panel_problems(df, parts)
+    if problems:
+        raise DataValidationError(source, problems)
+
+
+def panel_problems(df: pd.DataFrame, parts: Parts | None = None) -> list[str]:
+    """Every month/tenure/closed inconsistency of a panel, one line per kind.
+
+    ``df`` needs ``customer_id``, ``month`` (dates), ``tenure_months`` and ``closed``; its
+    index says where each row is in the file (positions, as read); ``parts`` turns positions of
+    a folder of parts into ``part:row`` labels.
+    """
+    if len(df) == 0:
+        return []
+    where = df.index  # file positions, whatever order the checks sort the rows in
+
+    def rows(labels) -> list:
+        positions = where.get_indexer(labels)
+        return parts.labels(positions) if parts is not None else list(positions)
+
     problems = []
     dup = df.duplicated(["customer_id", "month"], keep=False)
     if dup.any():
-        problems.append(problem("month", "the same customer and month appear twice", np.flatnonzero(dup)))
-    order = df.sort_values(["customer_id", "month"], kind="stable")
+        problems.append(problem("month", "the same customer and month appear twice", rows(df.index[dup])))
+    order = _sorted(df)
     mi = order["month"].dt.year * 12 + order["month"].dt.month
     same = order["customer_id"].eq(order["customer_id"].shift())
     step = (mi - mi.shift()).where(same)
@@ -140,47 +207,60 @@ def check_panel_consistency(df: pd.DataFrame, source: str) -> None:
     gap = same & (step > 1)
     if gap.any():
         problems.append(
-            problem("month", "a gap in a customer's months (months must be consecutive)", order.index[gap])
+            problem("month", "a gap in a customer's months (months must be consecutive)", sorted(rows(order.index[gap])))
         )
     bad_t = same & (step == 1) & (tstep != 1)
     if bad_t.any():
+        bad = order.loc[bad_t].sort_index()
         problems.append(
             problem(
                 "tenure_months",
                 "months out of order: tenure does not advance by 1 each calendar month",
-                order.index[bad_t],
-                order.loc[bad_t, "tenure_months"],
+                rows(bad.index),
+                bad["tenure_months"],
             )
         )
     last = ~order["customer_id"].eq(order["customer_id"].shift(-1))
-    early_close = order["closed"] & ~last
+    early_close = order["closed"].astype(bool) & ~last
     if early_close.any():
         problems.append(
             problem(
                 "closed",
                 "the relationship is marked closed but months follow (closed must be the last month)",
-                order.index[early_close],
+                sorted(rows(order.index[early_close])),
             )
         )
-    if problems:
-        raise DataValidationError(source, problems)
+    return problems
 
 
-def _cross_check(customers: pd.DataFrame, panel: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Check the two tables agree; return exclusions (customers with no panel months)."""
+def _cross_check(customers: pd.DataFrame, panel: pd.DataFrame, source: str, parts: Parts | None = None) -> pd.DataFrame:
+    """Check the two tables agree; return exclusions (customers with no panel months).
+
+    ``panel`` is sorted by customer and month with file positions as its index (:func:`_sorted`).
+    """
     problems = []
+
+    def rows(labels) -> list:
+        positions = sorted(labels)  # the index holds file positions
+        return parts.labels(positions) if parts is not None else positions
+
     unknown = ~panel["customer_id"].isin(customers["customer_id"])
     if unknown.any():
         problems.append(
             problem(
                 "customer_id",
                 "panel customers missing from the customers table",
-                np.flatnonzero(unknown),
+                rows(panel.index[unknown]),
                 panel.loc[unknown, "customer_id"].unique(),
+                masked=True,
             )
         )
-    first = panel.groupby("customer_id", sort=False).head(1)
-    merged = first.merge(customers[["customer_id", "open_date"]], on="customer_id", how="inner")
+    first = panel.groupby("customer_id", sort=False).head(1)  # each customer's first month
+    merged = (
+        first.rename_axis("position").reset_index()
+        .merge(customers[["customer_id", "open_date"]], on="customer_id", how="inner")
+        .sort_values("position")
+    )
     opened = merged["open_date"].dt.year * 12 + merged["open_date"].dt.month
     seen = merged["month"].dt.year * 12 + merged["month"].dt.month
     wrong = (seen - opened) != merged["tenure_months"]
@@ -189,7 +269,7 @@ def _cross_check(customers: pd.DataFrame, panel: pd.DataFrame, source: str) -> p
             problem(
                 "tenure_months",
                 "tenure does not match open_date (tenure = months since open_date)",
-                first.index[first["customer_id"].isin(merged.loc[wrong, "customer_id"])],
+                rows(merged.loc[wrong, "position"]),
                 merged.loc[wrong, "tenure_months"],
             )
         )
@@ -202,12 +282,36 @@ def _cross_check(customers: pd.DataFrame, panel: pd.DataFrame, source: str) -> p
 def _fingerprint_files(paths: list[Path]) -> str:
     h = hashlib.sha256()
     for p in paths:
-        files = sorted(p.glob("*.parquet")) if p.is_dir() else [p]
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in (".parquet", ".pq", ".csv")) if p.is_dir() else [p]
         for f in files:
             with open(f, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     h.update(block)
     return h.hexdigest()[:12]
+
+
+def _load_tables(cust_path: Path, panel_path: Path, source: str, encoding="utf-8", key_hint=_KEY_HINT, allow=()):
+    """Both tables validated and cross-checked, every problem of both files in one error."""
+    errors, customers, panel = [], None, None
+    try:
+        customers, _ = _checked_customers(cust_path, encoding, key_hint, allow)
+    except DataValidationError as exc:
+        errors.append(exc)
+    try:
+        panel, parts = _checked_panel(panel_path, encoding, key_hint)
+    except DataValidationError as exc:
+        errors.append(exc)
+    if not errors:  # cross-file checks need both tables readable
+        panel = _sorted(panel)
+        try:
+            exclusions = _cross_check(customers, panel, str(panel_path), parts)
+        except DataValidationError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise DataValidationError.combine(source, errors)
+    return customers, panel.reset_index(drop=True), exclusions
 
 
 def load_source(data: str | Path = "synthetic") -> Portfolio:
@@ -227,11 +331,14 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
     FileNotFoundError
         When the source or one of its tables does not exist.
     """
+    read = {}  # how to read a panel folder: from its mapping file, if any
     if is_mapping(data):
         mapping = read_mapping(data)
         if mapping.format == "snapshot":
             return load_snapshot(mapping)
         data = mapping.path
+        read = {"encoding": mapping.encoding, "key_hint": f"set 'encoding:' in the mapping file {mapping.source.name}"}
+        read["allow"] = mapping.allow_personal
     if str(data) == "synthetic":
         folder = ensure_default_data()
         source = "synthetic"
@@ -241,12 +348,10 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
         if not folder.exists():
             raise FileNotFoundError(f"data source {folder} does not exist")
     cust_path, panel_path = _find_table(folder, "customers"), _find_table(folder, "panel")
-    customers = load_customers(cust_path)
-    panel = load_panel(panel_path)
-    exclusions = _cross_check(customers, panel, str(folder))
+    customers, panel, exclusions = _load_tables(cust_path, panel_path, str(folder), **read)
     truth = None
     if (folder / "truth.json").exists():
-        truth = json.loads((folder / "truth.json").read_text())
+        truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
     return Portfolio(
         customers=customers,
         panel=panel,
@@ -265,7 +370,7 @@ def list_branches(data: str | Path = "synthetic") -> list[str]:
         folder = ensure_default_data()
     else:
         folder = Path(data)
-    customers = _read_table(_find_table(folder, "customers"))
+    customers, _ = _read_table(_find_table(folder, "customers"))
     return sorted(customers["branch"].astype(str).unique().tolist())
 
 

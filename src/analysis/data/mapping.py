@@ -16,6 +16,15 @@ without code changes::
     value: Balance              # optional: customer value for the 80/20 view
     branch: Geography           # optional: one report per level
     drop: [Surname]             # never loaded: personal data
+    encoding: utf-8             # optional: utf-8 (default), utf-8-sig, gb18030, gbk, big5, utf-16
+    sheet: Customers            # optional, Excel only: sheet name or position from 1 (default first)
+    allow_personal: []          # optional: group/branch columns to keep although they look personal
+
+The data file may be CSV or other delimited text, an Excel ``.xlsx`` workbook or a Parquet file
+(:mod:`analysis.data.extracts`). A group or branch column named like a personal field or with
+nearly one level per customer is refused unless listed in ``allow_personal``
+(:mod:`analysis.data.privacy`). The mapping file itself is UTF-8 YAML without anchors or aliases
+(:mod:`analysis.data.yaml_files`).
 
 Durations of 0 (left, or observed, within the first unit) become half a unit by default
 (``zero_durations: half_unit``; ``keep`` leaves them at 0): every customer then sits in the risk
@@ -33,10 +42,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from analysis.data.encodings import check_encoding
+from analysis.data.extracts import EXCEL, read_extract
+from analysis.data.messages import short, some
 from analysis.data.portfolio import Portfolio
+from analysis.data.privacy import personal_problems
 from analysis.data.schemas import DataValidationError, problem
+from analysis.data.yaml_files import load_yaml
 
 __all__ = ["Mapping", "read_mapping", "load_snapshot", "is_mapping"]
 
@@ -44,7 +57,9 @@ UNIT_MONTHS = {"months": 1.0, "years": 12.0, "days": 12.0 / 365.25}
 KNOWN_KEYS = {
     "format", "path", "id", "duration", "duration_unit", "entry", "event", "products", "groups",
     "numeric", "value", "branch", "drop", "zero_durations", "name", "description", "as_of", "sep",
+    "encoding", "sheet", "allow_personal",
 }
+_COLUMN_KEYS = ("id", "duration", "entry", "value", "branch")  # each names one column
 _NEGATIVE = {0, "0", False, "false", "False", "no", "No", "N", "n"}
 
 
@@ -78,6 +93,9 @@ class Mapping:
     description: str | None = None
     as_of: str | None = None
     sep: str = ","
+    encoding: str = "utf-8"
+    sheet: str | int | None = None
+    allow_personal: list[str] = field(default_factory=list)
 
     @property
     def product_columns(self) -> list[str]:
@@ -108,7 +126,7 @@ def _list(value, key: str, source: Path) -> list:
         return [value]
     if isinstance(value, list):
         return value
-    raise _err(source, f"key '{key}': expected a list, got {type(value).__name__}")
+    raise _err(source, f"key '{key}': expected a list, got {type(value).__name__} {short(value)}")
 
 
 def read_mapping(path: str | Path) -> Mapping:
@@ -118,35 +136,38 @@ def read_mapping(path: str | Path) -> Mapping:
     ------
     DataValidationError
         Unknown keys (with the closest known key), missing required keys, bad values.
+    YamlFileError
+        The file is not UTF-8 YAML, or uses anchors/aliases (a one-line message with the line).
     """
     path = Path(path).expanduser().resolve()
     if not path.exists():
         raise FileNotFoundError(f"mapping file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise _err(path, f"not valid YAML: {exc}") from None
+    raw = load_yaml(path) or {}
     if not isinstance(raw, dict):
         raise _err(path, "a mapping file is a set of `key: value` lines")
     problems = []
     for key in raw:
         if key not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS), n=1)
+            close = difflib.get_close_matches(str(key)[:40], sorted(KNOWN_KEYS), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"key '{key}': unknown key{hint}; known keys: {', '.join(sorted(KNOWN_KEYS))}")
+            problems.append(f"key {short(key)}: unknown key{hint}; known keys: {', '.join(sorted(KNOWN_KEYS))}")
     fmt = raw.get("format", "snapshot")
     if fmt not in ("snapshot", "panel"):
-        problems.append(f"key 'format': must be 'snapshot' or 'panel', got {fmt!r}")
+        problems.append(f"key 'format': must be 'snapshot' or 'panel', got {short(fmt)}")
+    for key in _COLUMN_KEYS + ("path",):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            problems.append(f"key '{key}': expected a column name or path (text), got {short(raw[key])}")
+    problems += _format_problems(raw)
     required = ["path"] + (["duration", "event"] if fmt == "snapshot" else [])
     for key in required:
         if key not in raw:
             problems.append(f"key '{key}': required but missing")
     unit = raw.get("duration_unit", "months")
     if unit not in UNIT_MONTHS:
-        problems.append(f"key 'duration_unit': must be one of {', '.join(UNIT_MONTHS)}, got {unit!r}")
+        problems.append(f"key 'duration_unit': must be one of {', '.join(UNIT_MONTHS)}, got {short(unit)}")
     zero = raw.get("zero_durations", "half_unit")
     if zero not in ("half_unit", "keep"):
-        problems.append(f"key 'zero_durations': must be 'half_unit' or 'keep', got {zero!r}")
+        problems.append(f"key 'zero_durations': must be 'half_unit' or 'keep', got {short(zero)}")
     products = raw.get("products")
     if products is not None and not isinstance(products, str):
         if not (isinstance(products, dict) and set(products) == {"count"} and isinstance(products["count"], dict)):
@@ -162,7 +183,7 @@ def read_mapping(path: str | Path) -> Mapping:
         raise _err(path, "key 'event': expected {column: NAME, churned: [values], active: [values]}")
     unknown_event = set(event) - {"column", "churned", "active"}
     if unknown_event:
-        raise _err(path, f"key 'event': unknown sub-keys {sorted(unknown_event)} (allowed: column, churned, active)")
+        raise _err(path, f"key 'event': unknown sub-keys {some(sorted(map(str, unknown_event)), fmt=short)} (allowed: column, churned, active)")
     target = Path(str(raw["path"])).expanduser()
     if not target.is_absolute():
         target = (path.parent / target).resolve()
@@ -188,20 +209,37 @@ def read_mapping(path: str | Path) -> Mapping:
         description=raw.get("description"),
         as_of=str(raw["as_of"]) if raw.get("as_of") is not None else None,
         sep=raw.get("sep", ","),
+        encoding=str(raw.get("encoding", "utf-8")).lower(),
+        sheet=raw.get("sheet"),
+        allow_personal=[str(c) for c in _list(raw.get("allow_personal"), "allow_personal", path)],
     )
 
 
-def _read(m: Mapping) -> pd.DataFrame:
+def _format_problems(raw: dict) -> list[str]:
+    """Problems with the keys that say how to read the file: encoding, sheet, sep."""
+    problems = []
+    if "encoding" in raw and (bad := check_encoding(raw["encoding"])):
+        problems.append(bad)
+    sheet = raw.get("sheet")
+    if sheet is not None:
+        if isinstance(sheet, bool) or not isinstance(sheet, (str, int)):
+            problems.append(f"key 'sheet': a sheet name or its position from 1, got {short(sheet)}")
+        elif not str(raw.get("path", "")).lower().endswith(EXCEL):
+            problems.append(f"key 'sheet': only for Excel files ({', '.join(EXCEL)}), the path is {short(str(raw.get('path')))}")
+    sep = raw.get("sep", ",")
+    if not isinstance(sep, str) or not 1 <= len(sep) <= 4:
+        problems.append(f"key 'sep': the column separator, e.g. ',' or ';', got {short(sep)}")
+    return problems
+
+
+def _read(m: Mapping, notes: list) -> pd.DataFrame:
     if not m.path.exists():
         raise FileNotFoundError(f"{m.source}: the data file {m.path} does not exist")
-    if m.path.suffix.lower() == ".parquet":
-        header = pd.read_parquet(m.path).columns  # Parquet reads by column anyway
-        keep = [c for c in header if c not in m.drop]
-        return pd.read_parquet(m.path, columns=keep)
-    header = pd.read_csv(m.path, nrows=0, sep=m.sep).columns
-    keep = [c for c in header if c not in m.drop]  # dropped columns are never read
-    dtypes = {m.id: str} if m.id in keep else {}
-    return pd.read_csv(m.path, usecols=keep, sep=m.sep, dtype=dtypes, keep_default_na=True)
+    return read_extract(
+        m.path, encoding=m.encoding, sep=m.sep, sheet=m.sheet, drop=m.drop,
+        dtype={m.id: str} if m.id else None, notes=notes,
+        key_hint=f"set 'encoding:' in the mapping file {m.source.name}",
+    )
 
 
 def _matches(series: pd.Series, values: list) -> pd.Series:
@@ -226,24 +264,27 @@ def load_snapshot(mapping: Mapping | str | Path) -> Portfolio:
     m = mapping if isinstance(mapping, Mapping) else read_mapping(mapping)
     if m.format != "snapshot":
         raise ValueError(f"{m.source}: load_snapshot needs format: snapshot")
-    raw = _read(m)
+    notes: list[str] = []
+    raw = _read(m, notes)
     src = f"{m.path} (mapping {m.source.name})"
     missing = [c for c in m.columns_used() if c not in raw.columns]
     if missing:
         dropped = [c for c in missing if c in m.drop]
-        extra = f"; dropped by 'drop': {dropped}" if dropped else ""
+        extra = f"; dropped by 'drop': {some(dropped, fmt=short)}" if dropped else ""
+        present = some(map(str, raw.columns), limit=20, fmt=short)
         raise DataValidationError(
             src,
-            [f"column '{c}': named in the mapping but not in the file (columns: {', '.join(raw.columns)}){extra}" for c in missing],
+            [f"column {short(c)}: named in the mapping but not in the file (columns: {present}){extra}" for c in missing],
         )
-    problems: list[str] = []
+    roles = {c: "groups" for c in m.groups} | ({m.branch: "branch"} if m.branch else {})
+    problems: list[str] = personal_problems(raw, roles, m.allow_personal)
     out = pd.DataFrame(index=raw.index)
     # Ids.
     if m.id:
         ids = raw[m.id].astype(str)
         dup = ids.duplicated(keep=False)
         if dup.any():
-            problems.append(problem(m.id, "duplicate ids", np.flatnonzero(dup), ids[dup].unique()))
+            problems.append(problem(m.id, "duplicate ids", np.flatnonzero(dup), ids[dup].unique(), masked=True))
         if raw[m.id].isna().any():
             problems.append(problem(m.id, "missing ids", np.flatnonzero(raw[m.id].isna())))
         out["customer_id"] = ids
@@ -251,7 +292,6 @@ def load_snapshot(mapping: Mapping | str | Path) -> Portfolio:
         out["customer_id"] = [f"row-{i + 1:06d}" for i in range(len(raw))]
     # Durations (converted to months), optional entry.
     scale = UNIT_MONTHS[m.duration_unit]
-    notes: list[str] = []
     for col, name in ((m.duration, "duration"), (m.entry, "entry")):
         if col is None:
             continue
@@ -280,8 +320,8 @@ def load_snapshot(mapping: Mapping | str | Path) -> Portfolio:
         problems.append(
             problem(
                 m.event_column,
-                f"event values that are neither churned {m.churned} nor active "
-                f"{m.active if m.active is not None else '(unspecified)'}",
+                f"event values that are neither churned {short(m.churned)} nor active "
+                f"{short(m.active) if m.active is not None else '(unspecified)'}",
                 np.flatnonzero(unmapped),
                 ev[unmapped].unique(),
             )
