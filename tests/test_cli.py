@@ -15,14 +15,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+import analysis
 from analysis.cli import build_parser, main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+DATA_PACKAGE = str(Path(analysis.__file__).parent / "data")
 
 
 @pytest.fixture
 def fake_data(monkeypatch):
     mod = types.ModuleType("analysis.data")
+    mod.__path__ = [DATA_PACKAGE]  # its submodules (the YAML loader...) are the real ones
     mod.calls = []
 
     def generate_portfolio(**kwargs):
@@ -52,24 +55,11 @@ def fake_data(monkeypatch):
 
 @pytest.fixture
 def fake_jobs(monkeypatch):
-    """Replace the papermill job: reports of branch 'South' fail."""
+    """Replace the papermill run: reports of branch 'South' fail."""
     import analysis.report.runner as runner
-    from analysis.report import atomic_write_text
+    from test_report_runner import fake_execute
 
-    def run_job(job, folder, *, as_of, data_fingerprint="", cell_timeout=None):
-        ok = job.parameters.get("branch") != "South"
-        rec = runner.ReportRecord(
-            name=job.name, notebook=job.notebook, parameters=job.parameters, status="ok" if ok else "failed",
-            data_fingerprint=data_fingerprint, code_version="v", seconds=0.5,
-        )
-        if ok:
-            atomic_write_text(Path(folder) / f"{job.name}.html", "<html></html>")
-            rec.html = f"{job.name}.html"
-        else:
-            rec.error = {"type": "KeyError", "message": "'tier'", "cell": 4, "traceback": "KeyError: 'tier'"}
-        return rec
-
-    monkeypatch.setattr(runner, "run_job", run_job)
+    monkeypatch.setattr(runner, "_execute", fake_execute(fail={"South"}, ename="KeyError", evalue="'tier'"))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ the data layer is replaced by a fake module so these tests do not depend on it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import sys
@@ -17,6 +18,8 @@ import nbformat
 import pytest
 import yaml
 
+import analysis
+
 from analysis.report import atomic_write_text
 from analysis.report.headline import extract
 from analysis.report.html import find_external_urls
@@ -26,13 +29,17 @@ AS_OF = "2024-06-30"  # the fake data's window end
 FINGERPRINT = "fake1234"
 
 
-def fake_data_module(branches=("North", "South")):
+DATA_PACKAGE = str(Path(analysis.__file__).parent / "data")
+
+
+def fake_data_module(branches=("North", "South"), fingerprint=FINGERPRINT):
     mod = types.ModuleType("analysis.data")
+    mod.__path__ = [DATA_PACKAGE]  # its submodules (the YAML loader...) are the real ones
     mod.calls = []
     mod.list_branches = lambda data: mod.calls.append(("list_branches", data)) or list(branches)
     mod.ensure_default_data = lambda: mod.calls.append(("ensure_default_data",)) or Path("/nonexistent")
     mod.load_source = lambda data="synthetic": mod.calls.append(("load_source", data)) or types.SimpleNamespace(
-        branches=list(branches), fingerprint=FINGERPRINT, window_end=dt.datetime(2024, 6, 30), source=str(data)
+        branches=list(branches), fingerprint=fingerprint, window_end=dt.datetime(2024, 6, 30), source=str(data)
     )
     return mod
 
@@ -103,8 +110,9 @@ def test_files_written_for_good_reports_only(rendered):
 
 def test_no_temporary_files_left(rendered):
     _, root, _ = rendered
-    leftovers = [p for p in root.rglob("*") if p.name.startswith(".") or ".tmp" in p.name]
-    assert leftovers == []
+    leftovers = [p.name for p in root.rglob("*") if p.name.startswith(".") or ".tmp" in p.name]
+    assert leftovers == [".render.lock"]  # the lock file stays (never stale: flock), blank
+    assert (root / ".render.lock").read_text() == ""
 
 
 def test_html_is_offline_codeless_and_has_the_figure(rendered):
@@ -153,6 +161,12 @@ def test_executed_notebook_got_the_parameters(rendered):
     }
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "branch = \"North\"" in injected[0].source
+    # no absolute path: papermill's own paths become the notebook's place in the project and
+    # the published name
+    assert nb.metadata.papermill.input_path == "tests/fixtures/notebooks/fixture_report.ipynb"
+    assert nb.metadata.papermill.output_path == f"{NAMES[1]}.ipynb"
+    text = (root / AS_OF / f"{NAMES[1]}.ipynb").read_text(encoding="utf-8")
+    assert str(root) not in text and str(FIXTURES.parents[2]) not in text
 
 
 def test_manifest(rendered):
@@ -162,19 +176,26 @@ def test_manifest(rendered):
     assert manifest["as_of"] == AS_OF and manifest["data_fingerprint"] == FINGERPRINT
     reports = {r["name"]: r for r in manifest["reports"]}
     assert list(reports) == NAMES
+    assert manifest["data"] == "synthetic" and manifest["format"] == 2
+    [run] = manifest["runs"]
+    assert run["id"] == result.run_id and run["status"] == "finished" and run["pid"] > 0
+    assert (run["reports"], run["published"], run["failed"]) == (3, 2, 1)
+    assert dt.datetime.fromisoformat(run["started"]) <= dt.datetime.fromisoformat(run["finished"])
     for name in NAMES[:2]:
         r = reports[name]
-        assert r["status"] == "ok" and r["error"] is None
+        assert r["status"] == "ok" and r["error"] is None and r["run"] == result.run_id
         assert r["notebook"] == "fixture_report"
         assert (r["html"], r["json"], r["ipynb"]) == (f"{name}.html", f"{name}.json", f"{name}.ipynb")
         for key in ("html", "json", "ipynb"):
-            assert (root / AS_OF / r[key]).is_file()
+            data = (root / AS_OF / r[key]).read_bytes()
+            assert r["files"][key] == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
         assert r["data_fingerprint"] == FINGERPRINT
         assert re.fullmatch(r"\d+\.\d+\.\d+ \(git .+\)", r["code_version"])
         assert dt.datetime.fromisoformat(r["started"]) <= dt.datetime.fromisoformat(r["finished"])
         assert r["seconds"] > 0
     bad = reports[NAMES[2]]
     assert bad["status"] == "failed" and bad["html"] is None and bad["json"] is None
+    assert list(bad["files"]) == ["ipynb"]  # the notebook up to the failing cell
     assert bad["error"]["type"] == "RuntimeError" and "planted failure" in bad["error"]["message"]
     assert bad["parameters"]["branch"] == "South"
 
@@ -213,41 +234,56 @@ def test_misspelled_parameter_fails_before_running(tmp_path, fake_data, monkeypa
     assert not (tmp_path / "reports").exists()
 
 
-def _fake_run_job(fail=()):
-    from analysis.report.runner import ReportRecord
+def fake_execute(fail=(), fingerprint_note="", ename="ValueError", evalue="boom"):
+    """Stand-in for the papermill run (``runner._execute``): writes a small executed notebook
+    where papermill would, with a headline; reports of a branch in ``fail`` raise like papermill."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+    from papermill.exceptions import PapermillExecutionError
 
-    def run_job(job, folder, *, as_of, data_fingerprint="", cell_timeout=None):
-        ok = job.parameters.get("branch") not in fail
-        rec = ReportRecord(
-            name=job.name, notebook=job.notebook, parameters=job.parameters,
-            status="ok" if ok else "failed", data_fingerprint=data_fingerprint, code_version="v",
-            seconds=0.01, started="2024-01-01T00:00:00", finished="2024-01-01T00:00:01",
-        )
-        if ok:
-            atomic_write_text(Path(folder) / f"{job.name}.html", "<html></html>")
-            rec.html = f"{job.name}.html"
-        else:
-            rec.error = {"type": "ValueError", "message": "boom", "cell": 3, "traceback": "tb"}
-        return rec
+    from analysis.report.headline import MIME_TYPE
 
-    return run_job
+    def execute(job, output_path, *, cwd, cell_timeout):
+        branch = job.parameters.get("branch")
+        outputs = [
+            new_output("display_data", data={MIME_TYPE: {"scope": branch or "bank", "note": fingerprint_note}}),
+            new_output("stream", name="stdout", text=f"VISIBLE {branch or 'bank'}\n"),
+        ]
+        nb = new_notebook(cells=[new_markdown_cell("# Fake report"), new_code_cell("x = 1", outputs=outputs)])
+        nb.metadata["papermill"] = {
+            "parameters": dict(job.parameters), "input_path": str(job.path), "output_path": str(output_path),
+        }
+        if branch in fail:
+            tb = [f"{ename}: {evalue}"]
+            nb.cells.append(new_code_cell("raise", outputs=[new_output("error", ename=ename, evalue=evalue, traceback=tb)]))
+            nbformat.write(nb, output_path)
+            raise PapermillExecutionError(2, 2, "raise", ename, evalue, tb)
+        nbformat.write(nb, output_path)
+        return nb
+
+    return execute
 
 
 def test_rerun_merges_the_manifest(tmp_path, fake_data, monkeypatch):
     import analysis.report.runner as runner
 
-    monkeypatch.setattr(runner, "run_job", _fake_run_job(fail={"South"}))
+    monkeypatch.setattr(runner, "_execute", fake_execute(fail={"South"}))
     schedule = write_schedule(tmp_path / "s.yml")
     first = runner.render(schedule, out_dir=tmp_path / "r", as_of="2024-05-31", progress=False)
     assert [r.status for r in first.reports] == ["ok", "ok", "failed"]
-    monkeypatch.setattr(runner, "run_job", _fake_run_job())
+    monkeypatch.setattr(runner, "_execute", fake_execute())
     second = runner.render(
         schedule, out_dir=tmp_path / "r", as_of="2024-05-31", notebooks=[NAMES[2]], progress=False
     )
     assert second.ok and [r.name for r in second.reports] == [NAMES[2]]
     manifest = json.loads((tmp_path / "r" / "2024-05-31" / "manifest.json").read_text())
-    assert sorted(r["name"] for r in manifest["reports"]) == sorted(NAMES)
+    assert [r["name"] for r in manifest["reports"]] == [NAMES[2], *NAMES[:2]]  # this run's first
     assert all(r["status"] == "ok" for r in manifest["reports"])
+    assert [r["status"] for r in manifest["runs"]] == ["finished", "finished"]  # newest first
+    assert manifest["runs"][0]["id"] == second.run_id
+    runs = {r["name"]: r["run"] for r in manifest["reports"]}
+    assert runs == {NAMES[2]: second.run_id, NAMES[0]: first.run_id, NAMES[1]: first.run_id}
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert page.count("from an earlier run") == 2
 
 
 def test_render_rejects_bad_arguments(tmp_path, fake_data):

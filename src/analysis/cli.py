@@ -1,6 +1,8 @@
 """Command line: ``analysis synth | validate | render | index``.
 
-Exit codes: 0 success; 1 a report failed or the data is invalid; 2 a usage or schedule error.
+Exit codes: 0 success; 1 a report failed or the data is invalid; 2 a usage or schedule error
+(also an ``--out`` that is a file or cannot be written); 3 another render is writing to the same
+``--out`` (after ``--wait`` seconds). Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +25,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text}")
+    return value
+
+
 def _iso_date(text: str) -> str:
     from analysis.report.runner import resolve_as_of
 
@@ -35,6 +47,7 @@ def _iso_date(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from analysis import __version__
     from analysis.config import DEFAULT_SCHEDULE, REPORTS_DIR
+    from analysis.report.runner import DEFAULT_WAIT
 
     parser = argparse.ArgumentParser(
         prog="analysis",
@@ -63,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"reports folder (default: {REPORTS_DIR})")
     p.add_argument("--jobs", type=_positive_int, default=1, help="reports rendered at the same time (default: 1)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument(
+        "--wait", type=_seconds, default=DEFAULT_WAIT, metavar="SECONDS",
+        help=f"wait this long for another render of the same --out to finish (default: {DEFAULT_WAIT:g}); "
+        "then stop with exit code 3",
+    )
 
     p = sub.add_parser("index", help="rebuild reports/index.html from the run manifests")
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"reports folder (default: {REPORTS_DIR})")
@@ -78,6 +96,13 @@ LARGE_BOOK = 200_000  # customers above which `synth` writes Parquet parts
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from analysis.data import generate_portfolio, write_portfolio
+    from analysis.report.lock import OutputError, check_out_dir
+
+    try:
+        check_out_dir(args.out)
+    except OutputError as exc:
+        _err(str(exc))
+        return 2
 
     kwargs = {
         key: value
@@ -97,9 +122,19 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return 1
+    except OSError as exc:
+        _err(_os_error(exc))
+        return 2
     for path in paths:
         print(path)
     return 0
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an OSError: the file it concerns and why (no errno prefix)."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -110,11 +145,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         _err(str(exc))
         return 1
+    except OSError as exc:  # a folder where a file was expected, no permission...
+        _err(_os_error(exc))
+        return 1
     print(report.to_text())
     return 0 if getattr(report, "ok", True) is not False else 1
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from analysis.report.lock import BusyError, OutputError
     from analysis.report.runner import render
     from analysis.report.schedule import ScheduleError
 
@@ -128,12 +167,19 @@ def _cmd_render(args: argparse.Namespace) -> int:
             notebooks=notebooks,
             jobs=args.jobs,
             progress=args.progress,
+            wait=args.wait,
         )
-    except ScheduleError as exc:
+    except BusyError as exc:
+        _err(str(exc))
+        return 3
+    except (ScheduleError, OutputError) as exc:
         _err(str(exc))
         return 2
     except (ValueError, FileNotFoundError) as exc:  # bad data source or as-of
         _err(str(exc))
+        return 1
+    except OSError as exc:  # the data source: a folder where a file was expected, no permission...
+        _err(_os_error(exc))
         return 1
     print(result.summary())
     return 0 if result.ok else 1
@@ -141,8 +187,30 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from analysis.report.index import build_index
+    from analysis.report.lock import BusyError, OutputError, RenderLock, check_out_dir
+    from analysis.report.publish import recover
 
-    print(build_index(args.out))
+    try:
+        check_out_dir(args.out)
+        if not args.out.is_dir():
+            raise OutputError(f"--out {args.out}: no such folder")
+        lock = RenderLock(args.out, info={"command": "index"})
+        try:
+            lock.acquire(wait=0)
+        except BusyError:  # a render is running: it rebuilds the index itself; show it as running
+            print(build_index(args.out))
+            return 0
+        try:
+            recover(args.out)  # no render runs: a run left "running" was interrupted
+            print(build_index(args.out))
+        finally:
+            lock.release()
+    except OutputError as exc:
+        _err(str(exc))
+        return 2
+    except OSError as exc:
+        _err(_os_error(exc))
+        return 2
     return 0
 
 

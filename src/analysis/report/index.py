@@ -1,7 +1,9 @@
 """``reports/index.html``: one offline page linking every report of every as-of folder.
 
-Built from the ``<as-of>/manifest.json`` files the runner writes; links are relative, so the
-whole ``reports/`` folder can be copied or zipped and opened anywhere.
+Built from the ``<as-of>/manifest.json`` files the runner writes (hidden folders such as
+``.staging/`` are not read); links are relative, so the whole ``reports/`` folder can be copied
+or zipped and opened anywhere. Each as-of folder shows its last run (running, finished or
+interrupted); a report whose files come from an earlier run than the last says so.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ th { background: #eef3f8; }
 tr.failed td { background: #fdecea; }
 .status-ok { color: #1b7f3b; font-weight: 600; }
 .status-failed { color: #b3261e; font-weight: 700; }
+.status-running { color: #8a5a00; font-weight: 700; }
+.older { color: #8a5a00; }
 code { font-size: 0.92em; }
 pre { white-space: pre-wrap; font-size: 0.85em; margin: 0.3em 0 0 0; max-height: 20em; overflow: auto; }
 details summary { cursor: pointer; color: #555; }
@@ -47,6 +51,8 @@ def read_manifests(out_dir: str | Path = REPORTS_DIR) -> list[tuple[str, dict[st
     found = []
     for path in sorted(root.glob(f"*/{MANIFEST_NAME}"), reverse=True):
         folder = path.parent.name
+        if folder.startswith("."):  # .staging/ and other scratch folders are never reports
+            continue
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(manifest, dict) or not isinstance(manifest.get("reports"), list):
@@ -74,42 +80,90 @@ def _params(params: dict[str, Any]) -> str:
     )
 
 
-def _row(folder: str, rep: dict[str, Any]) -> str:
+_UNLISTED = {
+    "pending": "not rendered yet",
+    "publishing": "being published",
+    "interrupted": "INTERRUPTED",
+}
+
+
+def _status(rep: dict[str, Any]) -> str:
+    state = rep.get("status")
+    if state == "ok":
+        return '<span class="status-ok">ok</span>'
+    err = rep.get("error") or {}
+    if state in _UNLISTED:
+        cls = "status-failed" if state == "interrupted" else "status-running"
+        text = f'<span class="{cls}">{_UNLISTED[state]}</span>'
+        return text + (f"<br>{_e(err.get('message'))}" if err.get("message") else "")
+    text = f'<span class="status-failed">FAILED</span><br>{_e(err.get("type"))}: {_e(err.get("message"))}'
+    if rep.get("kept_previous") and any(rep.get(k) for k in ("html", "json", "ipynb")):
+        text += "<br><em>the files listed are the previous report's (this attempt published nothing)</em>"
+    if err.get("traceback"):
+        text += f"<details><summary>traceback</summary><pre>{_e(err['traceback'])}</pre></details>"
+    return text
+
+
+def _sha_title(meta: Any) -> str:
+    """The file's SHA-256 as the link's tooltip (a copy of the folder can be checked)."""
+    sha = meta.get("sha256") if isinstance(meta, dict) else None
+    return f' title="SHA-256 {_e(sha)}"' if sha else ""
+
+
+def _row(folder: str, rep: dict[str, Any], last_run: str | None = None) -> str:
     ok = rep.get("status") == "ok"
     name = _e(rep.get("name"))
     if ok and rep.get("html"):
         title = f'<a href="{_href(folder, rep["html"])}">{name}</a>'
     else:
         title = name
-    if ok:
-        status = '<span class="status-ok">ok</span>'
-    else:
-        err = rep.get("error") or {}
-        status = (
-            f'<span class="status-failed">FAILED</span><br>{_e(err.get("type"))}: {_e(err.get("message"))}'
-        )
-        if err.get("traceback"):
-            status += f"<details><summary>traceback</summary><pre>{_e(err['traceback'])}</pre></details>"
+    sums = rep.get("files") or {}
     files = " &middot; ".join(
-        f'<a href="{_href(folder, rep[key])}">{key}</a>' for key in ("html", "json", "ipynb") if rep.get(key)
+        f'<a href="{_href(folder, rep[key])}"{_sha_title(sums.get(key))}>{key}</a>'
+        for key in ("html", "json", "ipynb")
+        if rep.get(key)
     )
     seconds = rep.get("seconds")
     run = f"{_e(rep.get('finished') or rep.get('started'))}"
     if seconds is not None:
         run += f"<br>{float(seconds):.1f} s"
+    if last_run and rep.get("run") and rep.get("run") != last_run and files:
+        run += '<br><span class="older">from an earlier run</span>'
     cls = "ok" if ok else "failed"
     return (
         f'<tr class="{cls}"><td>{title}</td><td>{_e(rep.get("notebook"))}</td><td>{_params(rep.get("parameters"))}</td>'
-        f"<td>{status}</td><td>{files or '&ndash;'}</td><td><code>{_e(rep.get('data_fingerprint') or 'unknown')}</code></td>"
+        f"<td>{_status(rep)}</td><td>{files or '&ndash;'}</td><td><code>{_e(rep.get('data_fingerprint') or 'unknown')}</code></td>"
         f"<td>{_e(rep.get('code_version'))}</td><td>{run}</td></tr>"
     )
+
+
+def _run_line(manifest: dict[str, Any]) -> str:
+    """One line on the folder's last run: running, finished or interrupted."""
+    runs = manifest.get("runs") or []
+    if not runs:
+        return ""
+    run = runs[0]
+    done = f"{run.get('published', 0)} published, {run.get('failed', 0)} failed of {run.get('reports', '?')}"
+    state = run.get("status")
+    if state == "running":
+        return (
+            f'<p class="run status-running">Run in progress (pid {_e(run.get("pid"))}, started {_e(run.get("started"))}): '
+            f"{_e(done)}. If no render is running any more, it was interrupted; the next render or "
+            "<code>analysis index</code> records that.</p>"
+        )
+    if state == "interrupted":
+        return (
+            f'<p class="run status-failed">The last run (pid {_e(run.get("pid"))}, started {_e(run.get("started"))}) '
+            f"was INTERRUPTED: {_e(done)}. Reports it did not publish keep their earlier files, if any.</p>"
+        )
+    return f'<p class="run">Last run started {_e(run.get("started"))}, finished {_e(run.get("finished"))}: {_e(done)}.</p>'
 
 
 def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
     """Return the index page for the reports under ``out_dir``."""
     manifests = read_manifests(out_dir)
     total = sum(len(m["reports"]) for _, m, _p in manifests if m)
-    failed = sum(1 for _, m, _p in manifests if m for r in m["reports"] if r.get("status") != "ok")
+    failed = sum(1 for _, m, _p in manifests if m for r in m["reports"] if r.get("status") in ("failed", "interrupted"))
     generated = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     parts = [
         "<!DOCTYPE html>",
@@ -133,11 +187,13 @@ def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
             f'<code>{_e(manifest.get("data_fingerprint") or "unknown")}</code>; code {_e(manifest.get("code_version"))}; '
             f"last run {_e(manifest.get('updated'))}.</p>"
         )
+        parts.append(_run_line(manifest))
         parts.append(
             "<table><thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th><th>Status</th>"
             "<th>Files</th><th>Data fingerprint</th><th>Code version</th><th>Run</th></tr></thead><tbody>"
         )
-        parts.extend(_row(folder, rep) for rep in manifest["reports"])
+        last = ((manifest.get("runs") or [{}])[0] or {}).get("id")
+        parts.extend(_row(folder, rep, last) for rep in manifest["reports"])
         parts.append("</tbody></table>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -88,7 +88,7 @@ class RenderLock:
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> with RenderLock(folder, info={"run": "a"}) as first:
+    >>> with RenderLock(folder, info={"id": "a"}) as first:
     ...     try:
     ...         RenderLock(folder).acquire(wait=0)
     ...     except BusyError as exc:
@@ -126,8 +126,9 @@ class RenderLock:
                 if left <= 0:
                     os.close(fd)
                     holder = _read_holder(self.path)
+                    labels = (("pid", "pid"), ("started", "started"), ("id", "run"), ("command", "command"))
                     who = ", ".join(
-                        f"{k} {holder[k]}" for k in ("pid", "started", "run") if holder.get(k) is not None
+                        f"{label} {holder[key]}" for key, label in labels if holder.get(key) is not None
                     ) or "holder unknown"
                     raise BusyError(
                         f"another render is writing to {self.shown} ({who}); waited {wait:g} s "

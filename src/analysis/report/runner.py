@@ -4,15 +4,22 @@ Output layout (``out_dir`` defaults to :data:`analysis.config.REPORTS_DIR`)::
 
     reports/
       index.html                     every report of every as-of folder (analysis.report.index)
+      .render.lock                   held by the render writing here (analysis.report.lock)
+      .staging/<run-id>/             the running render's scratch files; never linked
       <as-of>/                       YYYY-MM-DD
-        manifest.json                one entry per report: status, error, paths, fingerprint...
+        manifest.json                the runs (started, finished, status) and one entry per
+                                     report: status, error, files and their SHA-256, fingerprint
         <name>.ipynb                 the executed notebook (also kept for a failed report)
         <name>.html                  offline HTML (successful reports only)
         <name>.json                  headline numbers (successful reports only)
 
-Every file is written atomically. A failing report is recorded (error type, message and the
-tail of the failing cell's traceback) and the others still run; :attr:`RenderResult.ok` is
-False and the CLI exits non-zero at the end.
+A run's state is always consistent (:mod:`analysis.report.publish`): each report is run and its
+files validated in the staging folder, then published on its own (manifest and index rebuilt
+after each one), so a run stopped at any point, ``kill -9`` included, leaves an index that lists
+only files that exist and match their manifest entry; the next render marks that run
+``interrupted`` and cleans up. A failing report is recorded (error type, message and the tail of
+the failing cell's traceback) and the others still run; :attr:`RenderResult.ok` is False and the
+CLI exits non-zero at the end. Nothing written holds an absolute path (:mod:`analysis.report.paths`).
 """
 
 from __future__ import annotations
@@ -23,23 +30,31 @@ import json
 import os
 import re
 import sys
+import shutil
 import time
 import traceback
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from analysis.config import DEFAULT_SCHEDULE, REPORTS_DIR
-from analysis.report import atomic_write_text, code_version
+from analysis.report import code_version
+from analysis.report.lock import RenderLock, check_out_dir, make_out_dir
+from analysis.report.paths import Scrubber, display_name, link_data
+from analysis.report.publish import FILE_KINDS, MANIFEST_NAME, STAGING_DIR, Publisher, recover, stage
 from analysis.report.schedule import Job, Schedule, ScheduleError, expand, load_schedule
 
-__all__ = ["ReportRecord", "RenderResult", "render", "run_job", "resolve_as_of", "MANIFEST_NAME"]
+__all__ = [
+    "ReportRecord", "RenderResult", "Staged", "render", "run_job", "resolve_as_of", "MANIFEST_NAME",
+    "DEFAULT_WAIT",
+]
 
-MANIFEST_NAME = "manifest.json"
 KERNEL_NAME = "python3"
+# Seconds a render waits for another render of the same reports folder to finish.
+DEFAULT_WAIT = 5.0
 TRACEBACK_LINES = 20
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -61,6 +76,9 @@ class ReportRecord:
     started: str = ""
     finished: str = ""
     seconds: float = 0.0
+    files: dict[str, Any] = field(default_factory=dict)  # kind -> {"sha256", "bytes"} of what is listed
+    run: str = ""  # id of the run whose files are listed
+    kept_previous: bool = False  # failed to stage: the previous files stay listed
     headline: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -70,7 +88,17 @@ class ReportRecord:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("headline")
+        if not out["kept_previous"]:
+            out.pop("kept_previous")
         return out
+
+    def update_from(self, entry: dict[str, Any]) -> ReportRecord:
+        """Take over what was published (the manifest entry :class:`Publisher` returned)."""
+        for key in ("status", "error", "html", "json", "ipynb", "files", "run", "data_fingerprint", "code_version"):
+            if key in entry:
+                setattr(self, key, entry[key])
+        self.kept_previous = bool(entry.get("kept_previous"))
+        return self
 
 
 @dataclass
@@ -86,6 +114,9 @@ class RenderResult:
     index_path: Path | None
     reports: list[ReportRecord]
     seconds: float = 0.0
+    run_id: str = ""
+    status: str = "finished"
+    index_error: str | None = None  # the index could not be rebuilt (the manifest is right)
 
     @property
     def ok(self) -> bool:
@@ -107,13 +138,16 @@ class RenderResult:
                 lines.append(f"  ok      {r.name}  ({r.seconds:.1f} s)  {self.out_dir / (r.html or '')}")
             else:
                 err = r.error or {}
-                lines.append(f"  FAILED  {r.name}  ({r.seconds:.1f} s)  {err.get('type')}: {err.get('message')}")
+                kept = "  (previous report kept)" if r.kept_previous else ""
+                lines.append(f"  FAILED  {r.name}  ({r.seconds:.1f} s)  {err.get('type')}: {err.get('message')}{kept}")
         lines.append(
             f"{len(self.succeeded)} of {len(self.reports)} report(s) rendered for as-of {self.as_of} "
             f"in {self.seconds:.1f} s; {len(self.failed)} failed. Manifest: {self.manifest_path}"
         )
         if self.index_path is not None:
             lines.append(f"Index: {self.index_path}")
+        if self.index_error:
+            lines.append(f"Index NOT rebuilt: {self.index_error} (run `analysis index`)")
         return "\n".join(lines)
 
 
@@ -197,124 +231,193 @@ def _tail(lines: Sequence[str], n: int = TRACEBACK_LINES, max_chars: int = 4000)
     return out[-max_chars:]
 
 
-def _error_info(exc: BaseException) -> dict[str, Any]:
+def _error_info(exc: BaseException, scrubber: Scrubber | None = None) -> dict[str, Any]:
     from papermill.exceptions import PapermillExecutionError
 
+    clean = scrubber.text if scrubber is not None else (lambda text: text)
     if isinstance(exc, PapermillExecutionError):
         return {
             "type": exc.ename,
-            "message": _ANSI_RE.sub("", str(exc.evalue)),
+            "message": clean(_ANSI_RE.sub("", str(exc.evalue))),
             "cell": exc.exec_count,
-            "traceback": _tail(exc.traceback),
+            "traceback": clean(_tail(exc.traceback)),
         }
     return {
         "type": type(exc).__name__,
-        "message": str(exc),
+        "message": clean(str(exc)),
         "cell": None,
-        "traceback": _tail(traceback.format_exception(exc)),
+        "traceback": clean(_tail(traceback.format_exception(exc))),
     }
+
+
+@dataclass
+class Staged:
+    """A report run into the staging folder: its record and its staged, validated files
+    (``{kind: (path, {"sha256", "bytes"})}``); ``files`` is ``None`` when nothing could be
+    staged (the published folder must then be left as it is)."""
+
+    record: ReportRecord
+    files: dict[str, tuple[Path, dict[str, Any]]] | None
+
+
+def _execute(job: Job, output_path: Path, *, cwd: Path, cell_timeout: int | None) -> Any:
+    """Run the notebook with papermill into ``output_path`` (saved after every cell)."""
+    import papermill as pm
+
+    return pm.execute_notebook(
+        str(job.path),
+        str(output_path),
+        parameters=job.parameters,
+        kernel_name=KERNEL_NAME,
+        progress_bar=False,
+        log_output=False,
+        execution_timeout=cell_timeout,
+        # the kernel's working folder; papermill's own cwd= would os.chdir the process
+        resources={"metadata": {"path": str(cwd)}},
+        kernel_manager_class=_kernel_manager_class(),
+        # outputs are all in by then; a graceful kernel shutdown costs ~0.5 s per report
+        shutdown_kernel="immediate",
+    )
+
+
+def _read_notebook(path: Path) -> Any | None:
+    """The notebook papermill saved up to the failing cell, or ``None``."""
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception:  # absent, empty or half written: nothing to keep
+        return None
+
+
+def _shown_path(path: Path) -> str:
+    from analysis.config import PROJECT_ROOT
+
+    try:
+        return Path(path).resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def _tidy_notebook(nb: Any, job: Job, name: str, scrubber: Scrubber) -> Any:
+    """No absolute path in the executed notebook: papermill's input/output paths become the
+    notebook's path in the project and the published file name; outputs are scrubbed."""
+    meta = nb.metadata.setdefault("papermill", {})
+    meta["input_path"] = _shown_path(job.path)
+    meta["output_path"] = f"{name}.ipynb"
+    return scrubber.notebook(nb)
 
 
 def run_job(
     job: Job,
-    folder: str | Path,
+    staging: str | Path,
     *,
     as_of: str,
     data_fingerprint: str = "",
+    data_name: str | None = None,
     cell_timeout: int | None = None,
-) -> ReportRecord:
-    """Run one report into ``folder``; never raises for a failing notebook (see ``status``)."""
-    import papermill as pm
+    kernel_cwd: str | Path | None = None,
+    scrubber: Scrubber | None = None,
+) -> Staged:
+    """Run one report into the ``staging`` folder and stage its files; never raises.
 
+    A notebook that raises is a failed report whose executed notebook (up to the error) is
+    staged; an error writing or validating a file (a full disk, say) stages nothing, so the
+    report's previous files stay published. :class:`Publisher` publishes the result.
+
+    Parameters
+    ----------
+    job : Job
+    staging : path
+        The run's staging folder (inside the reports folder, so publishing is a rename).
+    as_of, data_fingerprint : str
+        Shown in the report header and recorded.
+    data_name : str, optional
+        The data set's name as shown (default: the job's ``data`` parameter).
+    cell_timeout : int, optional
+        Seconds one cell may run.
+    kernel_cwd : path, optional
+        The kernel's working folder (default: the notebook's folder).
+    scrubber : Scrubber, optional
+        Rewrites absolute paths in outputs and error messages.
+    """
     from analysis.report.headline import extract, to_jsonable
     from analysis.report.html import notebook_to_html
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(staging)
+    scrubber = scrubber or Scrubber({})
+    shown = data_name if data_name is not None else job.parameters.get("data")
+    params = {**job.parameters, "data": shown} if "data" in job.parameters else dict(job.parameters)
     version = code_version()
     record = ReportRecord(
         name=job.name,
         notebook=job.notebook,
-        parameters=dict(job.parameters),
+        parameters=params,
         status="failed",
         data_fingerprint=data_fingerprint,
         code_version=version,
         started=_now(),
     )
     t0 = time.perf_counter()
-    ipynb_path = folder / f"{job.name}.ipynb"
-    html_path = folder / f"{job.name}.html"
-    json_path = folder / f"{job.name}.json"
-    # papermill saves after every cell: it writes a temporary file, renamed when done
-    tmp_ipynb = folder / f".{job.name}.{uuid.uuid4().hex[:12]}.tmp.ipynb"
+    exec_path = staging / f"{job.name}.run.ipynb"  # papermill saves here after every cell
+    files: dict[str, tuple[Path, dict[str, Any]]] | None = {}
+
+    def put(kind: str, content: str) -> None:
+        path = staging / f"{job.name}.{kind}"
+        files[kind] = (path, stage(path, content, kind, name=job.name))  # type: ignore[index]
+
     try:
+        staging.mkdir(parents=True, exist_ok=True)
+        failure: Exception | None = None
         try:
-            nb = pm.execute_notebook(
-                str(job.path),
-                str(tmp_ipynb),
-                parameters=job.parameters,
-                kernel_name=KERNEL_NAME,
-                progress_bar=False,
-                log_output=False,
-                execution_timeout=cell_timeout,
-                # the kernel's working folder; papermill's own cwd= would os.chdir the process
-                resources={"metadata": {"path": str(job.path.parent)}},
-                kernel_manager_class=_kernel_manager_class(),
-                # outputs are all in by then; a graceful kernel shutdown costs ~0.5 s per report
-                shutdown_kernel="immediate",
-            )
-        except Exception:
-            if tmp_ipynb.exists():  # papermill saved the notebook up to the failing cell
-                os.replace(tmp_ipynb, ipynb_path)
-                record.ipynb = ipynb_path.name
-            raise
-        os.replace(tmp_ipynb, ipynb_path)  # kept even if the export below fails
-        record.ipynb = ipynb_path.name
-        headline = to_jsonable(extract(nb))
-        params_shown = {k: v for k, v in job.parameters.items() if k not in ("data", "as_of")}
-        html = notebook_to_html(
-            nb,
-            info={
+            nb = _execute(job, exec_path, cwd=Path(kernel_cwd or job.path.parent), cell_timeout=cell_timeout)
+        except OSError:
+            raise  # could not write (or read) files: not the report's fault, keep what is published
+        except Exception as exc:  # the notebook raised, timed out or lost its kernel
+            failure = exc
+            nb = _read_notebook(exec_path)
+        import nbformat
+
+        if nb is not None:
+            put("ipynb", nbformat.writes(_tidy_notebook(nb, job, job.name, scrubber)))
+        if failure is not None:
+            record.error = _error_info(failure, scrubber)
+        else:
+            headline = to_jsonable(extract(nb))
+            info = {
                 "Report": job.name,
-                "Parameters": params_shown,
+                "Parameters": {k: v for k, v in params.items() if k not in ("data", "as_of")},
                 "As of": as_of,
-                "Data": job.parameters.get("data"),
+                "Data": shown,
                 "Data fingerprint": data_fingerprint or "unknown",
                 "Code version": version,
-            },
-        )
-        atomic_write_text(json_path, json.dumps(headline, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-        atomic_write_text(html_path, html)
-        record.status = "ok"
-        record.html, record.json = html_path.name, json_path.name
-        record.headline = headline
+            }
+            put("json", json.dumps(headline, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+            put("html", notebook_to_html(nb, info=info))
+            record.status = "ok"
+            record.headline = headline
     except Exception as exc:  # one failing report must not stop the others
-        record.error = _error_info(exc)
-        # a failed re-run must not leave the previous run's pages looking current
-        stale = [html_path, json_path] + ([ipynb_path] if record.ipynb is None else [])
-        for path in stale:
-            path.unlink(missing_ok=True)
+        record.status = "failed"
+        record.error = _error_info(exc, scrubber)
+        files = None
+        for kind in FILE_KINDS:
+            _unlink_quietly(staging / f"{job.name}.{kind}")
     finally:
-        tmp_ipynb.unlink(missing_ok=True)
+        _unlink_quietly(exec_path)
         record.finished = _now()
         record.seconds = round(time.perf_counter() - t0, 3)
-    return record
+    return Staged(record, files)
 
 
-def _write_manifest(folder: Path, result_meta: dict[str, Any], records: list[ReportRecord]) -> Path:
-    """Merge this run's records into ``<folder>/manifest.json`` (by report name) and write it."""
-    path = folder / MANIFEST_NAME
-    previous: list[dict[str, Any]] = []
-    if path.is_file():
-        try:
-            previous = list(json.loads(path.read_text(encoding="utf-8")).get("reports", []))
-        except (ValueError, AttributeError):
-            previous = []
-    names = {r.name for r in records}
-    reports = [r.to_dict() for r in records] + [p for p in previous if p.get("name") not in names]
-    manifest = {**result_meta, "updated": _now(), "reports": reports}
-    atomic_write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
-    return path
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # a cleanup must never replace the error being reported
+        pass
+
+
+def _run_id() -> str:
+    return f"{_dt.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def render(
@@ -330,6 +433,7 @@ def render(
     branches: Sequence[str] | None = None,
     cell_timeout: int | None = None,
     index: bool = True,
+    wait: float = DEFAULT_WAIT,
 ) -> RenderResult:
     """Render every report of a schedule for one as-of date.
 
@@ -340,7 +444,8 @@ def render(
     as_of : str or date, optional
         As-of date; default the end of the data window (``load_source(data).window_end``).
     data : str or path
-        Data source passed to every notebook (``"synthetic"`` or a directory).
+        Data source passed to every notebook (``"synthetic"``, a directory or a mapping file).
+        Reports, manifests and executed notebooks show its name (:func:`display_name`).
     out_dir : path
         Reports root; files go to ``<out_dir>/<as-of>/``.
     notebooks : list of str, optional
@@ -356,12 +461,17 @@ def render(
     cell_timeout : int, optional
         Seconds one cell may run (default: no limit).
     index : bool
-        Rebuild ``<out_dir>/index.html`` afterwards.
+        Rebuild ``<out_dir>/index.html`` (after every published report).
+    wait : float
+        Seconds to wait for another render of ``out_dir`` to finish.
 
     Raises
     ------
     ScheduleError
         For a bad schedule (unknown key, missing notebook, unknown parameter) before anything runs.
+    OutputError
+        If ``out_dir`` is a file or cannot be written; :class:`~analysis.report.lock.BusyError`
+        if another render still holds it after ``wait`` seconds.
     ValueError
         For a bad ``as_of`` or ``jobs``.
     """
@@ -370,7 +480,9 @@ def render(
     t0 = time.perf_counter()
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
+    check_out_dir(out_dir)  # before the data is loaded: a bad --out fails at once
     data = _normalise_data(data)
+    data_name = display_name(data)
     if not isinstance(schedule, Schedule):
         schedule = load_schedule(schedule, notebooks_dir=notebooks_dir)
     elif notebooks_dir is not None:
@@ -382,62 +494,106 @@ def render(
         window_end = _dt.date.today()
     as_of = resolve_as_of(window_end if as_of is None else as_of)
     # Branches come from the data already loaded above (no second read of the source).
-    job_list = expand(schedule, data=data, as_of=as_of, only=notebooks,
+    job_list = expand(schedule, data=data_name, as_of=as_of, only=notebooks,
                       branches=data_branches if branches is None else branches)
     if not job_list:
         raise ScheduleError(f"{schedule.source}: nothing to render")
 
-    root = Path(out_dir).resolve()
-    folder = root / as_of
-    folder.mkdir(parents=True, exist_ok=True)
+    root = make_out_dir(out_dir).resolve()
     version = code_version()
-    meta = {
-        "as_of": as_of,
-        "data": data,
+    run = {
+        "id": _run_id(),
+        "pid": os.getpid(),
+        "started": _now(),
+        "data": data_name,
         "data_fingerprint": fingerprint,
         "code_version": version,
-        "schedule": str(schedule.source),
+        "schedule": display_name(str(schedule.source)),
     }
-
-    show = progress and sys.stderr.isatty()
-    bar = tqdm(total=len(job_list), desc=f"reports {as_of}", unit="report", disable=not show, file=sys.stderr)
-    results: dict[str, ReportRecord] = {}
-
-    def one(job: Job) -> ReportRecord:
-        return run_job(job, folder, as_of=as_of, data_fingerprint=fingerprint, cell_timeout=cell_timeout)
-
+    lock = RenderLock(root, info={k: run[k] for k in ("pid", "started", "id")}, shown=str(out_dir))
+    lock.acquire(wait=wait)
+    staging = root / STAGING_DIR / run["id"]
+    publisher: Publisher | None = None
+    status = "interrupted"
     try:
-        if jobs == 1 or len(job_list) == 1:
-            for job in job_list:
-                bar.set_postfix_str(job.name, refresh=True)
-                results[job.name] = one(job)
-                bar.update(1)
-        else:
-            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="report") as pool:
-                futures = {pool.submit(one, job): job for job in job_list}
-                for future in as_completed(futures):
-                    record = future.result()
-                    results[record.name] = record
-                    bar.set_postfix_str(record.name, refresh=False)
+        recover(root)
+        kernel_dir = staging / "kernel"  # the kernels' working folder: links to the data only
+        kernel_dir.mkdir(parents=True)
+        injected = link_data(kernel_dir, data, data_name)
+        if injected != data_name:
+            job_list = [replace(j, parameters={**j.parameters, "data": injected}) for j in job_list]
+        scrubber = Scrubber.for_run(data=data, shown=data_name, extra=[(kernel_dir, ""), (staging, "")])
+
+        def rebuild() -> None:
+            from analysis.report.index import build_index
+
+            build_index(root)
+
+        publisher = Publisher(root, as_of, run=run, guard=lock.guard(), index=rebuild if index else None)
+        publisher.begin([
+            ReportRecord(name=j.name, notebook=j.notebook, parameters={**j.parameters, "data": data_name},
+                         status="pending", data_fingerprint=fingerprint, code_version=version).to_dict()
+            for j in job_list
+        ])
+
+        def one(job: Job) -> ReportRecord:
+            staged = run_job(job, staging, as_of=as_of, data_fingerprint=fingerprint, data_name=data_name,
+                             cell_timeout=cell_timeout, kernel_cwd=kernel_dir, scrubber=scrubber)
+            entry = publisher.publish(staged.record.to_dict(), staged.files)
+            return staged.record.update_from(entry)
+
+        show = progress and sys.stderr.isatty()
+        bar = tqdm(total=len(job_list), desc=f"reports {as_of}", unit="report", disable=not show, file=sys.stderr)
+        results: dict[str, ReportRecord] = {}
+        try:
+            if jobs == 1 or len(job_list) == 1:
+                for job in job_list:
+                    bar.set_postfix_str(job.name, refresh=True)
+                    results[job.name] = one(job)
                     bar.update(1)
+            else:
+                with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="report") as pool:
+                    futures = {pool.submit(one, job): job for job in job_list}
+                    try:
+                        for future in as_completed(futures):
+                            record = future.result()
+                            results[record.name] = record
+                            bar.set_postfix_str(record.name, refresh=False)
+                            bar.update(1)
+                    except BaseException:
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        raise
+        finally:
+            bar.close()
+        publisher.finish("finished")
+        status = "finished"
     finally:
-        bar.close()
+        if publisher is not None and status != "finished":
+            try:  # Ctrl-C or an unexpected error: say so now rather than at the next start
+                publisher.finish("interrupted")
+            except Exception:
+                pass
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            (root / STAGING_DIR).rmdir()
+        except OSError:
+            pass  # not empty (another render's leftovers): the next render's recover() takes it
+        lock.release()
 
     records = [results[j.name] for j in job_list]
-    manifest_path = _write_manifest(folder, meta, records)
-    index_path = None
-    if index:
-        from analysis.report.index import build_index
-
-        index_path = build_index(root)
+    folder = root / as_of
+    index_error = publisher.index_error
     return RenderResult(
         as_of=as_of,
-        data=data,
+        data=data_name,
         data_fingerprint=fingerprint,
         code_version=version,
         out_dir=folder,
-        manifest_path=manifest_path,
-        index_path=index_path,
+        manifest_path=folder / MANIFEST_NAME,
+        index_path=root / "index.html" if index and index_error is None else None,
         reports=records,
         seconds=round(time.perf_counter() - t0, 3),
+        run_id=run["id"],
+        status=status,
+        index_error=None if index_error is None else f"{type(index_error).__name__}: {index_error}",
     )
