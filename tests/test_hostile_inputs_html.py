@@ -382,8 +382,8 @@ def test_hostile_report_renders_inert_with_payloads_as_text(hostile_render, name
     for payload in PAYLOADS:
         assert payload in text, payload  # shown, literally
     # in a table cell, in a column header and in a heading built from the data
-    assert re.search(r"<td [^>]*>&lt;script&gt;alert\(1\)&lt;/script&gt;</td>", html)
-    assert re.search(r"<td [^>]*>javascript:alert\(1\)</td>", html)
+    assert re.search(r"<td [^>]*>[^<]*&lt;script&gt;alert\(1\)&lt;/script&gt;[^<]*</td>", html)
+    assert re.search(r"<td [^>]*>javascript:alert\(1\)</td>", html)  # a level, or the covariate
     if name.startswith("01"):
         assert re.search(r"<th [^>]*>\"&gt;&lt;img src=x onerror=alert\(1\)&gt;</th>", html)
         assert re.search(r'<h3 id="[^"]*">By "&gt;&lt;img src=x onerror=alert\(1\)&gt;<a ', html)

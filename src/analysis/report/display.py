@@ -80,7 +80,9 @@ def display(*objs, **kwargs) -> None:
     """:func:`IPython.display.display`, with Markdown escaped and DataFrames shown by :func:`show`.
 
     A plain :class:`IPython.display.Markdown` is re-made as the safe :class:`Markdown`; a
-    DataFrame goes through :func:`show` (escaped, rounded); anything else is passed on.
+    DataFrame goes through :func:`show` (escaped, rounded); anything else is passed on as it is
+    (an explicit :class:`IPython.display.HTML` too: the export's offline check refuses a page
+    with a script, an event handler or a ``javascript:`` URL).
     """
     for obj in objs:
         if isinstance(obj, pd.DataFrame):
@@ -138,6 +140,17 @@ def note(text: str) -> None:
 
 def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | None = None) -> None:
     """Display a DataFrame, or an :class:`~analysis.errors.Attempt` (its table or its note).
+
+    Parameters
+    ----------
+    obj : DataFrame, Attempt or any displayable
+        A failed Attempt shows its note; anything but a DataFrame goes to :func:`display`.
+    digits : int
+        Decimals of floats (shares are shown as percentages with one).
+    caption : str, optional
+        Shown in italics above the table, escaped like any :class:`Markdown`.
+    rename : dict, optional
+        Column labels, applied after rounding.
 
     Cells, headers and the caption are escaped (see :func:`styled_table`, :class:`Markdown`).
     """

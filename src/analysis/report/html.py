@@ -2,8 +2,12 @@
 
 Conversion runs in-process with nbconvert's :class:`~nbconvert.HTMLExporter` (a ``jupyter
 nbconvert`` subprocess costs about 5 s per call). The ``offline`` template extends ``lab`` and
-drops what ``lab`` fetches from CDNs (require.js, MathJax, mermaid.js, the widget manager);
-:func:`assert_offline` checks every rendered file. Code, prompts, the parameters cells,
+drops what ``lab`` fetches from CDNs (require.js, MathJax, mermaid.js, the widget manager) and
+every script (JavaScript and widget outputs are left out), and opens ``<head>`` with a no-script
+Content-Security-Policy (:data:`CSP`): data in a report is escaped where it is displayed
+(:mod:`analysis.report.display`), and a missed escape still cannot run. :func:`assert_offline`
+checks every rendered file: nothing loaded from the network, no script, event handler,
+``javascript:`` URL or meta refresh, and the CSP in place. Code, prompts, the parameters cells,
 headline payloads and stderr streams (warnings) are left out; PNG figures are inlined as base64.
 Maths in markdown shows as its TeX source (MathJax is not vendored).
 """
@@ -259,8 +263,22 @@ def _listing(items: list[str], limit: int = 20) -> str:
 def assert_offline(html: str, *, allow_links: bool = True, require_csp: bool = True, what: str = "HTML") -> None:
     """Raise :class:`OfflineError` naming every external resource and active content of ``html``.
 
-    See :func:`find_external_urls` and :func:`find_active_content`; ``require_csp=False`` for a
-    fragment without a ``<head>``.
+    Parameters
+    ----------
+    html : str
+        A whole page (or a fragment, with ``require_csp=False``).
+    allow_links : bool
+        Plain ``<a href="https://...">`` links are allowed (see :func:`find_external_urls`).
+    require_csp : bool
+        The page must open ``<head>`` with a script-forbidding CSP (see :func:`find_active_content`).
+    what : str
+        How the message names the page (``"report 'x'"``).
+
+    Raises
+    ------
+    OfflineError
+        One line per finding, each with its snippet cut to ``SNIPPET_CHARS`` characters; at most
+        20 listed per kind.
     """
     urls = find_external_urls(html, allow_links=allow_links)
     active = find_active_content(html, require_csp=require_csp)
