@@ -121,3 +121,93 @@ def test_outflows_precede_departures(book):
     leavers = frame.loc[frame.event == 1, "outflow_recent"].mean()
     stayers = frame.loc[frame.event == 0, "outflow_recent"].mean()
     assert leavers > 3 * stayers
+
+
+# --- the feedback scenario (issue 14) -----------------------------------------------------------
+def test_feedback_off_keeps_the_default_book_bit_identical(book):
+    # fingerprints of the default books before the feedback switch existed
+    assert book.fingerprint == "f52e94e2a93a"
+    assert generate_portfolio(500, months=12, seed=1).fingerprint == "bc44de0d0ede"
+    # the feedback fields are inert while the switch is off
+    off = generate_portfolio(500, months=12, seed=1, tier_on_adoption=2.0, frailty_variance=1.0)
+    assert off.fingerprint == "bc44de0d0ede" and off.truth["scenario"] == "default"
+
+
+def test_scenario_presets():
+    assert SyntheticConfig.scenario("feedback") == SyntheticConfig(feedback=True)
+    assert SyntheticConfig.scenario() == SyntheticConfig()
+    assert SyntheticConfig.scenario("feedback", seed=3).seed == 3
+    with pytest.raises(ValueError, match="unknown scenario 'loops'; choose from default, feedback"):
+        SyntheticConfig.scenario("loops")
+    p = generate_portfolio(300, months=6, seed=1, scenario="feedback")
+    assert p.truth["scenario"] == "feedback" and p.source == "synthetic-feedback"
+    assert p.fingerprint != generate_portfolio(300, months=6, seed=1).fingerprint
+    # the frailty is drawn with mean 1 and the configured variance, and is hidden
+    from analysis.data.dynamics import _draw_baseline
+
+    drawn = _draw_baseline(np.random.default_rng(0), 100_000, SyntheticConfig(feedback=True))
+    assert abs(drawn["frailty"].mean() - 1) < 0.01 and abs(drawn["frailty"].var() - 0.25) < 0.01
+    assert "frailty" not in p.customers.columns
+    # the book's customers survived to be seen: the frail ones are depleted (left truncation)
+    f = generate_portfolio(3000, months=6, seed=2, scenario="feedback").hidden["frailty"]
+    assert 0.8 < f.mean() < 0.95
+
+
+@pytest.fixture(scope="module")
+def feedback_book():
+    return generate_portfolio(6000, scenario="feedback")
+
+
+def _aum_after_adoption(b):
+    """Change in log AUM from the month before an adoption to 12 months after, vs no change."""
+    p = b.panel[["customer_id", "month", "aum", "n_products", "outflow"]].copy()
+    g = p.groupby("customer_id")
+    p["log_aum"] = np.log(p["aum"])
+    p["d12"] = g["log_aum"].shift(-12) - g["log_aum"].shift(1)
+    p["step"] = p["n_products"] - g["n_products"].shift(1)
+    p["later_change"] = (g["n_products"].shift(-12) - p["n_products"]).abs()
+    # no outflow in the 13 months (outflows cut AUM), no other product change afterwards
+    cum = g["outflow"].cumsum()
+    p["outflows"] = cum.groupby(p["customer_id"]).shift(-12) - cum.groupby(
+        p["customer_id"]).shift(2).fillna(0)  # outflows in months t-1 .. t+12
+    ok = p["d12"].notna() & (p["outflows"] == 0) & (p["later_change"] == 0)
+    return (p.loc[ok & (p["step"] == 1), "d12"].mean() - p.loc[ok & (p["step"] == 0), "d12"].mean(),
+            int((ok & (p["step"] == 1)).sum()))
+
+
+def test_feedback_products_raise_later_aum(book, feedback_book):
+    lift, n = _aum_after_adoption(feedback_book)
+    # expected: the lift target rises by aum_lift_per_product = 0.5; 1 - 0.95**12 of it in a year
+    assert n > 300 and 0.15 < lift < 0.32, (lift, n)
+    no_lift, _ = _aum_after_adoption(book)
+    assert abs(no_lift) < 0.05
+
+
+def _adoption_fit(b, with_tier: bool):
+    cfg = SyntheticConfig(feedback=True)
+    p = b.panel.merge(b.customers[["customer_id", "engagement"]], on="customer_id")
+    g = p.groupby("customer_id")
+    prev, prev_tier = g["n_products"].shift(), g["tier"].shift()
+    keep = prev.notna()
+    rows, prev, prev_tier = p[keep], prev[keep], prev_tier[keep]
+    lrate = cfg.engagement_on_adoption * rows["engagement"]
+    if with_tier:
+        lrate = lrate + cfg.tier_on_adoption * (prev_tier - 3)
+    expected = (cfg.adoption_rate * np.exp(lrate) * (cfg.max_products - prev) / cfg.max_products)
+    adopted = rows["n_products"] > prev
+    high = prev_tier >= 4
+    return adopted[high].sum(), expected[high].sum(), adopted[~high].sum(), expected[~high].sum()
+
+
+def test_feedback_tier_raises_adoption(feedback_book):
+    obs_hi, exp_hi, obs_lo, exp_lo = _adoption_fit(feedback_book, with_tier=True)
+    assert abs(obs_hi - exp_hi) < 4 * np.sqrt(exp_hi) and abs(obs_lo - exp_lo) < 4 * np.sqrt(exp_lo)
+    # without the tier term, high-tier customers adopt far more often than the model says
+    obs_hi, exp_hi, _, _ = _adoption_fit(feedback_book, with_tier=False)
+    assert obs_hi > exp_hi + 6 * np.sqrt(exp_hi)
+    # and in the book itself: adoption by last month's tier rises from tier 1 to tier 5
+    p = feedback_book.panel
+    g = p.groupby("customer_id")
+    up = (p["n_products"] > g["n_products"].shift()).astype(float)[g.cumcount() > 0]
+    by_tier = up.groupby(g["tier"].shift()[g.cumcount() > 0]).mean()
+    assert by_tier.loc[5.0] > 2 * by_tier.loc[1.0]

@@ -19,6 +19,21 @@ proportional hazards). Confounding: ``engagement`` raises product adoption *and*
 so a naive product-count comparison overstates the retention effect; adjusting for the measured
 ``engagement`` removes it. An optional unmeasured factor (off by default) acts the same way but is
 not written to the data, for sensitivity analyses.
+
+The **feedback** scenario (``SyntheticConfig(feedback=True)``, or
+``SyntheticConfig.scenario("feedback")``; off by default, when the book above is unchanged bit
+for bit) adds the feedback of real books (see ``docs/causal_truth.md``)::
+
+    lift(t)   = lift(t-1) + aum_lift_speed * (aum_lift_per_product * (n_products(t) - 2) - lift(t-1))
+    AUM(t)    = exp(log_aum(t) + lift(t))            (products raise later AUM, and so the tier)
+    adoption  *= exp(tier_on_adoption * (tier(t-1) - 3))      (higher tier, more product offers)
+    hazard(t) *= exp(log(hr_per_aum_lift) * lift(t)            (relationship depth built by products)
+                     + engagement_hinge * max(0, -engagement))  (non-linear engagement effect)
+                 * frailty                                      (gamma, mean 1, unmeasured)
+
+so the value tier is a time-varying confounder affected by earlier products (products -> lift ->
+tier -> adoption; lift -> hazard), and the conditional hazard ratio per product held now
+(``hr_per_product``) is no longer the effect of holding more products.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.special import ndtri
 
 from analysis.config import TIER_THRESHOLDS
 
@@ -40,7 +56,17 @@ __all__ = [
     "REASON_MODEL",
     "REASON_FEATURES",
     "reason_shares",
+    "scenario_config",
+    "SCENARIOS",
+    "FEEDBACK_FIELDS",
 ]
+
+#: The named scenarios of the generator (``SyntheticConfig.scenario(name)``).
+SCENARIOS: tuple[str, ...] = ("default", "feedback")
+#: Fields that act only when ``feedback`` is on (left out of the truth-cache key while off).
+FEEDBACK_FIELDS: tuple[str, ...] = ("feedback", "aum_lift_per_product", "aum_lift_speed",
+                                    "hr_per_aum_lift", "tier_on_adoption", "frailty_variance",
+                                    "engagement_hinge")
 
 DEFAULT_BRANCHES: tuple[str, ...] = ("Central", "East", "Harbour", "North", "South", "West")
 
@@ -83,6 +109,30 @@ class SyntheticConfig:
     engagement_on_outflow: float = -0.5
     tier_thresholds: tuple[float, ...] = TIER_THRESHOLDS
     chunk_size: int = 200_000
+    # Feedback (the "feedback" scenario; every field below acts only when feedback is True).
+    feedback: bool = False
+    aum_lift_per_product: float = 0.5  # long-run log-AUM lift per product above 2
+    aum_lift_speed: float = 0.05  # share of the gap to that lift closed each month
+    hr_per_aum_lift: float = 0.55  # hazard ratio per unit of product-driven log-AUM lift
+    tier_on_adoption: float = 0.3  # adoption log-rate per value tier (last month's) above 3
+    frailty_variance: float = 0.25  # variance of the per-customer gamma frailty (mean 1)
+    engagement_hinge: float = 0.35  # extra log-HR per SD of engagement below the mean
+
+    @classmethod
+    def scenario(cls, name: str = "default", **params) -> "SyntheticConfig":
+        """The configuration of a named scenario (``"default"`` or ``"feedback"``).
+
+        >>> SyntheticConfig.scenario("feedback").feedback
+        True
+        """
+        if name not in SCENARIOS:
+            raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+        return cls(**{"feedback": name == "feedback", **params})
+
+    @property
+    def scenario_name(self) -> str:
+        """``"feedback"`` when the feedback is on, else ``"default"``."""
+        return "feedback" if self.feedback else "default"
 
     def log_hr(self) -> dict[str, float]:
         return {
@@ -93,6 +143,11 @@ class SyntheticConfig:
             "outflow_3m": float(np.log(self.hr_recent_outflow)),
             "unmeasured": float(np.log(self.hr_unmeasured)),
         }
+
+
+def scenario_config(name: str = "default", **params) -> SyntheticConfig:
+    """Module-level spelling of :meth:`SyntheticConfig.scenario`."""
+    return SyntheticConfig.scenario(name, **params)
 
 
 def baseline_hazard(tenure_months: np.ndarray, scale: float) -> np.ndarray:
@@ -154,6 +209,13 @@ def _draw_baseline(rng: np.random.Generator, k: int, cfg: SyntheticConfig) -> di
         cfg.engagement_on_adoption * engagement + cfg.unmeasured_on_adoption * unmeasured
     )
     outflow_p = cfg.outflow_rate * np.exp(cfg.engagement_on_outflow * engagement)
+    frailty = np.ones(k)
+    if cfg.feedback:  # drawn last, so the draws above are those of the default book
+        if cfg.frailty_variance > 0:
+            theta = cfg.frailty_variance
+            frailty = rng.gamma(1.0 / theta, theta, k)
+        static_lp = static_lp + cfg.engagement_hinge * np.maximum(0.0, -engagement) + np.log(
+            frailty)
     return dict(
         open_offset=open_offset,
         branch_idx=branch_idx,
@@ -171,6 +233,7 @@ def _draw_baseline(rng: np.random.Generator, k: int, cfg: SyntheticConfig) -> di
         static_lp=static_lp,
         adopt_lrate=adopt_lrate,
         outflow_p=outflow_p,
+        frailty=frailty,
     )
 
 
@@ -238,8 +301,9 @@ def _draw_reasons(rng: np.random.Generator, **features) -> np.ndarray:
 class BookState:
     """What changes month to month for ``k`` candidate customers (arrays indexed by candidate).
 
-    ``log_aum`` is tracked by the book only (balances do not enter the hazard); the
-    interventional-truth simulator leaves it None and so draws no balance numbers.
+    ``log_aum`` is tracked by the book, and by the interventional-truth simulator only in the
+    feedback scenario (where the tier drives adoption); otherwise it is None and no balance
+    numbers are drawn. ``lift`` (feedback only) is the product-driven part of log AUM.
     """
 
     b: dict  # the time-fixed draws of :func:`_draw_baseline`
@@ -247,14 +311,31 @@ class BookState:
     alive: np.ndarray
     last_outflow: np.ndarray  # absolute month of the last large outflow
     log_aum: np.ndarray | None = None
+    lift: np.ndarray | None = None
 
     @classmethod
-    def opening(cls, b: dict, *, balances: bool) -> "BookState":
+    def opening(cls, b: dict, *, balances: bool, feedback: bool = False) -> "BookState":
         """State at opening: products and balances as drawn, nobody has left, no outflow yet."""
         k = b["open_offset"].size
         return cls(b=b, n_prod=b["n_prod"], alive=np.ones(k, dtype=bool),
                    last_outflow=np.full(k, -10_000, dtype=int),
-                   log_aum=b["log_aum"] if balances else None)
+                   log_aum=b["log_aum"] if balances else (
+                       b["log_aum"].copy() if feedback else None),
+                   lift=np.zeros(k) if feedback else None)
+
+    def copy(self) -> "BookState":
+        """An independent copy of the changing arrays (the time-fixed draws are shared)."""
+        def c(x):
+            return None if x is None else x.copy()
+        return BookState(b=self.b, n_prod=self.n_prod.copy(), alive=self.alive.copy(),
+                         last_outflow=self.last_outflow.copy(), log_aum=c(self.log_aum),
+                         lift=c(self.lift))
+
+    def aum(self, idx: np.ndarray) -> np.ndarray:
+        """AUM of customers ``idx`` now (with the product-driven lift in the feedback scenario)."""
+        if self.lift is None:
+            return np.exp(self.log_aum[idx])
+        return np.exp(self.log_aum[idx] + self.lift[idx])
 
 
 @dataclass
@@ -267,6 +348,7 @@ class Month:
     outflow: np.ndarray  # a large outflow this month
     recent: np.ndarray  # a large outflow in the previous 3 months (enters the hazard)
     event: np.ndarray  # left this month
+    tier: np.ndarray | None = None  # value tier this month (feedback scenario only)
 
 
 def monthly_step(state: BookState, m: int, cfg: SyntheticConfig,
@@ -281,9 +363,12 @@ def monthly_step(state: BookState, m: int, cfg: SyntheticConfig,
     numbers is part of the model (the book is reproducible bit for bit): ``uniform(idx)`` gives
     the uniforms of the customers ``idx`` for, in turn, the product change, the outflow and the
     event; with ``balance_rng`` the balances move between the product and outflow draws (drift)
-    and after the outflow draw (outflow sizes). ``set_products(idx, n)`` may replace this month's
-    product counts after the natural change (an intervention). Returns None when nobody is on
-    book.
+    and after the outflow draw (outflow sizes). Without ``balance_rng`` but with balances in
+    ``state`` (the truth simulator in the feedback scenario) the drift and the outflow sizes come
+    from ``uniform`` too, at the same places (drift via the normal quantile), so every random
+    number of a customer-month is indexed by customer (common random numbers).
+    ``set_products(idx, n)`` may replace this month's product counts after the natural change
+    (an intervention). Returns None when nobody is on book.
     """
     b = state.b
     open_offset = b["open_offset"]
@@ -292,23 +377,39 @@ def monthly_step(state: BookState, m: int, cfg: SyntheticConfig,
         return None
     tenure = m - open_offset[idx]
     started = tenure > 0
+    adopt = b["adopt_lrate"][idx]
+    if cfg.feedback:  # last month's tier drives product offers
+        adopt = adopt + cfg.tier_on_adoption * (
+            tier_from_aum(state.aum(idx), cfg.tier_thresholds).astype(float) - 3.0)
     # Products held this month: adoptions (saturating) and occasional drops.
-    n = _product_change(state.n_prod[idx], uniform(idx), b["adopt_lrate"][idx], started, cfg)
+    n = _product_change(state.n_prod[idx], uniform(idx), adopt, started, cfg)
     if set_products is not None:
         n = set_products(idx, n)
     state.n_prod[idx] = n
+    if cfg.feedback:  # products held now build the product-driven part of AUM
+        lift = state.lift[idx]
+        state.lift[idx] = lift + started * cfg.aum_lift_speed * (
+            cfg.aum_lift_per_product * (n - 2.0) - lift)
     if balance_rng is not None:
         state.log_aum[idx] += started * balance_rng.normal(0.004, 0.06, idx.size)
+    elif state.log_aum is not None:
+        state.log_aum[idx] += started * (0.004 + 0.06 * ndtri(uniform(idx)))
     out = started & (uniform(idx) < b["outflow_p"][idx])
     if balance_rng is not None:
         state.log_aum[idx[out]] += np.log(balance_rng.uniform(0.15, 0.5, out.sum()))
+    elif state.log_aum is not None:
+        state.log_aum[idx[out]] += np.log(0.15 + 0.35 * uniform(idx)[out])
     # Hazard this month: products now, any outflow in the previous 3 months.
     recent = (m - state.last_outflow[idx]) <= 3
     state.last_outflow[idx[out]] = m
     slp = b["static_lp"][idx]
     if cfg.segment_loan_time_interaction:  # non-proportional loan effect (off by default)
         slp = slp + cfg.segment_loan_time_interaction * b["loan"][idx] * (tenure / 12.0 - 5.0)
+    tier = None
+    if cfg.feedback:
+        slp = slp + np.log(cfg.hr_per_aum_lift) * state.lift[idx]
+        tier = tier_from_aum(state.aum(idx), cfg.tier_thresholds)
     h = _monthly_hazard(tenure, slp, n, recent, b["lh"], cfg)
     event = uniform(idx) < -np.expm1(-h)
     state.alive[idx[event]] = False
-    return Month(idx=idx, tenure=tenure, n=n, outflow=out, recent=recent, event=event)
+    return Month(idx=idx, tenure=tenure, n=n, outflow=out, recent=recent, event=event, tier=tier)

@@ -19,6 +19,7 @@ import pandas as pd
 from analysis.data.dynamics import (  # noqa: F401  (re-exported: the public face of the book)
     DEFAULT_BRANCHES,
     REASON_FEATURES,
+    SCENARIOS,
     REASON_MODEL,
     BookState,
     SyntheticConfig,
@@ -27,6 +28,7 @@ from analysis.data.dynamics import (  # noqa: F401  (re-exported: the public fac
     baseline_hazard,
     monthly_step,
     reason_shares,
+    scenario_config,
     tier_from_aum,
 )
 from analysis.data.portfolio import Portfolio
@@ -51,6 +53,8 @@ __all__ = [
     "intervention_truth",
     "simulate_intervention_truth",
     "truth_cache_key",
+    "scenario_config",
+    "SCENARIOS",
 ]
 
 
@@ -62,10 +66,10 @@ def _simulate_chunk(rng: np.random.Generator, k: int, cfg: SyntheticConfig, id_o
     each closure inside the window (see :data:`REASON_MODEL`).
     """
     b = _draw_baseline(rng, k, cfg)
-    open_offset, log_aum = b["open_offset"], b["log_aum"]
+    open_offset = b["open_offset"]
     deposit_share, loan_bal, loan_term = b["deposit_share"], b["loan_bal"], b["loan_term"]
 
-    state = BookState.opening(b, balances=True)
+    state = BookState.opening(b, balances=True, feedback=cfg.feedback)
     rows = []
     for m in range(open_offset.min(), cfg.months):
         # One generator for every draw, in the model's order (see monthly_step).
@@ -73,7 +77,7 @@ def _simulate_chunk(rng: np.random.Generator, k: int, cfg: SyntheticConfig, id_o
         if mo is None or m < 0:
             continue
         idx, tenure, event, recent = mo.idx, mo.tenure, mo.event, mo.recent
-        aum = np.exp(log_aum[idx])
+        aum = state.aum(idx)
         reason = np.full(idx.size, -1, dtype=np.int8)
         if reason_rng is not None and event.any():
             reason[event] = _draw_reasons(
@@ -112,6 +116,7 @@ def _simulate_chunk(rng: np.random.Generator, k: int, cfg: SyntheticConfig, id_o
         gender=b["gender"],
         engagement=b["engagement"],
         unmeasured=b["unmeasured"],
+        frailty=b["frailty"],
         loan=b["loan"],
     )
 
@@ -174,6 +179,8 @@ def _assemble(sim: dict, take: np.ndarray, cfg: SyntheticConfig, id_offset: int)
         panel["reason"] = np.where(code >= 0, names[np.maximum(code, 0)], None)
     panel = panel.sort_values(["customer_id", "month"], kind="stable").reset_index(drop=True)
     unmeasured = pd.DataFrame({"customer_id": ids, "unmeasured": sim["unmeasured"][take]})
+    if cfg.feedback:
+        unmeasured["frailty"] = sim["frailty"][take]
     return customers, panel, unmeasured
 
 
@@ -218,6 +225,8 @@ def generate_portfolio(
     n_customers: int = SyntheticConfig.n_customers,
     months: int = SyntheticConfig.months,
     seed: int = SyntheticConfig.seed,
+    *,
+    scenario: str = "default",
     **params,
 ) -> Portfolio:
     """Generate the synthetic book: customers, monthly panel and ground truth.
@@ -230,6 +239,10 @@ def generate_portfolio(
         Length of the observation window in months.
     seed : int
         Random seed; the same arguments always give the same data.
+    scenario : {"default", "feedback"}
+        Named scenario (:meth:`SyntheticConfig.scenario`): ``"feedback"`` switches on the
+        feedback of products on AUM and tier, of tier on adoption, a frailty and a non-linear
+        engagement effect (:mod:`analysis.data.dynamics`); ``params`` override its fields.
     **params
         Any other field of :class:`SyntheticConfig` (true hazard ratios, rates...).
 
@@ -244,7 +257,8 @@ def generate_portfolio(
     >>> len(p.customers), p.panel["month"].nunique()
     (500, 12)
     """
-    cfg = SyntheticConfig(n_customers=n_customers, months=months, seed=seed, **params)
+    cfg = SyntheticConfig.scenario(scenario, n_customers=n_customers, months=months, seed=seed,
+                                   **params)
     customers, panels, hidden = [], [], []
     for c, p, u in iter_chunks(cfg):
         customers.append(c)
@@ -257,7 +271,7 @@ def generate_portfolio(
         customers=customers_df,
         panel=panel_df,
         truth=truth,
-        source="synthetic",
+        source="synthetic" if not cfg.feedback else "synthetic-feedback",
         fingerprint=_fingerprint(customers_df, panel_df),
     )
     # The unmeasured factor never goes into the data; tests and sensitivity analyses may read it.

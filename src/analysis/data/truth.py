@@ -18,7 +18,10 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
+from analysis.data import causal_truth as _causal
+from analysis.data.causal_truth import _arm_state, causal_truth, draws_per_month
 from analysis.data.dynamics import (
+    FEEDBACK_FIELDS,
     REASON_FEATURES,
     REASON_MODEL,
     BookState,
@@ -44,8 +47,16 @@ def ground_truth(cfg: SyntheticConfig) -> dict:
     """The true model of a synthetic book: hazard ratios, confounding, reasons, cached truths."""
     lh = cfg.log_hr()
     intervention = intervention_truth(cfg)
+
+    def cached(key):
+        return None if intervention is None else intervention.get(key)
+
     return {
         "generator": "analysis.data.synthetic",
+        "scenario": cfg.scenario_name,
+        # Conditional HR per product held now, given every other term of the true hazard (in the
+        # feedback scenario also the product-driven AUM lift and the frailty): not the effect of
+        # holding more products there (see "causal").
         "hr_per_product": cfg.hr_per_product,
         "log_hr": lh,
         "hr": {k: float(np.exp(v)) for k, v in lh.items()},
@@ -65,12 +76,23 @@ def ground_truth(cfg: SyntheticConfig) -> dict:
             "+ log_hr.age_per_10y*(age_at_open-45)/10 + log_hr.segment_loan*[loan] "
             "+ log_hr.outflow_3m*[outflow in previous 3 months] + log_hr.unmeasured*U "
             "+ log(branch_hr)"
+            + (" + log(feedback.hr_per_aum_lift)*lift(t) + feedback.engagement_hinge*"
+               "max(0, -engagement) + log(frailty); lift(t) = lift(t-1) + aum_lift_speed*("
+               "aum_lift_per_product*(n_products(t)-2) - lift(t-1)); AUM = exp(log_aum + lift);"
+               " adoption rate x exp(tier_on_adoption*(tier(t-1)-3)); frailty ~ gamma(mean 1, "
+               "variance frailty_variance), unmeasured" if cfg.feedback else "")
         ),
+        "feedback": None if not cfg.feedback else {
+            name: getattr(cfg, name) for name in FEEDBACK_FIELDS if name != "feedback"},
         "config": json.loads(json.dumps(asdict(cfg))),
-        # Truth of the IPW estimand (2+ vs 1 product at entry, marginal HR), simulated once per
-        # configuration and cached (see simulate_intervention_truth); None when not cached.
-        "iptw_marginal_hr_2plus_vs_1": (None if intervention is None
-                                        else intervention.get("iptw_marginal_hr_2plus_vs_1")),
+        # Truths of the IPW estimand (2+ vs 1 product in the entry month, marginal HR): whole
+        # book and deposit-reliant customers; simulated once per configuration and cached (see
+        # simulate_intervention_truth); None when not cached.
+        "iptw_marginal_hr_2plus_vs_1_book": cached("iptw_marginal_hr_2plus_vs_1_book"),
+        "iptw_marginal_hr_2plus_vs_1_deposit": cached("iptw_marginal_hr_2plus_vs_1_deposit"),
+        "iptw_marginal_hr_2plus_vs_1": cached("iptw_marginal_hr_2plus_vs_1_book"),  # deprecated
+        # Estimands from study entry (RMST, retention, marginal HR per product; docs/causal_truth.md)
+        "causal": cached("causal"),
         "intervention": intervention,
         "non_proportional": {
             "segment_loan_time_interaction": cfg.segment_loan_time_interaction,
@@ -126,6 +148,9 @@ def truth_cache_key(cfg: SyntheticConfig | dict | None = None, **params) -> str:
     # Options added later drop out of the key while off, so existing cache keys stay valid.
     if not d.get("segment_loan_time_interaction"):
         d.pop("segment_loan_time_interaction", None)
+    if not d.get("feedback"):
+        for name in FEEDBACK_FIELDS:
+            d.pop(name, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -157,7 +182,8 @@ def model_hash() -> str:
     import inspect
 
     funcs = (baseline_hazard, _draw_baseline, _product_change, _monthly_hazard, monthly_step,
-             _pre_window_state, _window_arm, _twin_products, _marginal_hr)
+             _pre_window_state, _window_arm, _twin_products, _marginal_hr, BookState,
+             _causal.causal_arm, _causal.grouped_efron_hr, _causal._estimands, _causal.causal_truth)
     text = "".join("".join(inspect.getsource(f).split()) for f in funcs)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -165,13 +191,13 @@ def model_hash() -> str:
 def _pre_window_state(rng: np.random.Generator, k: int, cfg: SyntheticConfig) -> dict:
     """Simulate ``k`` candidates from opening up to the window start (the book's monthly step)."""
     b = _draw_baseline(rng, k, cfg)
-    state = BookState.opening(b, balances=False)
+    state = BookState.opening(b, balances=False, feedback=cfg.feedback)
     for m in range(min(int(b["open_offset"].min()), 0), 0):
         monthly_step(state, m, cfg, lambda idx: rng.random(idx.size))
     # The window population: alive at the window start, or opening inside the window.
     window = state.alive & (b["open_offset"] < cfg.months)
     return dict(b=b, n_prod=state.n_prod, alive=state.alive, last_outflow=state.last_outflow,
-                window=window)
+                log_aum=state.log_aum, lift=state.lift, window=window)
 
 
 def _window_arm(state: dict, cfg: SyntheticConfig, seed_seq, entry_n: np.ndarray | None) -> dict:
@@ -186,15 +212,15 @@ def _window_arm(state: dict, cfg: SyntheticConfig, seed_seq, entry_n: np.ndarray
     b = state["b"]
     k = b["open_offset"].size
     open_offset = b["open_offset"]
-    arm = BookState(b=b, n_prod=state["n_prod"].copy(), alive=state["alive"].copy(),
-                    last_outflow=state["last_outflow"].copy())
+    arm = _arm_state(state)
     entry_m = np.maximum(open_offset, 0)
     n_entry = np.zeros(k, dtype=np.int16)
+    tier_entry = np.zeros(k, dtype=np.int8)
     stop = np.zeros(k, dtype=np.int32)
     event = np.zeros(k, dtype=bool)
     rng = np.random.default_rng(seed_seq)
     for m in range(cfg.months):
-        rows = iter(rng.random((3, k)))  # product, outflow and event uniforms of this month
+        rows = iter(rng.random((draws_per_month(cfg), k)))  # this month's uniforms
 
         def set_entry(idx, n, m=m):
             at_entry = entry_m[idx] == m
@@ -208,37 +234,46 @@ def _window_arm(state: dict, cfg: SyntheticConfig, seed_seq, entry_n: np.ndarray
             continue
         stop[mo.idx] = mo.tenure + 1
         event[mo.idx[mo.event]] = True
+        if mo.tier is not None:
+            at = entry_m[mo.idx] == m
+            tier_entry[mo.idx[at]] = mo.tier[at]
     w = state["window"]
     return dict(
         entry=(entry_m - open_offset)[w].astype(float),
         stop=stop[w].astype(float),
         event=event[w].astype(int),
         n_entry=n_entry[w],
+        tier_entry=tier_entry[w],
         loan=b["loan"][w],
         engagement=b["engagement"][w],
         branch_idx=b["branch_idx"][w],
     )
 
 
-def _twin_products(natural: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+def _twin_products(natural: pd.DataFrame, rng: np.random.Generator,
+                   by: tuple[str, ...] = ("loan", "entry")) -> np.ndarray:
     """Products at entry under "2+" for every customer: their own if 2+, else a twin's.
 
     A twin is a customer of the simulated book holding 2+ products at entry with the same
-    segment and tenure at entry and the nearest engagement (the variables that drive product
-    holding at entry), so the count is a draw from P(n | n >= 2, covariates): the mixture the
-    IPW pseudo-population gives the "2+" arm.
+    values of ``by`` (segment and tenure at entry; in the feedback scenario also the value tier
+    at entry) and the nearest engagement (the variables that drive product holding at entry), so
+    the count is a draw from P(n | n >= 2, covariates): the mixture the IPW pseudo-population
+    gives the "2+" arm. ``entry`` must be the last name of ``by``.
     """
+    by = list(by)
     out = natural["n_entry"].to_numpy().copy()
     need = natural["n_entry"].to_numpy() < 2
     donors = natural[~need]
-    groups = {key: g.sort_values("engagement") for key, g in donors.groupby(["loan", "entry"])}
-    keys = np.array(list(groups))
-    for (loan, entry), rec in natural[need].groupby(["loan", "entry"]):
-        g = groups.get((loan, entry))
-        if g is None or len(g) < 5:  # widen to the nearest tenures of the same segment
-            same = [kk for kk in keys if bool(kk[0]) == bool(loan)]
-            same.sort(key=lambda kk: abs(float(kk[1]) - float(entry)))
-            g = pd.concat([groups[tuple(kk)] for kk in same[:5]]).sort_values("engagement")
+    groups = {key: g.sort_values("engagement") for key, g in donors.groupby(by)}
+    keys = list(groups)
+    for key, rec in natural[need].groupby(by):
+        g = groups.get(key)
+        if g is None or len(g) < 5:  # widen to the nearest tenures of the same other values
+            same = [kk for kk in keys if tuple(map(float, kk[:-1])) == tuple(map(float, key[:-1]))]
+            if not same:  # no donor with these values at all: drop the other values
+                same = list(keys)
+            same.sort(key=lambda kk: abs(float(kk[-1]) - float(key[-1])))
+            g = pd.concat([groups[kk] for kk in same[:5]]).sort_values("engagement")
         e = g["engagement"].to_numpy()
         pos = np.clip(np.searchsorted(e, rec["engagement"].to_numpy()), 1, len(e) - 1)
         left_closer = np.abs(e[pos - 1] - rec["engagement"].to_numpy()) <= np.abs(
@@ -312,11 +347,19 @@ def simulate_intervention_truth(
     Returns
     -------
     dict
-        ``iptw_marginal_hr_2plus_vs_1`` (whole book), ``iptw_marginal_hr_2plus_vs_1_deposit``
-        (deposit-reliant customers), ``marginal_hr_2_vs_1`` (floats), ``details`` (per
-        contrast: hr, log_hr, se, events; for 2+ vs 1 also ``by_branch``, ``by_segment`` and
-        ``by_branch_segment`` (keys ``"<branch>|<segment>"``): the HR within those customers),
-        ``n_customers``, ``seed``, ``cache_key``, ``model_hash``.
+        ``iptw_marginal_hr_2plus_vs_1_book`` (whole book), ``iptw_marginal_hr_2plus_vs_1_deposit``
+        (deposit-reliant customers), ``iptw_marginal_hr_2plus_vs_1`` (deprecated alias of
+        ``..._book``), ``marginal_hr_2_vs_1`` (floats), ``details`` (per contrast: hr, log_hr,
+        se, events; for 2+ vs 1 also ``by_branch``, ``by_segment`` and ``by_branch_segment``
+        (keys ``"<branch>|<segment>"``): the HR within those customers), ``causal`` (the
+        estimands from study entry of :mod:`analysis.data.causal_truth`: RMST and retention
+        under "always k", the natural course and "one more product", the marginal HR per
+        product, with Monte Carlo SEs in ``causal["mc_se"]``), ``scenario``, ``n_customers``,
+        ``seed``, ``cache_key``, ``model_hash``. Cost (both parts): about 4 minutes per
+        scenario on two cores.
+
+    In the feedback scenario the "2+" twins also share the value tier at entry (which drives
+    product holding there).
     """
     cfg = SyntheticConfig(n_customers=n_customers, seed=seed, **params)
     states, got, c = [], 0, 0
@@ -344,7 +387,11 @@ def simulate_intervention_truth(
                         "engagement": arms["natural"]["engagement"],
                         "n_entry": arms["natural"]["n_entry"]})
     nat["n_products"] = nat["n_entry"]
-    twin = _twin_products(nat, np.random.default_rng([seed, 99]))
+    by = ("loan", "entry")
+    if cfg.feedback:  # the tier at entry drives products too: twins share it
+        nat["tier"] = arms["natural"]["tier_entry"]
+        by = ("loan", "tier", "entry")
+    twin = _twin_products(nat, np.random.default_rng([seed, 99]), by)
 
     def per_candidate(values_window):
         parts, start = [], 0
@@ -380,9 +427,11 @@ def simulate_intervention_truth(
             main["by_branch_segment"][f"{name}|{seg}"] = _marginal_hr(
                 arms, "twoplus", "one", rows & (branch_idx == i))["hr"]
     nat_share = float((nat["n_entry"] >= 2).mean())
+    causal = causal_truth(states, cfg, seed)
     return {
-        "iptw_marginal_hr_2plus_vs_1": main["hr"],
+        "iptw_marginal_hr_2plus_vs_1_book": main["hr"],
         "iptw_marginal_hr_2plus_vs_1_deposit": main["by_segment"]["deposit"],
+        "iptw_marginal_hr_2plus_vs_1": main["hr"],  # deprecated alias of ..._book
         "marginal_hr_2_vs_1": simple["hr"],
         "details": {"twoplus_vs_one": main, "two_vs_one": simple,
                     "share_2plus_at_entry": nat_share,
@@ -393,6 +442,8 @@ def simulate_intervention_truth(
             "window population; 2+ arm: own count if 2+, else a twin's (same segment and tenure "
             "at entry, nearest engagement); common random numbers across arms"
         ),
+        "causal": causal,
+        "scenario": cfg.scenario_name,
         "n_customers": int(n_window),
         "seed": seed,
         "cache_key": truth_cache_key(cfg),
