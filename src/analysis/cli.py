@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=_positive_int, help="number of customers (default: generator's)")
     p.add_argument("--months", type=_positive_int, help="months in the observation window (default: generator's)")
     p.add_argument("--seed", type=int, help="random seed (default: generator's)")
+    p.add_argument("--scenario", choices=("default", "feedback"), default="default",
+                   help="generator scenario: default, or feedback (products raise AUM and tier, tier raises adoption, frailty)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
 
     p = sub.add_parser("validate", help="check a data source and print the validation report")
@@ -109,6 +111,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         for key, value in (("n_customers", args.customers), ("months", args.months), ("seed", args.seed))
         if value is not None
     }
+    if args.scenario != "default":
+        kwargs["feedback"] = True  # SyntheticConfig.scenario("feedback")
     try:
         if kwargs.get("n_customers", 0) > LARGE_BOOK:
             # Large books go straight to Parquet parts, one chunk at a time (bounded memory).

@@ -48,20 +48,28 @@ __all__ = [
 ]
 
 
-def ensure_default_data(out_dir: str | Path | None = None) -> Path:
+#: Names of the embedded synthetic sources -> generator scenario (``SyntheticConfig.scenario``).
+SYNTHETIC_SOURCES: dict[str, str] = {"synthetic": "default", "synthetic-feedback": "feedback"}
+
+
+def ensure_default_data(out_dir: str | Path | None = None, scenario: str = "default") -> Path:
     """Make sure the embedded default portfolio exists; generate it if missing or stale.
 
     The default is fully determined by :class:`~analysis.data.synthetic.SyntheticConfig`'s
     defaults and the generator's code (its hash is stored beside the data), so regenerating
-    gives the same data; a change of either regenerates it.
+    gives the same data; a change of either regenerates it. ``scenario="feedback"`` is the
+    feedback scenario's book (source ``"synthetic-feedback"``, folder ``synthetic-feedback``).
     """
-    from analysis.data import synthetic
+    from analysis.data import dynamics, synthetic, truth_cache
     from analysis.data.synthetic import SyntheticConfig, generate_portfolio, write_portfolio
 
-    out = Path(out_dir) if out_dir is not None else config.DEFAULT_DATA_DIR
-    expected = json.loads(json.dumps(dataclasses.asdict(SyntheticConfig())))
+    out = Path(out_dir) if out_dir is not None else (
+        config.DEFAULT_DATA_DIR if scenario == "default"
+        else config.DEFAULT_DATA_DIR.with_name(f"synthetic-{scenario}"))
+    expected = json.loads(json.dumps(dataclasses.asdict(SyntheticConfig.scenario(scenario))))
     # The generator's source is part of the data's identity: a code change regenerates.
-    stamp = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:16]
+    stamp = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
+                                    for m in (synthetic, dynamics, truth_cache))).hexdigest()[:16]
     truth_file, stamp_file = out / "truth.json", out / "generator.sha"
     fresh = (
         (out / "panel.parquet").exists()
@@ -76,7 +84,7 @@ def ensure_default_data(out_dir: str | Path | None = None) -> Path:
                 return out
         except json.JSONDecodeError:
             pass
-    write_portfolio(generate_portfolio(), out)
+    write_portfolio(generate_portfolio(scenario=scenario), out)
     tmp = out / ".generator.sha.tmp"
     tmp.write_text(stamp)
     tmp.replace(stamp_file)
@@ -339,9 +347,9 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
         data = mapping.path
         read = {"encoding": mapping.encoding, "key_hint": f"set 'encoding:' in the mapping file {mapping.source.name}"}
         read["allow"] = mapping.allow_personal
-    if str(data) == "synthetic":
-        folder = ensure_default_data()
-        source = "synthetic"
+    if str(data) in SYNTHETIC_SOURCES:
+        folder = ensure_default_data(scenario=SYNTHETIC_SOURCES[str(data)])
+        source = str(data)
     else:
         folder = Path(data).expanduser()
         source = str(folder)
@@ -366,8 +374,8 @@ def list_branches(data: str | Path = "synthetic") -> list[str]:
     """Branches of a data source (for one report per branch)."""
     if is_mapping(data):
         return load_source(data).branches
-    if str(data) == "synthetic":
-        folder = ensure_default_data()
+    if str(data) in SYNTHETIC_SOURCES:
+        folder = ensure_default_data(scenario=SYNTHETIC_SOURCES[str(data)])
     else:
         folder = Path(data)
     customers, _ = _read_table(_find_table(folder, "customers"))
