@@ -28,6 +28,22 @@ __all__ = [
     "DEFAULT_HORIZONS",
     "ACQUISITION_TO_RETENTION_COST",
     "MIN_EVENTS",
+    "WATCH_CONTACTS_PER_RM",
+    "WATCH_RMS_PER_BRANCH",
+    "WATCH_HORIZON",
+    "WATCH_HORIZON_MAX",
+    "WATCH_TRAIN_MONTHS",
+    "WATCH_RIDGE",
+    "WATCH_BACKTEST_MONTHS",
+    "WATCH_RULE_TIERS",
+    "WATCH_OUTFLOW_SHARE",
+    "WATCH_OUTFLOW_AMOUNT",
+    "RETENTION_CONTACT_COST",
+    "RETENTION_OFFER_COST",
+    "RETENTION_SUCCESS_RATE",
+    "RETENTION_SUCCESS_CONCENTRATION",
+    "CUSTOMER_VALUE_YEARS",
+    "WATCHLIST_SECRET_ENV",
     "project_root",
 ]
 
@@ -49,6 +65,33 @@ ACQUISITION_TO_RETENTION_COST: float = 6.0
 # Fewer departures than this in a study: the report says so at the top, and its findings neither
 # rank groups nor name a peak in the risk of leaving (a notebook parameter `min_events` overrides).
 MIN_EVENTS: int = 10
+
+# Early warning (report 04, `analysis watchlist`). A branch's monthly list holds
+# contacts per relationship manager per month x managers per branch customers.
+WATCH_CONTACTS_PER_RM: int = 10
+WATCH_RMS_PER_BRANCH: int = 2
+# The horizon (months) of the list's risk, the longest horizon the model predicts, the months of
+# landmarks it learns from, its ridge penalty (standardised columns), backtest as-of months.
+WATCH_HORIZON: int = 3
+WATCH_HORIZON_MAX: int = 6
+WATCH_TRAIN_MONTHS: int = 12
+WATCH_RIDGE: float = 1.0
+WATCH_BACKTEST_MONTHS: int = 12
+# Rule baselines: "tier 4-5 and an outflow above this share of AUM (or this amount) this month".
+WATCH_RULE_TIERS: tuple[int, ...] = (4, 5)
+WATCH_OUTFLOW_SHARE: float = 0.30
+WATCH_OUTFLOW_AMOUNT: float = 500_000.0
+# Campaign economics (EMPC, Verbraken et al. 2013): cost of one contact and of the retention offer
+# (money units of the data), the mean share of contacted leavers who accept and stay with its Beta
+# concentration (alpha + beta; the paper's Beta(6, 14)), and the years of annual profit a kept
+# customer is worth when no customer value is given.
+RETENTION_CONTACT_COST: float = 50.0
+RETENTION_OFFER_COST: float = 200.0
+RETENTION_SUCCESS_RATE: float = 0.30
+RETENTION_SUCCESS_CONCENTRATION: float = 20.0
+CUSTOMER_VALUE_YEARS: float = 3.0
+# Environment variable holding the bank's secret for the watchlist's pseudonymous keys (HMAC).
+WATCHLIST_SECRET_ENV: str = "ANALYSIS_WATCHLIST_SECRET"
 
 
 def project_root() -> Path:
