@@ -86,7 +86,7 @@ def _bad_line(path: Path, encoding: str) -> int | None:
 
 
 def decode_problem(path: str | Path, encoding: str, *, key_hint: str) -> str:
-    """The message for a file that does not decode: where, the key to set, the likely encoding.
+    """The problem line for a file that does not decode: where, the key to set, the likely encoding.
 
     ``key_hint`` says where the key goes (e.g. "set `encoding:` in the mapping file m.yml").
     """
@@ -95,7 +95,4 @@ def decode_problem(path: str | Path, encoding: str, *, key_hint: str) -> str:
     where = f" (line {line})" if line else ""
     guess = guess_encoding(path)
     likely = f"; it looks like {guess}" if guess and guess != encoding else ""
-    return (
-        f"{path}: cannot be read as {encoding}{where}: {key_hint} to the file's encoding, "
-        f"one of {', '.join(ENCODINGS)}{likely}"
-    )
+    return f"cannot be read as {encoding}{where}: {key_hint} to the file's encoding, one of {', '.join(ENCODINGS)}{likely}"

@@ -176,7 +176,7 @@ def read_mapping(path: str | Path) -> Mapping:
             )
     if problems:
         raise DataValidationError(str(path), problems)
-    event = raw.get("event")
+    event = raw.get("event") if fmt == "snapshot" else {"column": None, "churned": []}  # a panel has its own
     if isinstance(event, str):
         event = {"column": event, "churned": [1]}
     if not isinstance(event, dict) or "column" not in event or "churned" not in event:
@@ -274,7 +274,8 @@ def load_snapshot(mapping: Mapping | str | Path) -> Portfolio:
         present = some(map(str, raw.columns), limit=20, fmt=short)
         raise DataValidationError(
             src,
-            [f"column {short(c)}: named in the mapping but not in the file (columns: {present}){extra}" for c in missing],
+            [f"column {short(c)}: named in the mapping but not in the file (columns: {present}){extra}" for c in missing]
+            + [f"note: {n}" for n in notes],  # e.g. which sheet was read
         )
     roles = {c: "groups" for c in m.groups} | ({m.branch: "branch"} if m.branch else {})
     problems: list[str] = personal_problems(raw, roles, m.allow_personal)

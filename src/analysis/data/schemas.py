@@ -160,8 +160,8 @@ def _expected(check: str) -> str:
 def validate(df: pd.DataFrame, schema: pa.DataFrameSchema, source: str, parts=None) -> pd.DataFrame:
     """Validate ``df`` against ``schema``; raise :class:`DataValidationError` listing all problems.
 
-    One line per column and kind of problem: a value of the wrong type is reported once (not
-    again by the checks that could not run on it), ids are masked, rows are file rows (``df``
+    One line per column and kind of problem: a column with values of the wrong type gets that
+    one line (its other checks ran on unconverted text and are not shown), ids are masked, rows are file rows (``df``
     in file order; ``parts`` an :class:`~analysis.data.extracts.Parts` for a folder of parts).
     Returns the validated (type-coerced) frame.
     """
@@ -205,11 +205,14 @@ def validate(df: pd.DataFrame, schema: pa.DataFrameSchema, source: str, parts=No
             else:
                 problems.append(f"column {short(column)}: wrong type {short(items[0][1])} (expected {want})")
             continue
-        # A check that could not run on a wrong-type value (pandera's TypeError line) says nothing new.
-        rows = sorted(((p, v) for p, v, _ in items if p is not None and p not in wrong), key=lambda pv: pv[0])
+        if wrong:
+            # The column was not converted, so its other checks ran on text (pandera's
+            # "TypeError ... 0 row(s)" lines, every "3" outside isin([1, ...])): they say nothing.
+            continue
+        rows = sorted(((p, v) for p, v, _ in items if p is not None), key=lambda pv: pv[0])
         if rows:
             values = None if kind == "not_nullable" else [v for _, v in rows]
             problems.append(problem(column, _describe(kind), label(p for p, _ in rows), values, masked=masked))
-        elif not wrong:
+        else:
             problems.append(f"column {short(column)}: {_describe(kind)} could not be checked ({short(items[0][1])})")
     raise DataValidationError(source, problems)

@@ -177,15 +177,15 @@ def parse_schedule(
 
 def load_schedule(path: str | Path, *, notebooks_dir: str | Path | None = None) -> Schedule:
     """Read and validate a schedule YAML file (see the module docstring for the format)."""
-    import yaml
+    from analysis.data.yaml_files import YamlFileError, load_yaml
 
     path = Path(path)
     if not path.is_file():
         raise ScheduleError(f"schedule file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ScheduleError(f"{path}: not valid YAML: {exc}") from None
+        raw = load_yaml(path)  # UTF-8, no anchors/aliases: one short line naming file and line
+    except YamlFileError as exc:
+        raise ScheduleError(str(exc)) from None
     return parse_schedule(raw, notebooks_dir=notebooks_dir, base_dir=path.resolve().parent, source=str(path))
 
 
