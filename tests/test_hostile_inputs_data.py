@@ -556,3 +556,29 @@ def test_parts_folder_rows_name_the_part(tmp_path, book):
     with pytest.raises(DataValidationError) as err:
         load_source(tmp_path)
     assert str(err.value).splitlines()[1] == "  - column 'aum': negative values in 1 row(s), e.g. row(s) part-1.parquet:3 (values: -3.0)"
+
+
+def test_cli_validate_prints_the_one_line_yaml_refusal(tmp_path, capsys):
+    from analysis.cli import main
+
+    path = tmp_path / "bomb.yml"
+    path.write_text(_bomb(333), encoding="utf-8")
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"{path}, line 2: {ANCHORS} (found &a); write the value out in full")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unknown_branch_message_is_bounded(tmp_path):
+    n = 60
+    frame = pd.DataFrame({
+        "编号": [f"c{i}" for i in range(n)], "月数": range(1, n + 1), "状态": ["流失", "正常"] * (n // 2),
+        "分行": [f"分行{i % 25:02d}" for i in range(n)],
+    })
+    frame.to_csv(tmp_path / "x.csv", index=False)
+    p = load_source(_mapping(tmp_path, "x.csv"))
+    with pytest.raises(ValueError) as err:
+        p.for_branch("x" * 10_000)
+    msg = str(err.value)
+    assert msg.endswith("known branches: " + ", ".join(f"分行{i:02d}" for i in range(20)) + " and 5 more")
+    assert len(msg) < 400

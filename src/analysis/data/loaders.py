@@ -26,6 +26,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.data.extracts import Parts, read_parts
+from analysis.data.messages import some
 from analysis.data.mapping import is_mapping, load_snapshot, read_mapping
 from analysis.data.portfolio import Portfolio
 from analysis.data.privacy import personal_problems
@@ -407,7 +408,7 @@ class ValidationSummary:
         else:
             lines.append(f"columns       : {', '.join(self.columns)}")
         lines += [
-            f"branches      : {len(self.branches)} ({', '.join(self.branches) or 'none mapped'})",
+            f"branches      : {len(self.branches)} ({some(self.branches, limit=20) or 'none mapped'})",
             f"events        : {self.closures:,} customers left"
             + (f" ({self.closures / max(self.customers, 1):.1%})" if self.customers else ""),
             f"entered late  : {self.left_truncated:,} customers already on book at the window start"

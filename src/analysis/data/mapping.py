@@ -338,7 +338,7 @@ def load_snapshot(mapping: Mapping | str | Path) -> Portfolio:
     elif m.products is not None:
         count = pd.Series(0, index=raw.index)
         for col, values in m.products["count"].items():
-            count += _matches(raw[col], _list(values, f"products.count.{col}", m.source)).astype(int)
+            count += _matches(raw[col], _list(values, f"products.count.{str(col)[:60]}", m.source)).astype(int)
         out["n_products"] = count
     # Covariates.
     for col in m.groups:

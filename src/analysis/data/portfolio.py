@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.data.messages import short, some
+
 __all__ = ["Portfolio"]
 
 
@@ -87,8 +89,8 @@ class Portfolio:
             return self
         if branch not in self.branches:
             raise ValueError(
-                f"branch {branch!r} is not in the data (source {self.source}); "
-                f"known branches: {', '.join(self.branches)}"
+                f"branch {short(branch)} is not in the data (source {self.source}); "
+                f"known branches: {some(self.branches, limit=20)}"
             )
         if self.kind == "snapshot":
             keep = self.snapshot["branch"].astype(str) == branch
