@@ -25,7 +25,7 @@ from analysis.studies.early_warning.reasons import actions, reasons
 from analysis.studies.early_warning.rules import RULES, RuleSettings
 from analysis.studies.population import Study
 
-__all__ = ["EarlyWarning", "early_warning", "listed_summary"]
+__all__ = ["EarlyWarning", "early_warning", "listed_summary", "backtest_table", "method_labels"]
 
 
 @dataclass
@@ -208,3 +208,24 @@ def _snapshot(study: Study, k, horizon, horizons, rs, econ_args) -> EarlyWarning
                         horizons=horizons, economics=econ, rule_settings=rs,
                         current=attempt(fit_and_list), scored=int((y == 0).sum()),
                         backtest=Attempt(note=note), oracle_note="not synthetic", snapshot=True)
+
+
+def method_labels(ew: EarlyWarning) -> dict:
+    """Method name -> short words for tables and legends."""
+    return {"model": "risk model", "rule_tier_outflow": "tier + outflow rule",
+            "rule_largest_aum": "largest AUM first", "rule_last_outflow": "last month's outflow",
+            "random": "random", "oracle": "true risk (oracle)"}
+
+
+def backtest_table(ew: EarlyWarning, horizon: int | None = None) -> pd.DataFrame:
+    """The backtest per method at one horizon, readable (shares as shares, value captured with
+    its interval)."""
+    bt = ew.backtest.value
+    h = horizon or ew.horizon
+    t = bt.table[bt.table["horizon"] == h].copy()
+    iv = bt.intervals[(bt.intervals["horizon"] == h) & (bt.intervals["metric"] == "value_captured")]
+    t = t.merge(iv[["method", "ci_low", "ci_high"]], on="method")
+    t["method"] = t["method"].map(method_labels(ew))
+    return t[["method", "listed", "precision_at_k", "recall_at_k", "lift_top_decile", "auc",
+              "value_captured", "ci_low", "ci_high", "aum_captured", "median_lead_months",
+              "alerts_per_branch_month", "empc"]]
