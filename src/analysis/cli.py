@@ -1,4 +1,4 @@
-"""Command line: ``analysis synth | validate | render | index``.
+"""Command line: ``analysis synth | validate | render | index | watchlist``.
 
 Exit codes: 0 success; 1 a report failed or the data is invalid; 2 a usage or schedule error
 (also an ``--out`` that is a file or cannot be written); 3 another render is writing to the same
@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="rebuild reports/index.html from the run manifests")
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"reports folder (default: {REPORTS_DIR})")
+
+    p = sub.add_parser("watchlist", help="write this month's early-warning list (CSV + Parquet)")
+    p.add_argument("--as-of", type=_iso_date, default=None, help="as-of date YYYY-MM-DD (default: end of the data)")
+    p.add_argument("--branch", default=None, help="one branch (default: every branch)")
+    p.add_argument("--data", default="synthetic", help='data source (default: "synthetic")')
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--with-ids", action="store_true",
+                   help="also write real customer ids to OUT/restricted-ids/ (mode 0600; needs the secret)")
     return parser
 
 
@@ -97,7 +105,6 @@ LARGE_BOOK = 200_000  # customers above which `synth` writes Parquet parts
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from analysis.data import generate_portfolio, write_portfolio
     from analysis.report.lock import OutputError, check_out_dir
 
     try:
@@ -105,6 +112,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     except OutputError as exc:
         _err(str(exc))
         return 2
+    from analysis.data import generate_portfolio, write_portfolio
 
     kwargs = {
         key: value
@@ -218,10 +226,28 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_watchlist(args: argparse.Namespace) -> int:
+    from analysis.studies.early_warning.watchlist import watchlist_command
+
+    try:
+        paths = watchlist_command(args.data, as_of=args.as_of, branch=args.branch,
+                                  out_dir=args.out, with_ids=args.with_ids)
+    except PermissionError as exc:
+        _err(str(exc))
+        return 2
+    except (ValueError, FileNotFoundError) as exc:
+        _err(str(exc))
+        return 1
+    for path in paths:
+        print(path)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
-    handler = {"synth": _cmd_synth, "validate": _cmd_validate, "render": _cmd_render, "index": _cmd_index}
+    handler = {"synth": _cmd_synth, "validate": _cmd_validate, "render": _cmd_render, "index": _cmd_index,
+               "watchlist": _cmd_watchlist}
     return handler[args.command](args)
 
 

@@ -568,17 +568,19 @@ def render(
         publisher.finish("finished")
         status = "finished"
     finally:
-        if publisher is not None and status != "finished":
-            try:  # Ctrl-C or an unexpected error: say so now rather than at the next start
-                publisher.finish("interrupted")
-            except Exception:
-                pass
         try:
+            if publisher is not None and status != "finished":
+                try:  # Ctrl-C or an unexpected error: say so now rather than at the next start
+                    publisher.finish("interrupted")
+                except Exception:
+                    pass
             shutil.rmtree(staging, ignore_errors=True)
-            (root / STAGING_DIR).rmdir()
-        except OSError:
-            pass  # not empty (another render's leftovers): the next render's recover() takes it
-        lock.release()
+            try:
+                (root / STAGING_DIR).rmdir()
+            except OSError:
+                pass  # not empty: the next render's recover() takes what is left
+        finally:
+            lock.release()
 
     records = [results[j.name] for j in job_list]
     folder = root / as_of
