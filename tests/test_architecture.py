@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "studies": {"errors", "config", "data", "frames", "stats"},
     "plots": {"errors", "config", "stats"},
     "report": {"errors", "config", "data"},
-    "cli": {"errors", "config", "data", "report"},
+    "cli": {"errors", "config", "data", "report", "studies"},  # `watchlist` runs a study
     "__init__": set(),
 }
 MAX_LINES = 700
