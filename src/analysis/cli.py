@@ -105,7 +105,6 @@ LARGE_BOOK = 200_000  # customers above which `synth` writes Parquet parts
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from analysis.data import generate_portfolio, write_portfolio
     from analysis.report.lock import OutputError, check_out_dir
 
     try:
@@ -113,6 +112,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     except OutputError as exc:
         _err(str(exc))
         return 2
+    from analysis.data import generate_portfolio, write_portfolio
 
     kwargs = {
         key: value
