@@ -115,7 +115,13 @@ def test_counting_process_collapse_and_lag(data):
         [7, 9, 1, 2],
     ]  # split at 6 because outflow_3m changes there
     lagged = counting_process(panel, customers, collapse=False, lag=1)
-    assert lagged["n_products"].tolist() == [1, 1, 1, 2]
+    # only products are lagged; the first month has no lagged value and is not at risk
+    assert lagged["start"].tolist() == [6, 7, 8]
+    assert lagged["n_products"].tolist() == [1, 1, 2]
+    assert lagged["outflow_3m"].tolist() == [1, 1, 1]  # the month's own flag, not lagged
+    lag2 = counting_process(panel, customers, collapse=False, lag=2)
+    assert lag2["start"].tolist() == [7, 8] and lag2["n_products"].tolist() == [1, 1]
+    assert lag2["outflow_3m"].tolist() == [1, 1]
 
 
 def test_counting_process_matches_frame(data):

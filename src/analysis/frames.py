@@ -93,14 +93,18 @@ def _attrition_sql(
     """SQL of the at-risk panel: rows kept while at risk, ``event`` on the event month.
 
     Adds ``rn`` (row number within customer), ``outflow_3m`` (a large outflow in the previous
-    three months) and ``lag_<col>`` for every time-varying covariate (value ``lag`` months
-    earlier; the first observed value where the history does not reach back).
+    three months) and ``lag_<col>`` for every time-varying covariate: products ``lag`` months
+    earlier (NULL where the history does not reach back), the others unlagged.
     """
     where = f"WHERE month <= TIMESTAMP '{pd.Timestamp(as_of):%Y-%m-%d}'" if as_of is not None else ""
+    # Only products are lagged (the guard against products closed on the way out); tier,
+    # segment and the outflow flag (already "previous 3 months") are the month's own values.
+    # No fallback at entry: the first ``lag`` months of a customer have no lagged value (NULL)
+    # and are left out of the counting-process intervals (at-risk time starts after the lag).
     lags = ",\n".join(
-        f"COALESCE(LAG({c}, {lag}) OVER w, FIRST_VALUE({c}) OVER w) AS lag_{c}"
-        for c in ("n_products", "tier", "segment", "outflow_3m")
-    ) if lag > 0 else ",\n".join(f"{c} AS lag_{c}" for c in ("n_products", "tier", "segment", "outflow_3m"))
+        [f"LAG(n_products, {lag}) OVER w AS lag_n_products" if lag > 0
+         else "n_products AS lag_n_products"]
+        + [f"{c} AS lag_{c}" for c in ("tier", "segment", "outflow_3m")])
     base = f"""
     p0 AS (
         SELECT customer_id, month, tenure_months, aum, deposit_balance, loan_balance,
@@ -308,9 +312,12 @@ def counting_process(panel, customers, *, attrition: str = "closure", k: int = 3
     Parameters
     ----------
     lag : int
-        Covariates of an interval are those recorded ``lag`` months earlier (guards against
-        reverse causation, e.g. products closed on the way out). Months before the first observed
-        one take the first observed value.
+        Products of an interval are those recorded ``lag`` months earlier (guards against
+        reverse causation: products closed on the way out); tier, segment and ``outflow_3m``
+        (a large outflow in the previous three months) are not lagged. A customer's first
+        ``lag`` observed months have no lagged products and are not at risk: their first
+        interval starts ``lag`` months after their first observed month (delayed entry), never
+        with an unlagged value.
     collapse : bool
         Merge consecutive months whose covariates do not change (same estimates, far fewer rows).
 
@@ -331,6 +338,7 @@ def counting_process(panel, customers, *, attrition: str = "closure", k: int = 3
         SELECT customer_id, month, tenure_months AS start, tenure_months + 1 AS stop,
                CAST(event AS INTEGER) AS event, {tv}
         FROM ap
+        WHERE lag_n_products IS NOT NULL
     )"""
     if collapse:
         key = ", ".join(TIME_VARYING)

@@ -17,6 +17,11 @@ from analysis.errors import InsufficientDataError
 __all__ = ["fit_logit", "logit_covariance", "predict_logit", "fit_linear", "full_rank_columns"]
 
 
+def _information(X: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X' diag(v) X``."""
+    return X.T @ (X * v[:, None])
+
+
 def predict_logit(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """``P(y = 1 | X) = 1 / (1 + exp(-X beta))``."""
     eta = np.clip(X @ beta, -35.0, 35.0)
@@ -58,20 +63,35 @@ def fit_logit(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
-    beta = np.zeros(X.shape[1]) if init is None else np.asarray(init, dtype=float).copy()
+    if init is None:  # start at the overall rate (saves a Newton step or two)
+        beta = np.zeros(X.shape[1])
+        m = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
+        beta[0] = np.log(m / (1 - m)) if np.allclose(X[:, 0], 1.0) else 0.0
+    else:
+        beta = np.asarray(init, dtype=float).copy()
     pen = np.full(X.shape[1], ridge * w.sum())
     pen[0] = 0.0
+    def loglik(b):
+        eta = np.clip(X @ b, -35.0, 35.0)
+        return float((w * (y * eta - np.logaddexp(0.0, eta))).sum() - 0.5 * (pen * b * b).sum())
+
+    ll = loglik(beta)
     for _ in range(max_iter):
         p = predict_logit(X, beta)
         grad = X.T @ (w * (y - p)) - pen * beta
-        info = X.T @ (X * (w * p * (1 - p))[:, None]) + np.diag(pen)
+        info = _information(X, w * p * (1 - p)) + np.diag(pen)
         try:
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError:
             raise InsufficientDataError(
                 "a pooled logistic model could not be fitted: its covariates are collinear "
                 "among these rows") from None
-        beta = beta + step
+        for _half in range(30):  # step halving: never lower the likelihood
+            new = loglik(beta + step)
+            if new >= ll - 1e-10 * abs(ll):
+                break
+            step = step / 2
+        beta, ll = beta + step, new
         if np.max(np.abs(beta)) > 30:
             raise InsufficientDataError(
                 "a pooled logistic model could not be fitted: a covariate almost perfectly "
@@ -90,7 +110,7 @@ def logit_covariance(X: np.ndarray, beta: np.ndarray, weights: np.ndarray | None
     p = predict_logit(X, beta)
     pen = np.full(X.shape[1], ridge * w.sum())
     pen[0] = 0.0
-    return np.linalg.inv(X.T @ (X * (w * p * (1 - p))[:, None]) + np.diag(pen))
+    return np.linalg.inv(_information(X, w * p * (1 - p)) + np.diag(pen))
 
 
 def fit_linear(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None

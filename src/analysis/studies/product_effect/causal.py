@@ -176,7 +176,7 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
     # them the weights must conjure up near-impossible customers (a loan customer with one
     # product) and explode. The HR is then the marginal one within these baseline levels.
     keep = [c for c in MSM_BASELINE if c in baseline]
-    strata = [c for c in ("loan", "new") if c in keep]
+    strata: list[str] = []  # as covariates: the engine's strata labels are slow on 10^5 rows
     den = ["a_prev", "a_prev_sq", *baseline, "log_aum_prev", "tier_prev", "recent", "t12"]
     pmw = pm.assign(a_prev_sq=pm["a_prev"] ** 2, t12=pm["time"] / 12.0)
     w, info = msm_weights(pmw, treatment="a", previous="a_prev",

@@ -15,8 +15,13 @@ biased three ways, and each method below answers one or more of them:
   customers survived to be seen. Every model uses delayed entry at the tenure when the customer
   was first observed.
 
-The **recommended** estimate is the adjusted time-varying Cox model: the hazard ratio per
-additional product held (lagged ``lag`` months), conditional on the covariates.
+The report **leads with** the estimates of an intervention (:mod:`.causal`): the marginal
+structural Cox model (hazard ratio per product had everyone held one more product from study
+entry) and the parametric g-formula (months retained and 12-month retention had everyone held
+exactly k products, or one more than they did). They remain valid when products raise assets
+and tier and tier drives product offers (time-varying confounding affected by earlier
+products), where the time-varying Cox model below is only the hazard ratio *conditional on
+current holdings and covariates*, not the total effect of a product.
 
 :func:`estimate_product_effect` runs everything and never raises on thin data: a step with too
 little data (no departures in a level, a single group...) is recorded in ``notes`` as
@@ -40,6 +45,7 @@ from analysis.stats.hypothesis import wald_test
 from analysis.stats.evalue import evalue_hr
 from analysis.stats.ipw import IPWResult, iptw_cox
 from analysis.stats.landmark import landmark_cox
+from analysis.stats.logit import full_rank_columns
 from analysis.errors import NOT_ESTIMABLE, InsufficientDataError, Notes
 from analysis.studies.product_effect.findings import _words
 from analysis.studies.product_effect.frames import (
@@ -53,9 +59,10 @@ from analysis.studies.product_effect.frames import (
     prepare_product_frames,
     snapshot_product_frame,
 )
+from analysis.studies.product_effect.causal import NO_MONTHLY_PANEL, estimate_causal
 from analysis.studies.product_effect.headline import _headline
 from analysis.studies.product_effect.terms import LABELS
-from analysis.studies.product_effect.truth import _summary, _truth_values
+from analysis.studies.product_effect.truth import _causal_truth, _summary, _truth_values
 from analysis.stats.rates import attrition_rates
 from analysis.stats.km import km_table, numbers_at_risk
 from analysis.stats.hypothesis import logrank
@@ -103,6 +110,7 @@ class ProductEffect:
     fits: dict = field(default_factory=dict, repr=False)
     ipw: IPWResult | None = field(default=None, repr=False)
     notes: dict = field(default_factory=dict)
+    causal: dict | None = field(default=None, repr=False)
     headline: dict = field(default_factory=dict, repr=False)
     truth: dict | None = None
     conclusion: str = ""
@@ -113,7 +121,13 @@ class ProductEffect:
         return "\n".join(f"- {f}" for f in self.findings)
 
     def truth_table(self) -> pd.DataFrame | None:
-        """Estimates with a known true value on synthetic data: estimate, truth, CI covers it."""
+        """Estimates with a known true value of *their own* estimand (synthetic data).
+
+        Naive and at-entry rows have no truth here (they estimate associations, not an
+        intervention the generator can replay); the conditional time-varying Cox is compared
+        with the generator's conditional coefficient only in the default scenario, where the
+        model is the generator's; MSM and g-formula with their interventional truths.
+        """
         if self.truth is None:
             return None
         t = self.summary[self.summary["truth"].notna()].copy()
@@ -121,8 +135,17 @@ class ProductEffect:
             return None
         t["covers_truth"] = (t["ci_low"] <= t["truth"]) & (t["truth"] <= t["ci_high"])
         t["bias_log"] = np.log(t["hr"]) - np.log(t["truth"])
-        return t[["method", "contrast", "hr", "ci_low", "ci_high", "truth", "covers_truth",
-                  "bias_log"]].reset_index(drop=True)
+        out = t[["method", "contrast", "estimand", "hr", "ci_low", "ci_high", "truth",
+                 "covers_truth", "bias_log"]].rename(columns={"hr": "estimate"})
+        g = self.tables.get("gformula")
+        if g is not None and g["truth"].notna().any():
+            g = g[g["truth"].notna()].copy()
+            g["covers_truth"] = (g["ci_low"] <= g["truth"]) & (g["truth"] <= g["ci_high"])
+            g["bias_log"] = np.nan
+            out = pd.concat([out, g.assign(method="g-formula", contrast=g["intervention"],
+                                           estimand=g["quantity"])[out.columns]],
+                            ignore_index=True)
+        return out.reset_index(drop=True)
 
 
 def _usable(df: pd.DataFrame, covs: Sequence[str], event: str = "event") -> tuple[list, list]:
@@ -181,9 +204,9 @@ def _ps_design(df: pd.DataFrame, has_engagement: bool) -> tuple[pd.DataFrame, li
     flexible = len(d) >= 1500
     parts = []
     if has_engagement:
-        parts.append("cr(engagement, df=4)" if flexible else "engagement")
+        parts.append("cr(engagement, df=4, constraints='center')" if flexible else "engagement")
     spline_entry = flexible and d["log_entry"].nunique() > 8
-    parts.append("cr(log_entry, df=4)" if spline_entry else "log_entry")
+    parts.append("cr(log_entry, df=4, constraints='center')" if spline_entry else "log_entry")
     if has_engagement:
         parts.append("engagement:log_entry")
     parts += ["age10", "log_aum", "tier_entry"]
@@ -192,8 +215,13 @@ def _ps_design(df: pd.DataFrame, has_engagement: bool) -> tuple[pd.DataFrame, li
         parts.append("loan:log_entry")
     if d["branch"].nunique() > 1:
         parts.append("C(branch)")
-    X = dmatrix(" + ".join(parts), d, return_type="dataframe").drop(columns="Intercept")
+    X = dmatrix(" + ".join(parts), d, return_type="dataframe")
+    # full rank with the intercept the propensity model adds: aliased columns are dropped
+    keep = full_rank_columns(X.to_numpy())
+    dropped = [c for i, c in enumerate(X.columns) if i not in keep]
+    X = X.iloc[:, keep].drop(columns="Intercept")
     X.columns = [f"ps_{i}" for i in range(X.shape[1])]
+    X.attrs["dropped"] = dropped
     return pd.concat([d, X], axis=1), list(X.columns)
 
 
@@ -209,6 +237,9 @@ def estimate_product_effect(
     branch: str | None = None,
     trim: tuple[float, float] | None = (1, 99),
     ipw_min_share: float = 0.05,
+    n_boot: int = 20,
+    mc_size: int = 2000,
+    causal_seed: int = 0,
     ph_cuts: Sequence[float] = (12, 36),
     min_events: int = 10,
     alpha: float = 0.05,
@@ -228,7 +259,11 @@ def estimate_product_effect(
     landmarks : list of float
         Tenures (months) for the landmark analysis.
     trim : (low, high) or None
-        Percentiles at which IPW weights are trimmed.
+        Percentiles at which IPW (and MSM) weights are trimmed in the *sensitivity* rows; the
+        headline estimates are untrimmed.
+    n_boot, mc_size, causal_seed :
+        g-formula replicates, simulated customers per replicate and seed
+        (:func:`analysis.studies.product_effect.causal.estimate_causal`).
     ipw_min_share : float
         Segments where fewer than this share of customers are in one exposure group are left
         out of the IPW comparison (positivity), with a note.
@@ -249,7 +284,8 @@ def estimate_product_effect(
     settings = dict(attrition=attrition, k=k, as_of=None if as_of is None else str(as_of),
                     horizons=[float(h) for h in horizons], lag=lag,
                     landmarks=[float(x) for x in landmarks], branch=branch, trim=trim,
-                    alpha=alpha)
+                    alpha=alpha, n_boot=n_boot, mc_size=mc_size, causal_seed=causal_seed,
+                    lagged=["products"] if lag else [])
     panel = getattr(portfolio, "panel", None)
     settings["full_window"] = bool(
         as_of is None or panel is None or len(panel) == 0
@@ -274,6 +310,7 @@ def estimate_product_effect(
             frame, iv = add_product_columns(frame, iv)
     n, events = len(frame), int(frame["event"].sum()) if len(frame) else 0
     has_eng = "engagement" in frame.columns and frame["engagement"].notna().all()
+    settings["has_engagement"] = bool(has_eng)
     strata = _strata(frame)
     descriptive = notes.attempt
     if events < min_events:
@@ -383,14 +420,14 @@ def estimate_product_effect(
                 c for c in ("engagement", "loan", "age10", "entry_years", "log_aum", "tier_entry")
                 if c in ipw_df.columns and (c != "engagement" or has_eng)]
             ipw = model_attempt("iptw", iptw_cox, ipw_df, treatment="two_plus", covariates=ps_terms,
-                                balance_covariates=bal, trim=trim, alpha=alpha)
-            if trim is not None:
-                untrimmed = model_attempt("iptw_untrimmed", iptw_cox, ipw_df, treatment="two_plus",
-                                          covariates=ps_terms, balance_covariates=bal, trim=None,
-                                          alpha=alpha)
-                if untrimmed is not None:
-                    tables["ipw_untrimmed_balance"] = untrimmed.balance
-                    fits["iptw_untrimmed"] = untrimmed.cox
+                                balance_covariates=bal, trim=None, alpha=alpha)
+            if trim is not None:  # sensitivity only: trimming changes the estimand
+                trimmed = model_attempt("iptw_trimmed", iptw_cox, ipw_df, treatment="two_plus",
+                                        covariates=ps_terms, balance_covariates=bal, trim=trim,
+                                        alpha=alpha)
+                if trimmed is not None:
+                    tables["ipw_trimmed_balance"] = trimmed.balance
+                    fits["iptw_trimmed"] = trimmed.cox
     elif "iptw" not in notes:
         notes["iptw"] = f"{NOT_ESTIMABLE}: no segment has customers in both exposure groups"
     if ipw is not None:
@@ -401,6 +438,20 @@ def estimate_product_effect(
             notes["iptw_balance"] = (
                 f"after weighting the largest standardised difference is {smd:.2f} (above "
                 "0.1): the groups are not fully comparable, read the IPW estimate with care")
+
+    # 6b. the effect of an intervention: MSM and g-formula -------------------------------------
+    causal = None
+    if snapshot:
+        notes["causal"] = NO_MONTHLY_PANEL
+    else:
+        causal = model_attempt("causal", estimate_causal, portfolio, n_boot=n_boot,
+                               mc_size=mc_size, seed=causal_seed, attrition=attrition, k=k,
+                               as_of=as_of, horizons=[int(h) for h in horizons], truncate=trim,
+                               alpha=alpha)
+    if causal is not None:
+        ct = _truth_values(getattr(portfolio, "truth", None), settings, None).get("causal")
+        tables["gformula"] = _causal_truth(_gformula_table(causal["gformula"]), ct)
+        tables["gformula_curves"] = causal["curves"]
 
     # 7. RMST -----------------------------------------------------------------------------------
     rm = descriptive("rmst", rmst_difference, frame, list(horizons), group="product_group",
@@ -435,7 +486,7 @@ def estimate_product_effect(
         f = fits.get(name)
         if f is None:
             continue
-        for tr in ("km", "rank"):
+        for tr in ("km",):  # R's cox.zph default transform: one test per term
             res = model_attempt(f"ph_test_{name}", _zph_row, f, term, tr)
             if res is not None:
                 table, resid = res
@@ -453,6 +504,7 @@ def estimate_product_effect(
 
     # 10. E-value -------------------------------------------------------------------------------
     main_key = "time_varying" if fits.get("time_varying") is not None else "adjusted_linear"
+    # (the E-value assesses the conditional time-varying model: the MSM has no simple one)
     main_term = "n_products" if main_key == "time_varying" else "n_products_entry"
     ev = None
     if fits.get(main_key) is not None:
@@ -470,13 +522,10 @@ def estimate_product_effect(
     # 11. summary -------------------------------------------------------------------------------
     tv_truth = _truth_values(getattr(portfolio, "truth", None), settings, ipw_segments)
     summary = _summary(fits, ipw, tables.get("landmark"), tv_truth, ipw_segments, n, events,
-                       main_key)
+                       main_key, causal)
     pe = ProductEffect(n=n, events=events, settings=settings, summary=summary, tables=tables,
-                       fits=fits, ipw=ipw, notes=dict(notes),
-                       truth=None if getattr(portfolio, "truth", None) is None else {
-                           "hr_per_product": tv_truth["hr_per_product"],
-                           "iptw_marginal_hr_2plus_vs_1": tv_truth["iptw"],
-                           "iptw_note": tv_truth["iptw_note"]})
+                       fits=fits, ipw=ipw, notes=dict(notes), causal=causal,
+                       truth=None if getattr(portfolio, "truth", None) is None else tv_truth)
     pe.headline = _headline(pe, lr, ev, main_key, ipw_segments)
     pe.findings, pe.conclusion = _words(pe, lr, ev, main_key, shape_info, band_test, ipw_segments)
     return pe
@@ -536,13 +585,36 @@ def _shape(cat: CoxResult, lin: CoxResult | None, lin_term: str):
             "rising_steps": mono.loc[mono["hr"] > 1, "step"].tolist() if len(mono) else [],
             "rising_significant": mono.loc[(mono["hr"] > 1) & (mono["ci_low"] > 1), "step"].tolist()
             if len(mono) else []}
-    # likelihood-ratio test: categorical vs linear product count (same rows and covariates)
-    if lin is not None and len(present) >= 2 and lin.n_rows == cat.n_rows:
-        lr = 2 * (cat.log_likelihood - lin.log_likelihood)
+    # likelihood-ratio test of nested models: one HR per step of min(n, 4) (the levels coded
+    # 1, 2, 3, 4) against one HR per level, same rows and covariates; df = levels - 2
+    if len(present) >= 2:
+        others = [c for c in cat.covariates if c not in DUMMIES.values()]
+        d = cat.data.copy()
+        d["_level"] = 1.0 + sum(float(k) * d[DUMMIES[lv]] for k, lv in
+                                ((1, "2"), (2, "3"), (3, "4+")) if DUMMIES[lv] in d)
+        spec = cat.spec
+        kw = dict(duration=spec["duration"], event=spec["event"], entry=spec["entry"],
+                  strata=spec["strata"], alpha=cat.alpha)
+        nested = fit_cox(d, ["_level"] + others, **kw)
+        lr = max(2 * (cat.log_likelihood - nested.log_likelihood), 0.0)  # >= 0 when nested
         dfree = len(present) - 1
-        info["linearity_lr"] = {"chi2": lr, "df": dfree,
-                                "p": float(stats.chi2.sf(max(lr, 0), dfree))}
+        info["linearity_lr"] = {"test": "levels 1/2/3/4+ vs linear in min(products, 4)",
+                                "chi2": lr, "df": dfree, "p": float(stats.chi2.sf(lr, dfree))}
     return shape, mono, info
+
+
+def _gformula_table(g: dict) -> pd.DataFrame:
+    """The g-formula leaves as a table: ``intervention, quantity, estimate, ci_low, ci_high,
+    se`` (truth added by :func:`analysis.studies.product_effect.truth._causal_truth`)."""
+    rows = []
+    for k, block in g["static"].items():
+        rows += [dict(intervention=f"everyone {k} product{'s' if k != '1' else ''}",
+                      section="static", key=k, quantity=q, **v) for q, v in block.items()]
+    for sec, name in (("natural_course", "as observed (natural course)"),
+                      ("one_more_product", "one more product than observed")):
+        rows += [dict(intervention=name, section=sec, key=None, quantity=q, **v)
+                 for q, v in g[sec].items()]
+    return pd.DataFrame(rows)
 
 
 def _zph_row(fit: CoxResult, term: str, transform: str) -> tuple[pd.DataFrame, pd.DataFrame]:

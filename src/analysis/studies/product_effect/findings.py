@@ -64,7 +64,23 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
     main = rec.iloc[0] if len(rec) else None
     naive = s[s["method"].str.startswith("Cox, unadjusted")
               & (s["contrast"] == PER_PRODUCT)].iloc[0]
-    if main is not None and np.isfinite(main["hr"]):
+    is_msm = main is not None and main["method"].startswith("Marginal structural")
+    if main is not None and np.isfinite(main["hr"]) and is_msm:
+        direction = "lower" if main["hr"] < 1 else "higher"
+        unclear = main["ci_low"] <= 1 <= main["ci_high"]
+        ci = _ci_text(main["hr"], main["ci_low"], main["ci_high"])
+        claim = (f"**Holding one more product from entry is not clearly linked to the monthly "
+                 f"risk of leaving** ({ci}; point estimate {_fmt_pct(main['hr'])} {direction})"
+                 if unclear else
+                 f"**Had every customer held one more product from entry, the monthly risk of "
+                 f"leaving would have been an estimated {_fmt_pct(main['hr'])} {direction}** "
+                 f"({ci})")
+        find.append(
+            f"{claim}: marginal structural Cox model, which weights each customer-month by how "
+            "unusual its product holding was given the customer's history (assets, tier, "
+            "outflows, engagement where measured). It assumes that this history holds "
+            "everything that drives both product holding and leaving.")
+    elif main is not None and np.isfinite(main["hr"]):
         direction = "lower" if main["hr"] < 1 else "higher"
         unclear = main["ci_low"] <= 1 <= main["ci_high"]
         ci = _ci_text(main["hr"], main["ci_low"], main["ci_high"])
@@ -78,19 +94,25 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
             + (f", with products counted as they change (lagged {lvl['lag']} "
                f"month{'s' if lvl['lag'] != 1 else ''})" if main_key == "time_varying" else
                ", with products counted at entry")
-            + ". This is the recommended estimate.")
+            + ": conditional on current holdings and covariates, not the effect of adding a "
+            "product.")
         if unclear:
             find.append("The interval includes no effect (HR 1): this data cannot rule out that "
                         "products make no difference.")
     else:
-        find.append("The recommended (time-varying) estimate is not available for this data: "
+        find.append("The leading estimate is not available for this data: "
                     + pe.notes.get("cox_time_varying", "see the notes."))
     if np.isfinite(naive["hr"]):
         txt = (f"A naive comparison of products at entry gives "
                f"{_ci_text(naive['hr'], naive['ci_low'], naive['ci_high'])}")
-        if main is not None and np.isfinite(main["hr"]) and naive["hr"] < main["hr"]:
-            txt += (": it overstates the protection, as expected, because engaged customers "
-                    "both buy more and stay longer.")
+        clear = (main is not None and np.isfinite(main["hr"])
+                 and naive["ci_high"] < main["hr"])
+        if clear and lvl.get("has_engagement"):
+            txt += (": clearly more protective than the adjusted estimate, as expected if "
+                    "engaged customers both buy more and stay longer (this data measures "
+                    "engagement).")
+        elif clear:
+            txt += ": clearly more protective than the adjusted estimate."
         else:
             txt += "."
         find.append(txt)
@@ -100,6 +122,27 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
             f"Weighting customers with 2+ products against those with 1 (IPW, {ipw_row['note']}) "
             f"gives {_ci_text(ipw_row['hr'], ipw_row['ci_low'], ipw_row['ci_high'])}: a "
             "comparison of groups, not a per-product figure.")
+    g = pe.tables.get("gformula")
+    if g is not None:
+        r = g[(g["section"] == "one_more_product") & g["quantity"].str.startswith("rmst_")
+              & g["quantity"].str.endswith("_gain")]
+        if len(r):
+            r = r.iloc[0]
+            tau = r["quantity"].split("_")[1]
+            ci = f"({ci_label()} {r['ci_low']:.2f} to {r['ci_high']:.2f})"
+            if r["ci_low"] > 0:
+                txt = (f"One more product than each customer held would keep them "
+                       f"{r['estimate']:.2f} months longer on average within {tau} months of "
+                       f"entry {ci}")
+            elif r["ci_high"] < 0:
+                txt = (f"One more product than each customer held would shorten their stay by "
+                       f"{-r['estimate']:.2f} months on average within {tau} months of entry {ci}")
+            else:
+                txt = (f"One more product than each customer held would not clearly change "
+                       f"the months retained within {tau} months of entry: "
+                       f"{r['estimate']:.2f} {ci}")
+            find.append(txt + " (g-formula; assumes the fitted monthly models of products, "
+                        "assets, outflows and leaving are right).")
     if pe.tables.get("rmst") is not None:
         r = pe.tables["rmst"]
         r = r[(r["group"] == "2+") & r["difference"].notna()]
@@ -136,12 +179,12 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
                      + f" show(s) a significantly {'lower' if lower else 'higher'} risk with "
                      "more products.")
         elif outside.empty:
-            agree = span + "; their intervals overlap with the recommended one."
+            agree = span + "; their intervals overlap with the leading one."
         else:
             agree = (span + ", and " + ", ".join(outside["method"]) + " lie(s) outside the "
-                     "recommended interval: the methods disagree on the size of the effect.")
+                     "leading interval: the methods disagree on the size of the effect.")
         find.append(agree)
-    keep = ("**Each", "The interval", "The recommended", "A naive", "The adjusted per-product",
-            "The methods", "The effect changes")
+    keep = ("**Each", "**Had", "**Holding", "The interval", "The leading", "A naive",
+            "One more product", "The adjusted per-product", "The methods", "The effect changes")
     conclusion = " ".join(f for f in find[1:] if f.startswith(keep))
     return find, conclusion

@@ -21,7 +21,8 @@ def _clean(d: dict) -> dict:
 def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
     s = pe.summary
     truth = pe.truth or {}
-    hp = truth.get("hr_per_product")
+    hp = truth.get("hr_per_product")  # conditional coefficient (default scenario only)
+    ct = truth.get("causal") or {}
 
     def pick(method, contrast):
         r = s[(s["method"] == method) & (s["contrast"] == contrast)]
@@ -39,8 +40,6 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
     un = _est(f, "n_products_entry")
     unadj = {"hr": un["hr"], "ci_low": un["ci_low"], "ci_high": un["ci_high"],
              "se_log_hr": un["se_log_hr"]}
-    if hp:
-        unadj["truth"] = hp
     cat = {}
     fc = pe.fits.get("unadjusted_categorical")
     for lv in PRODUCT_LEVELS[1:]:
@@ -49,14 +48,46 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
     adj = dict(pick("Cox, adjusted (products at entry)", PER_PRODUCT), contrast=PER_PRODUCT)
     tv = dict(pick("Time-varying Cox, adjusted", PER_PRODUCT), contrast=PER_PRODUCT,
               lag=pe.settings["lag"])
+    tv["estimand"] = "conditional on current holdings and covariates"
     if hp:
-        adj["truth"] = hp
-        tv["truth"] = hp
-    ipw = dict(pick("IPW (stabilised, trimmed weights)", TWO_PLUS), contrast=TWO_PLUS,
-               population=("whole book" if sorted(ipw_segments or []) == ["deposit", "loan"]
-                           else ", ".join(ipw_segments or [])))
-    if truth.get("iptw_marginal_hr_2plus_vs_1") is not None:
-        ipw["truth"] = truth["iptw_marginal_hr_2plus_vs_1"]
+        tv["truth_conditional"] = hp
+    ipw = dict(pick("IPW (stabilised weights)", TWO_PLUS), contrast=TWO_PLUS,
+               population=truth.get("iptw_population") or (
+                   "whole book" if sorted(ipw_segments or []) == ["deposit", "loan"]
+                   else ", ".join(ipw_segments or [])), weights="untrimmed")
+    if truth.get("iptw") is not None:
+        ipw["truth"] = truth["iptw"]
+    ipw_trim = dict(pick("IPW, trimmed weights (sensitivity)", TWO_PLUS), contrast=TWO_PLUS,
+                    trim=pe.settings.get("trim"))
+    causal = pe.causal
+    msm: dict = {"hr": None, "ci_low": None, "ci_high": None}
+    gformula: dict = {}
+    if causal is not None:
+        m = causal["msm"]["hr_per_product"]
+        msm = {"hr": m["estimate"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
+               "se_log_hr": m["se"], "contrast": PER_PRODUCT,
+               "estimand": causal["details"]["msm"]["estimand"]}
+        if ct.get("marginal_hr_per_product") is not None:
+            msm["truth"] = ct["marginal_hr_per_product"]
+        if "msm_truncated" in causal:
+            t = causal["msm_truncated"]["hr_per_product"]
+            msm["truncated_sensitivity"] = _clean({"hr": t["estimate"], "ci_low": t["ci_low"],
+                                                   "ci_high": t["ci_high"]})
+        for sec, block in causal["gformula"].items():
+            blocks = block.items() if sec == "static" else [(None, block)]
+            out_sec: dict = {}
+            for key, leaves in blocks:
+                tsec = (ct.get(sec) or {})
+                tblock = (tsec.get(key) or {}) if key else tsec
+                vals = {q: _clean({**v, **({"truth": tblock[q]} if q in tblock else {})})
+                        for q, v in leaves.items()}
+                if key:
+                    out_sec[key] = vals
+                else:
+                    out_sec = vals
+            gformula[sec] = out_sec
+        gformula["settings"] = {k: causal["details"]["gformula"][k]
+                                for k in ("n_boot", "mc_size", "seed", "ci")}
     rmst = {}
     if pe.tables.get("rmst") is not None:
         r = pe.tables["rmst"]
@@ -68,12 +99,16 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
     out = {
         "n": pe.n,
         "events": pe.events,
-        "recommended": "cox_time_varying" if main_key == "time_varying" else "cox_adjusted",
+        "recommended": ("msm" if causal is not None else
+                        "cox_time_varying" if main_key == "time_varying" else "cox_adjusted"),
+        "msm": with_note(_clean(msm), "causal"),
+        "gformula": gformula or with_note({}, "causal"),
         "cox_unadjusted_linear": with_note(_clean(unadj), "cox_unadjusted_linear"),
         "cox_unadjusted_categorical": {k: _clean(v) for k, v in cat.items()},
         "cox_adjusted": with_note(_clean(adj), "cox_adjusted"),
         "cox_time_varying": with_note(_clean(tv), "cox_time_varying"),
         "iptw": with_note(_clean(ipw), "iptw"),
+        "iptw_trimmed_sensitivity": _clean(ipw_trim),
         "logrank": ({"chi2": lr.chi2, "df": lr.df, "p": lr.p} if lr is not None
                     else {"chi2": None, "df": None, "p": None,
                           "note": pe.notes.get("logrank", "")}),
@@ -83,8 +118,11 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
                    if ev is not None else {"evalue": None, "evalue_ci": None}),
     }
     if pe.truth is not None:
-        out["truth"] = {"hr_per_product": hp,
-                        "iptw_marginal_hr_2plus_vs_1": truth.get("iptw_marginal_hr_2plus_vs_1")}
+        out["truth"] = {"scenario": truth.get("scenario"),
+                        "hr_per_product_conditional": hp,
+                        "marginal_hr_per_product": ct.get("marginal_hr_per_product"),
+                        "iptw_2plus_vs_1_this_population": truth.get("iptw"),
+                        "iptw_population": truth.get("iptw_population")}
     ne = {k: v for k, v in pe.notes.items() if is_not_estimable(v)}
     if ne:
         out["not_estimable"] = ne
