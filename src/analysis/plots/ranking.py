@@ -47,8 +47,8 @@ def lead_time_plot(lead: pd.DataFrame, *, labels: dict | None = None, ax: Axes |
                    title: str | None = None) -> Axes:
     """Departures caught by months from first listing to leaving, bars per method side by side.
 
-    ``lead``: ``method, lead, departures``; each method's bars form a container with the
-    method's name as gid (heights = departures).
+    ``lead``: ``method, lead, departures``; each bar carries its method's name as gid (heights =
+    departures).
     """
     _need(lead, ["method", "lead", "departures"], "lead")
     ax = _ax(ax)
@@ -59,7 +59,8 @@ def lead_time_plot(lead: pd.DataFrame, *, labels: dict | None = None, ax: Axes |
         bars = ax.bar(sub["lead"].to_numpy(float) + (i - (len(methods) - 1) / 2) * width,
                       sub["departures"], width=width, color=PALETTE[i % len(PALETTE)],
                       label=(labels or {}).get(m, m))
-        bars.set_gid(m)
+        for patch in bars:
+            patch.set_gid(m)
     ax.set_xticks(np.sort(lead["lead"].unique()))
     ax.set_xlabel("Months from first listing to leaving")
     ax.set_ylabel("Departures caught")

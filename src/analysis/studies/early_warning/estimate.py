@@ -25,7 +25,8 @@ from analysis.studies.early_warning.reasons import actions, reasons
 from analysis.studies.early_warning.rules import RULES, RuleSettings
 from analysis.studies.population import Study
 
-__all__ = ["EarlyWarning", "early_warning", "listed_summary", "backtest_table", "method_labels"]
+__all__ = ["EarlyWarning", "early_warning", "listed_summary", "backtest_table", "method_labels",
+           "score_book"]
 
 
 @dataclass
@@ -229,3 +230,28 @@ def backtest_table(ew: EarlyWarning, horizon: int | None = None) -> pd.DataFrame
     return t[["method", "listed", "precision_at_k", "recall_at_k", "lift_top_decile", "auc",
               "value_captured", "ci_low", "ci_high", "aum_captured", "median_lead_months",
               "alerts_per_branch_month", "empc"]]
+
+
+def score_book(panel: pd.DataFrame, customers: pd.DataFrame, *, as_of=None,
+               fit_customers: int = 50_000, horizons=(3, 6),
+               train_months: int = config.WATCH_TRAIN_MONTHS) -> pd.DataFrame:
+    """Risk of every active customer at one as-of month, for a large book.
+
+    The model learns from a fixed sample of ``fit_customers`` customers (chosen by a hash of
+    the id, so the same customers every month); the signals of everybody are built from the 7
+    months up to the as-of month only. Returns ``customer_id, branch, risk_<h>``.
+    """
+    month = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(panel["month"].max())
+    panel = panel[panel["month"] <= month]
+    ids = pd.Series(panel["customer_id"].unique())
+    if len(ids) > fit_customers:
+        h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+        ids = ids[h <= np.sort(h)[fit_customers - 1]]
+    train = person_months(panel[panel["customer_id"].isin(ids)], customers)
+    model = fit_risk_model(train, len(train.months) - 1, horizon=max(horizons),
+                           train_months=train_months)
+    recent = person_months(panel[panel["month"] >= month - pd.DateOffset(months=6)], customers)
+    f = recent.frame
+    rows = f[(f["m"].to_numpy() == len(recent.months) - 1) & f["at_risk"].to_numpy()]
+    risk = score(model, rows, horizons)
+    return pd.concat([rows[["customer_id", "branch"]], risk], axis=1).reset_index(drop=True)
