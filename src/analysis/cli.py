@@ -248,7 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"synth": _cmd_synth, "validate": _cmd_validate, "render": _cmd_render, "index": _cmd_index,
                "watchlist": _cmd_watchlist}
-    return handler[args.command](args)
+    try:
+        return handler[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C: a render has recorded its run as interrupted by now
+        _err("interrupted")
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

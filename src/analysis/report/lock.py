@@ -136,6 +136,9 @@ class RenderLock:
                         holder,
                     ) from None
                 time.sleep(min(POLL_SECONDS, left))
+            except OSError as exc:  # a file system without locks (some network mounts)
+                os.close(fd)
+                raise OutputError(f"--out {self.shown}: cannot lock {LOCK_NAME} ({_why(exc)})") from None
         os.ftruncate(fd, 0)
         os.write(fd, (json.dumps(self.info, default=str) + "\n").encode("utf-8"))
         self._fd = fd

@@ -177,7 +177,8 @@ def resolve_as_of(value: Any) -> str:
 
 
 def _normalise_data(data: Any) -> str:
-    """Pass paths to the notebooks as absolute paths (their kernel runs in the notebooks folder)."""
+    """A data path as an absolute path, for this process (kernels get a link named by
+    :func:`~analysis.report.paths.display_name` instead, see :func:`render`)."""
     text = os.fspath(data) if isinstance(data, os.PathLike) else str(data)
     if text != "synthetic" and Path(text).exists():
         return str(Path(text).resolve())
