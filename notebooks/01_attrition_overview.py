@@ -25,6 +25,7 @@ attrition = "closure"  # "closure" or "value"
 k = 3  # months below tier 3 that confirm value attrition
 horizons = [12, 24, 36]  # tenure horizons, months
 show_ids = False  # this report never lists customers; kept for a common interface
+min_events = 10  # fewer departures than this: the report says so at the top
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
@@ -34,7 +35,7 @@ from analysis.studies.overview.headline import headline
 from analysis.studies.overview.findings import key_findings
 from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
 from analysis.report.headline import publish
-from analysis.studies.population import prepare_study
+from analysis.studies.population import events_note, prepare_study
 from analysis import plots
 
 plots.set_style()
@@ -46,7 +47,9 @@ publish(headline(ov))
 # ## Key findings
 
 # %%
-display(Markdown(key_findings(ov)))
+if events_note(study, min_events):
+    note(events_note(study, min_events))
+display(Markdown(key_findings(ov, min_events=min_events)))
 
 # %% [markdown]
 # ## The book studied

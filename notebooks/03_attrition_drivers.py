@@ -27,6 +27,7 @@ horizons = [12, 24, 36]  # months: accuracy horizons after entry; tenures for re
 test_size = 0.3  # share of customers held out to measure accuracy
 seed = 1  # seed of the held-out split
 show_ids = False  # this report never lists customers; kept for a common interface
+min_events = 10  # fewer departures than this: the report says so at the top
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
@@ -38,7 +39,7 @@ from analysis.studies.drivers.ph import schoenfeld_panels
 from analysis.studies.overview.estimate import portfolio_summary
 from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
 from analysis.report.headline import publish
-from analysis.studies.population import prepare_study
+from analysis.studies.population import events_note, prepare_study
 from analysis import plots
 
 plots.set_style()
@@ -50,6 +51,8 @@ publish(headline(dr))
 # ## Key findings
 
 # %%
+if events_note(study, min_events):
+    note(events_note(study, min_events))
 display(Markdown(key_findings(dr)))
 
 # %% [markdown]

@@ -146,8 +146,8 @@ def pair_copy(tmp_path):
 def test_edit_of_the_text_side_is_detected(pair_copy):
     py = pair_copy.with_suffix(".py")
     text = py.read_text()
-    assert text.count("display(Markdown(key_findings(ov)))") == 1
-    py.write_text(text.replace("display(Markdown(key_findings(ov)))", "print(key_findings(ov))"))
+    assert text.count("display(Markdown(key_findings(ov, min_events=min_events)))") == 1
+    py.write_text(text.replace("display(Markdown(key_findings(ov, min_events=min_events)))", "print(key_findings(ov))"))
     diffs = pair_differences(pair_copy, py)
     assert len(diffs) == 1 and diffs[0].startswith("cell 4: source differs")
 
