@@ -182,3 +182,19 @@ def test_forest_plot():
     assert lin.get_xscale() == "linear" and not lin.texts
     with pytest.raises(ValueError, match="positive"):
         forest_plot(table.assign(ci_low=[0.0, 0.5, 1.0]))
+
+
+def test_dollar_signs_in_data_labels_are_text_not_mathtext(tmp_path):
+    """A level like "b $\\frac{$ c" would fail the figure (and the report) as mathtext."""
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    plots.set_style()
+    fig, ax = plt.subplots()
+    ax.set_title(r"b $\frac{$ c")
+    ax.plot([0, 1], [0, 1], label="$x^2$")
+    ax.legend()
+    fig.savefig(tmp_path / "f.png")  # raises ParseSyntaxException with mathtext on
+    plt.close(fig)
+    assert ax.get_title() == r"b $\frac{$ c"

@@ -56,6 +56,9 @@ def set_style(context: str = "notebook", font_scale: float = 1.0) -> None:
             "savefig.dpi": 150,
             "savefig.bbox": "tight",
             "legend.frameon": False,
+            # Labels hold data values (branch names, levels): a "$" in them is text, never
+            # mathtext (an unbalanced one would otherwise fail the figure, and the report).
+            "text.parse_math": False,
         },
     )
 
