@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/bench_early_warning.py [--customers N] [--months T]
 The book is generated once into ``benchmarks/.data/`` (Parquet parts). Timed: reading the panel
-of the last 19 months, building the signals, fitting the risk model on a 50,000-customer sample
+of the last 19 months, building the signals, fitting the risk model on a 20,000-customer sample
 and scoring everybody (:func:`analysis.studies.early_warning.estimate.score_book`), in a fresh
 subprocess so its peak memory is its own. Target: under 60 s on 2 cores for 1M customers.
 """

@@ -233,7 +233,7 @@ def backtest_table(ew: EarlyWarning, horizon: int | None = None) -> pd.DataFrame
 
 
 def score_book(panel: pd.DataFrame, customers: pd.DataFrame, *, as_of=None,
-               fit_customers: int = 50_000, horizons=(3, 6),
+               fit_customers: int = 20_000, horizons=(3, 6),
                train_months: int = config.WATCH_TRAIN_MONTHS) -> pd.DataFrame:
     """Risk of every active customer at one as-of month, for a large book.
 
