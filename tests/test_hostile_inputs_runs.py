@@ -12,8 +12,10 @@ that.
 | wait-negative | ``--wait -1`` | argparse: ``expected a number of seconds >= 0``, exit 2 |
 | busy | a second render while one holds ``--out`` | waits ``--wait`` s, then ``another render is writing to X (pid P, started T, run R); waited 0.3 s (use --wait SECONDS to wait longer)``, exit 3 |
 | busy-then-free | the other render ends within ``--wait`` | this one runs |
+| index-busy | ``analysis index`` while a render runs | ``a render is writing to X (pid P, ...); it rebuilds X/index.html itself after every report``, exit 0, the page left to the render |
 | full-disk | writing a staged file fails (ENOSPC) | that report FAILED with the OS message; the previous files untouched, still listed (``kept_previous``); the others published |
-| silent-truncation | a staged file reads back empty | ``<name>.html: empty file (0 bytes); not published``; previous files kept |
+| silent-truncation | a staged file reads back empty, or half of it | ``<name>.html: empty file (0 bytes); not published`` / ``...: truncated page (no closing </html>)...``; previous files kept |
+| invalid-output | a notebook, JSON or page that does not parse | ``r.ipynb: not a valid notebook (NotJSONError); not published`` and the like |
 | publish-oserror | moving one report's file fails (EACCES) | that report FAILED (``publishing failed: ...``), listed without files; the run goes on, no exception |
 | long-branch | a 300-character branch name (ASCII, and Chinese) | renders as ``..__branch-<80 bytes>-<8 hex>``; every other report there too |
 | clashing-branches | ``Nord/Ost`` and ``Nord Ost``; ``north`` and ``North`` | distinct names ending in ``-<8 hex>``, the same for either branch order; all published |
@@ -228,6 +230,16 @@ def test_second_render_stops_with_the_holder_named(tmp_path, capsys, monkeypatch
     assert sorted(p.name for p in out.iterdir()) == [".render.lock"]  # nothing touched
 
 
+def test_index_leaves_the_page_to_a_running_render(tmp_path, capsys):
+    with RenderLock(tmp_path, info={"started": "2024-07-01T06:00:00+00:00", "id": "run-9"}):
+        assert main(["index", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == (
+        f"a render is writing to {tmp_path} (pid {os.getpid()}, started 2024-07-01T06:00:00+00:00, run run-9); "
+        f"it rebuilds {tmp_path / 'index.html'} itself after every report\n"
+    )
+    assert not (tmp_path / "index.html").exists()
+
+
 def test_second_render_waits_for_the_first(tmp_path, monkeypatch):
     use_data(monkeypatch)
     monkeypatch.setattr(runner, "_execute", fake_execute())
@@ -265,7 +277,7 @@ def _fail_writes(monkeypatch, name: str, kind: str, how: str) -> None:
         if path.name == f"{name}.{kind}":
             if how == "enospc":
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-            data = b""  # a file system that loses the data without an error
+            data = b"" if how == "empty" else data[: len(data) // 2]  # lost without an error
         real(path, data)
 
     monkeypatch.setattr(publish, "_write_bytes", write)
@@ -274,6 +286,7 @@ def _fail_writes(monkeypatch, name: str, kind: str, how: str) -> None:
 @pytest.mark.parametrize("how, message", [
     ("enospc", "[Errno 28] No space left on device: 'fixture_report__bank.html'"),
     ("empty", "fixture_report__bank.html: empty file (0 bytes); not published"),
+    ("half", "fixture_report__bank.html: truncated page (no closing </html>); not published"),
 ])
 def test_a_failed_write_keeps_the_previous_report(published, monkeypatch, how, message):
     out, schedule, before = published
@@ -293,6 +306,21 @@ def test_a_failed_write_keeps_the_previous_report(published, monkeypatch, how, m
     page = (out / "index.html").read_text()
     assert "the files listed are the previous report's (this attempt published nothing)" in page
     assert no_leftovers(out) == []
+
+
+@pytest.mark.parametrize("kind, data, message", [
+    ("ipynb", b'{"cells": [', "r.ipynb: not a valid notebook (NotJSONError); not published"),
+    ("ipynb", b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "bogus"}]}',
+     "r.ipynb: not a valid notebook (ValidationError); not published"),
+    ("json", b"[1]", "r.json: expected a JSON object, got list; not published"),
+    ("json", b'{"a": ', "r.json: not valid JSON (Expecting value, line 1); not published"),
+    ("html", b"\xff<html></html>", "r.html: not UTF-8 (invalid start byte at byte 0); not published"),
+    ("html", b"  \n", "r.html: empty file (3 bytes); not published"),
+])
+def test_what_is_not_published(kind, data, message):
+    with pytest.raises(publish.InvalidOutput) as info:
+        publish.validate_output(kind, data, name="r")
+    assert str(info.value) == message
 
 
 def test_an_oserror_in_one_report_is_that_reports_failure(published, monkeypatch):

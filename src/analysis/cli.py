@@ -199,7 +199,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     from analysis.report.index import build_index
-    from analysis.report.lock import BusyError, OutputError, RenderLock, check_out_dir
+    from analysis.report.lock import BusyError, OutputError, RenderLock, check_out_dir, describe
     from analysis.report.publish import recover
 
     try:
@@ -209,8 +209,11 @@ def _cmd_index(args: argparse.Namespace) -> int:
         lock = RenderLock(args.out, info={"command": "index"})
         try:
             lock.acquire(wait=0)
-        except BusyError:  # a render is running: it rebuilds the index itself; show it as running
-            print(build_index(args.out))
+        except BusyError as exc:
+            # The running render rebuilds the index after every report; a page written from here
+            # could still list files that it has replaced in between.
+            print(f"a render is writing to {args.out} ({describe(exc.holder)}); it rebuilds "
+                  f"{args.out / 'index.html'} itself after every report")
             return 0
         try:
             recover(args.out)  # no render runs: a run left "running" was interrupted

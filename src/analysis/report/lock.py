@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOCK_NAME", "OutputError", "BusyError", "RenderLock", "check_out_dir", "make_out_dir", "is_locked"]
+__all__ = ["LOCK_NAME", "OutputError", "BusyError", "RenderLock", "check_out_dir", "make_out_dir", "is_locked", "describe"]
 
 LOCK_NAME = ".render.lock"
 POLL_SECONDS = 0.1
@@ -83,6 +83,14 @@ def _read_holder(path: Path) -> dict[str, Any]:
         return {}
 
 
+def describe(holder: dict[str, Any]) -> str:
+    """``pid 4242, started 2024-07-01T06:00:00+00:00, run <id>`` from a lock file's note."""
+    labels = (("pid", "pid"), ("started", "started"), ("id", "run"), ("command", "command"))
+    return ", ".join(f"{label} {holder[key]}" for key, label in labels if holder.get(key) is not None) or (
+        "holder unknown"
+    )
+
+
 class RenderLock:
     """The exclusive lock of one reports folder.
 
@@ -126,12 +134,8 @@ class RenderLock:
                 if left <= 0:
                     os.close(fd)
                     holder = _read_holder(self.path)
-                    labels = (("pid", "pid"), ("started", "started"), ("id", "run"), ("command", "command"))
-                    who = ", ".join(
-                        f"{label} {holder[key]}" for key, label in labels if holder.get(key) is not None
-                    ) or "holder unknown"
                     raise BusyError(
-                        f"another render is writing to {self.shown} ({who}); waited {wait:g} s "
+                        f"another render is writing to {self.shown} ({describe(holder)}); waited {wait:g} s "
                         "(use --wait SECONDS to wait longer)",
                         holder,
                     ) from None

@@ -68,11 +68,12 @@ def _now() -> str:
 # staging
 
 
-def validate_output(kind: str, data: bytes, *, name: str = "") -> None:
+def validate_output(kind: str, data: bytes, *, name: str = "", offline: bool = True) -> None:
     """Raise :class:`InvalidOutput` unless ``data`` is a usable ``kind`` file.
 
     ``ipynb``: a notebook nbformat reads and validates; ``html``: a whole page (``</html>``) that
-    passes :func:`analysis.report.html.assert_offline`; ``json``: a JSON object.
+    passes :func:`analysis.report.html.assert_offline` (``offline=False`` skips that check, for
+    a page that has just passed it in memory); ``json``: a JSON object.
     """
     what = f"{name}.{kind}" if name else kind
     if not data.strip():
@@ -93,7 +94,8 @@ def validate_output(kind: str, data: bytes, *, name: str = "") -> None:
 
         if "</html>" not in text[-200:].lower():
             raise InvalidOutput(f"{what}: truncated page (no closing </html>); not published")
-        assert_offline(text, what=what)
+        if offline:
+            assert_offline(text, what=what)
     elif kind == "json":
         try:
             value = json.loads(text)
@@ -113,19 +115,25 @@ def _write_bytes(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def stage(path: str | os.PathLike[str], content: str | bytes, kind: str, *, name: str = "") -> dict[str, Any]:
+def stage(
+    path: str | os.PathLike[str], content: str | bytes, kind: str, *, name: str = "", offline: bool = True
+) -> dict[str, Any]:
     """Write ``content`` to ``path`` (in the staging folder), read it back and validate it.
 
     Returns ``{"sha256": ..., "bytes": ...}`` of what is on disk. Raises :class:`OSError`
     when it cannot be written and :class:`InvalidOutput` when what was read back is unusable
-    (a file system that truncated silently); the staged file is then removed.
+    or differs from ``content`` (a file system that lost data silently); the staged file is
+    then removed. ``offline`` as in :func:`validate_output`.
     """
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
+    what = f"{name}.{kind}" if name else kind
     try:
         _write_bytes(path, data)
         written = path.read_bytes()
-        validate_output(kind, written, name=name)
+        validate_output(kind, written, name=name, offline=offline)
+        if written != data:
+            raise InvalidOutput(f"{what}: read back {len(written)} bytes, not the {len(data)} written; not published")
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -365,7 +365,9 @@ def run_job(
 
     def put(kind: str, content: str) -> None:
         path = staging / f"{job.name}.{kind}"
-        files[kind] = (path, stage(path, content, kind, name=job.name))  # type: ignore[index]
+        # notebook_to_html has just run the offline check on this very page; the read-back
+        # comparison in stage() proves the file is that page
+        files[kind] = (path, stage(path, content, kind, name=job.name, offline=False))  # type: ignore[index]
 
     try:
         staging.mkdir(parents=True, exist_ok=True)
