@@ -10,6 +10,10 @@ Public names (imported on first use):
 - :func:`analysis.report.schedule.load_schedule`, :func:`~analysis.report.schedule.expand`
 - :func:`analysis.report.runner.render`
 - :func:`analysis.report.index.build_index`
+
+Run state (see ``docs/run_state.md``): :mod:`analysis.report.publish` (staging, validation,
+publishing one report at a time, recovery after a killed run), :mod:`analysis.report.lock` (one
+render per reports folder), :mod:`analysis.report.paths` (data-set names, never absolute paths).
 """
 
 from __future__ import annotations
