@@ -218,9 +218,11 @@ def recover(root: str | os.PathLike[str], *, keep_runs: Sequence[str] = ()) -> l
             done.append(f"{item.name}: run {run.get('id')} (pid {run.get('pid')}) was interrupted")
         for entry in manifest["reports"]:
             if entry.get("status") in ("pending", "publishing") and entry.get("run") not in keep_runs:
-                if entry["status"] == "publishing":  # half moved: neither old nor new is trustworthy
+                name = str(entry.get("name", ""))
+                # half moved: neither old nor new is trustworthy (a name is one file name, never a path)
+                if entry["status"] == "publishing" and name and "/" not in name and not name.startswith("."):
                     for kind in FILE_KINDS:
-                        (item / f"{entry['name']}.{kind}").unlink(missing_ok=True)
+                        (item / f"{name}.{kind}").unlink(missing_ok=True)
                 run = stopped.get(entry.get("run")) or {}
                 entry.update(status="interrupted", html=None, json=None, ipynb=None, files={})
                 entry["error"] = {
