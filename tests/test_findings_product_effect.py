@@ -50,10 +50,11 @@ FIT = SimpleNamespace(covariates=["n_products", "tier", "loan", "outflow_3m"], s
 
 
 def _run(*, summary=None, branch=None, lag=1, main_key="time_varying", fit=FIT, notes=None,
-         tables=None, ev=None, shape_info=None, band_test=None):
+         tables=None, ev=None, shape_info=None, band_test=None, has_engagement=False):
     pe = SimpleNamespace(
         summary=_summary() if summary is None else summary,
-        settings={"branch": branch, "attrition": "closure", "lag": lag},
+        settings={"branch": branch, "attrition": "closure", "lag": lag,
+                  "has_engagement": has_engagement},
         n=3000, events=690, fits={main_key: fit}, notes=notes or {},
         tables={"rmst": RMST} if tables is None else tables)
     return _words(pe, None, ev, main_key, shape_info or {}, band_test, None)
@@ -81,7 +82,8 @@ def test_recommended_estimate_lower():
     assert _line(find, "**Each") == (
         "**Each additional product is linked to an estimated 18% lower monthly risk of leaving** "
         f"(HR 0.82 (95% CI 0.75-0.90)), after adjusting for {ADJUSTED}, with products counted as "
-        "they change (lagged 1 month). This is the recommended estimate.")
+        "they change (lagged 1 month): conditional on current holdings and covariates, not the "
+        "effect of adding a product.")
     assert not _has(find, "The interval")
 
 
@@ -91,10 +93,11 @@ def test_recommended_estimate_higher_lag_and_entry_wording():
     assert _line(find, "**Each").startswith(
         "**Each additional product is linked to an estimated 25% higher monthly risk of "
         "leaving** (HR 1.25 (95% CI 1.10-1.42))")
-    assert "(lagged 2 months)." in _line(find, "**Each")
+    assert "(lagged 2 months): conditional on current holdings" in _line(find, "**Each")
     at_entry = _line(_run(main_key="adjusted_linear")[0], "**Each")
-    assert at_entry.endswith(f"after adjusting for {ADJUSTED}, with products counted at entry. "
-                             "This is the recommended estimate.")
+    assert at_entry.endswith(f"after adjusting for {ADJUSTED}, with products counted at entry: "
+                             "conditional on current holdings and covariates, not the effect of "
+                             "adding a product.")
 
 
 @pytest.mark.parametrize("main", [(0.95, 0.85, 1.06), (1.04, 0.97, 1.11), (0.9, 0.8, 1.0)])
@@ -116,11 +119,10 @@ def test_interval_including_1_is_non_committal(main):
 def test_recommended_estimate_missing():
     find, _ = _run(summary=_summary(recommended=False),
                    notes={"cox_time_varying": "Not estimable: too few departures."})
-    assert _line(find, "The recommended") == ("The recommended (time-varying) estimate is not "
-                                              "available for this data: Not estimable: too few "
-                                              "departures.")
+    assert _line(find, "The leading") == ("The leading estimate is not available for this data: "
+                                          "Not estimable: too few departures.")
     nan = _run(summary=_summary(main=(np.nan, np.nan, np.nan)))[0]
-    assert _line(nan, "The recommended").endswith("not available for this data: see the notes.")
+    assert _line(nan, "The leading").endswith("not available for this data: see the notes.")
     assert not _has(nan, "**Each") and not _has(nan, "The adjusted per-product")
     # without a recommended estimate the naive one is not compared with it
     assert _line(nan, "A naive") == ("A naive comparison of products at entry gives HR 0.75 (95% "
@@ -130,8 +132,18 @@ def test_recommended_estimate_missing():
 def test_naive_overstates_only_when_below_the_recommended():
     find, _ = _run()
     assert _line(find, "A naive") == (
-        "A naive comparison of products at entry gives HR 0.75 (95% CI 0.70-0.81): it overstates "
-        "the protection, as expected, because engaged customers both buy more and stay longer.")
+        "A naive comparison of products at entry gives HR 0.75 (95% CI 0.70-0.81): clearly more "
+        "protective than the adjusted estimate.")
+    # the engagement explanation only where the data measure engagement
+    engaged = _run(has_engagement=True)[0]
+    assert _line(engaged, "A naive") == (
+        "A naive comparison of products at entry gives HR 0.75 (95% CI 0.70-0.81): clearly more "
+        "protective than the adjusted estimate, as expected if engaged customers both buy more "
+        "and stay longer (this data measures engagement).")
+    # overlapping the recommended point estimate: no claim at all
+    close = _run(summary=_summary(naive=(0.78, 0.70, 0.85)), has_engagement=True)[0]
+    assert _line(close, "A naive") == ("A naive comparison of products at entry gives HR 0.78 "
+                                       "(95% CI 0.70-0.85).")
     above = _run(summary=_summary(naive=(0.9, 0.85, 0.95)))[0]
     assert _line(above, "A naive") == ("A naive comparison of products at entry gives HR 0.90 "
                                        "(95% CI 0.85-0.95).")
@@ -209,14 +221,14 @@ def test_methods_agree():
     """Adjusted per-product estimates only: the naive, 2+ vs 1 and category rows are left out."""
     assert _line(_run()[0], "The adjusted per-product") == (
         "The adjusted per-product estimates range from HR 0.78 to 0.82; their intervals overlap "
-        "with the recommended one.")
+        "with the leading one.")
 
 
 def test_methods_disagree_on_size():
     find, _ = _run(summary=_summary(landmark=(0.6, 0.5, 0.72)))
     assert _line(find, "The adjusted per-product") == (
         "The adjusted per-product estimates range from HR 0.60 to 0.82, and Landmark at 12 months "
-        "lie(s) outside the recommended interval: the methods disagree on the size of the effect.")
+        "lie(s) outside the leading interval: the methods disagree on the size of the effect.")
 
 
 def test_methods_disagree_on_direction():
@@ -228,7 +240,7 @@ def test_methods_disagree_on_direction():
     harmful = _summary(main=(1.25, 1.1, 1.42), entry=(1.3, 1.12, 1.5), landmark=(1.2, 1.05, 1.37))
     assert _line(_run(summary=harmful)[0], "The adjusted per-product") == (
         "The adjusted per-product estimates range from HR 1.20 to 1.30; their intervals overlap "
-        "with the recommended one.")
+        "with the leading one.")
     mixed = _summary(main=(1.25, 1.1, 1.42), entry=(1.3, 1.12, 1.5), landmark=(0.8, 0.7, 0.92))
     assert _line(_run(summary=mixed)[0], "The methods") == (
         "The methods disagree on the direction: Landmark at 12 months show(s) a significantly "
@@ -251,3 +263,63 @@ def test_conclusion_is_the_main_sentences_in_order():
 def test_adjustment_set_in_words(covariates, strata, words):
     assert _adjusted_for(SimpleNamespace(covariates=covariates, strata=strata)) == words
     assert _adjusted_for(None) == "nothing else"
+
+
+MSM = "Marginal structural Cox (MSM)"
+
+
+def _msm_summary(msm=(0.85, 0.78, 0.93)):
+    s = _summary()
+    s["recommended"] = False
+    row = pd.DataFrame([(MSM, PER_PRODUCT, *msm, True, "effect of holding one more product")],
+                       columns=s.columns)
+    return pd.concat([row, s], ignore_index=True)
+
+
+def test_msm_leads_with_the_marginal_claim_and_its_assumption():
+    find, conclusion = _run(summary=_msm_summary())
+    line = _line(find, "**Had")
+    assert line.startswith(
+        "**Had every customer held one more product from entry, the monthly risk of leaving would "
+        "have been an estimated 15% lower** (HR 0.85 (95% CI 0.78-0.93)): marginal structural "
+        "Cox model,")
+    assert line.endswith("It assumes that this history holds everything that drives both "
+                         "product holding and leaving.")
+    assert line in conclusion
+    # the conditional time-varying Cox is not the leading sentence then
+    assert not _has(find, "**Each")
+
+
+def test_msm_interval_including_1_is_non_committal():
+    find, _ = _run(summary=_msm_summary(msm=(0.96, 0.88, 1.05)))
+    line = _line(find, "**Holding")
+    assert line.startswith("**Holding one more product from entry is not clearly linked to the "
+                           "monthly risk of leaving** (HR 0.96 (95% CI 0.88-1.05); point "
+                           "estimate 4% lower)")
+    assert not _has(find, "**Had")
+
+
+def _gf(estimate, lo, hi):
+    return pd.DataFrame([
+        dict(intervention="one more product than observed", section="one_more_product", key=None,
+             quantity="rmst_36_gain", estimate=estimate, ci_low=lo, ci_high=hi, se=0.1),
+        dict(intervention="everyone 1 product", section="static", key="1", quantity="rmst_36",
+             estimate=30.0, ci_low=29.0, ci_high=31.0, se=0.5)])
+
+
+@pytest.mark.parametrize("gain, words", [
+    ((0.62, 0.31, 0.95), "One more product than each customer held would keep them 0.62 months "
+                         "longer on average within 36 months of entry (95% CI 0.31 to 0.95)"),
+    ((-0.4, -0.7, -0.1), "One more product than each customer held would shorten their stay by "
+                         "0.40 months on average within 36 months of entry (95% CI -0.70 to "
+                         "-0.10)"),
+    ((0.1, -0.2, 0.4), "One more product than each customer held would not clearly change the "
+                       "months retained within 36 months of entry: 0.10 (95% CI -0.20 to 0.40)"),
+])
+def test_gformula_months_gained_only_when_the_interval_excludes_0(gain, words):
+    find, conclusion = _run(tables={"rmst": RMST, "gformula": _gf(*gain)})
+    line = _line(find, "One more product")
+    assert line == words + (" (g-formula; assumes the fitted monthly models of products, assets, "
+                            "outflows and leaving are right).")
+    assert line in conclusion
+    assert not _has(_run()[0], "One more product")

@@ -115,8 +115,9 @@ def test_tables_and_words(default_effect):
     assert lin["df"] == 2 and lin["chi2"] >= 0 and 0 < lin["p"] <= 1
     tt = default_effect.truth_table()
     assert not tt["method"].str.startswith(("Cox, unadjusted", "Cox, adjusted")).any()
-    assert tt.set_index(["method", "contrast"]).loc[
-        ("Time-varying Cox, adjusted", "per additional product"), "covers_truth"]
+    main = tt[(tt["method"] == "Time-varying Cox, adjusted")
+              & (tt["contrast"] == "per additional product")]
+    assert len(main) == 1 and bool(main["covers_truth"].iloc[0])
     text = default_effect.findings_markdown()
     assert "marginal structural Cox model" in text and "clearly more protective" in text
 

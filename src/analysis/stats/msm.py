@@ -54,13 +54,10 @@ def group_cumprod(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
     >>> group_cumprod(np.array([2.0, 3.0, 0.5, 4.0]), np.array([1, 1, 2, 2])).tolist()
     [2.0, 6.0, 0.5, 2.0]
     """
-    logv = np.log(np.asarray(values, dtype=float))
-    cs = np.cumsum(logv)
+    # exact products per run (a cumulative sum of logs over the whole book loses digits)
     ids = np.asarray(ids)
-    first = np.r_[True, ids[1:] != ids[:-1]]
-    start = np.flatnonzero(first)
-    offset = np.repeat(cs[start] - logv[start], np.diff(np.r_[start, len(ids)]))
-    return np.exp(cs - offset)
+    run = np.cumsum(np.r_[True, ids[1:] != ids[:-1]])
+    return pd.Series(np.asarray(values, dtype=float)).groupby(run, sort=False).cumprod().to_numpy()
 
 
 class EntryModel:
