@@ -98,7 +98,7 @@ def causal(book) -> dict:
 
     ``analysis.studies.product_effect.causal.estimate_causal(book)`` returns
     ``{"msm": {"hr_per_product": LEAF}, "gformula": {section: {...: LEAF}}}`` with gformula's
-    paths mirroring ``truth["causal"]`` (see /work/notes/truth_keys.md); flattened here to
+    paths mirroring ``truth["causal"]`` (see docs/causal_truth.md); flattened here to
     ``msm/hr_per_product`` and ``gformula/<path>``. Until it exists this estimator reports
     "not available" (a skipped row, not a failure).
     """
