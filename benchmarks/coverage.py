@@ -94,18 +94,15 @@ def report03(book) -> dict:
 
 
 def causal(book) -> dict:
-    """HOOK for issue 14b: the MSM and g-formula estimates of report 02.
+    """The MSM and g-formula estimates of report 02.
 
     ``analysis.studies.product_effect.causal.estimate_causal(book)`` returns
     ``{"msm": {"hr_per_product": LEAF}, "gformula": {section: {...: LEAF}}}`` with gformula's
     paths mirroring ``truth["causal"]`` (see docs/causal_truth.md); flattened here to
-    ``msm/hr_per_product`` and ``gformula/<path>``. Until it exists this estimator reports
-    "not available" (a skipped row, not a failure).
+    ``msm/hr_per_product`` and ``gformula/<path>``.
     """
-    try:
-        from analysis.studies.product_effect.causal import estimate_causal
-    except ImportError:
-        return {}
+    from analysis.studies.product_effect.causal import estimate_causal
+
     res = estimate_causal(book)
     out = {}
     if (res.get("msm") or {}).get("hr_per_product"):
