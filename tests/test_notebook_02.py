@@ -16,7 +16,8 @@ from analysis.report.headline import extract
 NB = NOTEBOOKS_DIR / "02_product_retention_effect.ipynb"
 PARAMETERS = [
     'data = "synthetic"', "branch = None", "as_of = None", 'attrition = "closure"', "k = 3",
-    "horizons = [12, 24, 36]", "lag = 1", "landmarks = [6, 12, 24]", "show_ids = False",
+    "horizons = [12, 24, 36]", "lag = 1", "landmarks = [6, 12, 24]", "n_boot = 20",
+    "mc_size = 2000", "show_ids = False",
 ]
 
 
@@ -35,6 +36,15 @@ def _markdown_outputs(nb) -> str:
     for cell in nb.cells:
         for o in cell.get("outputs", []):
             texts.append(o.get("data", {}).get("text/markdown", ""))
+    return "\n".join(texts)
+
+
+def _all_text(nb) -> str:
+    texts = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            texts.append(o.get("text", "") if isinstance(o.get("text"), str) else "")
+            texts.extend(str(v) for v in o.get("data", {}).values())
     return "\n".join(texts)
 
 
@@ -58,8 +68,12 @@ def test_notebook_is_stored_clean():
 
 @pytest.mark.slow
 def test_runs_on_a_branch(tmp_path):
-    nb, seconds = _run(tmp_path, branch="North")
+    nb, seconds = _run(tmp_path, branch="North", n_boot=5, mc_size=500)
     head = extract(nb)["product_effect"]
+    # the g-formula's sizes are parameters, stated in the report and the headline
+    assert head["gformula"]["settings"]["n_boot"] == 5
+    assert head["gformula"]["settings"]["mc_size"] == 500
+    assert "g-formula: 5 replicates, 500 simulated customers each" in _all_text(nb)
     assert 900 < head["n"] < 1200 and head["events"] > 100
     assert head["cox_time_varying"]["ci_low"] < head["cox_time_varying"]["hr"] < 1
     assert head["iptw"]["truth"] is not None  # the branch's own truth on synthetic data

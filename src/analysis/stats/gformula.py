@@ -11,9 +11,18 @@ averages the survival curves:
 - a **large outflow** that month (logistic), when the data has outflows;
 - the **balance** ``log_aum`` (linear, normal errors with their own SD in outflow months) and
   the **tier** read off the balance at the thresholds seen in the data, when the data has them;
-- the **hazard** of leaving that month (pooled logistic) given the exposure this month, last
-  month's balance and tier, an outflow in the previous three months, the baseline covariates,
-  tenure (linear spline) and time since entry.
+- the **hazard** of leaving that month (pooled logistic) given the exposure this month, its
+  **history** (an exponentially weighted average of the counts held so far, half-life
+  ``history_halflife`` months, started at the count at entry), last month's balance and tier,
+  an outflow in the previous three months, the baseline covariates, tenure (linear spline) and
+  time since entry.
+
+Why the history: products can act with a delay (through the balances and relationship they
+build over months). A hazard model on the current count alone then credits the count with the
+effect of the history it is correlated with, and an intervention that changes the count at
+entry is credited at once with what only builds up over months (in the synthetic feedback
+scenario: months gained overstated by about a quarter). The balance model takes the change of
+the history, so balances built by products follow the intervention too.
 
 Each simulated month takes last month's state: ``a`` changes (then the intervention sets it),
 then the outflow, the hazard and the new balance. Survival is accumulated as the product of
@@ -40,12 +49,16 @@ from analysis.errors import InsufficientDataError
 from analysis.stats.logit import fit_linear, fit_logit, logit_covariance
 from analysis.stats.msm import RIDGE, ChangeModel
 
-__all__ = ["TENURE_KNOTS", "tenure_basis", "GFormulaResult", "gformula", "static", "shift"]
+__all__ = ["TENURE_KNOTS", "HISTORY_HALFLIFE", "tenure_basis", "history_speed",
+           "exposure_history", "GFormulaResult", "gformula", "static", "shift"]
 
 #: Newton steps of a bootstrap refit from the full-data fit (a "k-step" bootstrap: the
 #: estimates are within O(n^-1) of the fully iterated ones after two steps, at a fraction of
 #: the cost).
 BOOT_STEPS = 2
+
+#: Half-life (months) of the exponentially weighted product history in the hazard model.
+HISTORY_HALFLIFE = 12.0
 
 #: Knots (months of tenure) of the linear spline of the baseline hazard.
 TENURE_KNOTS = (6, 12, 24, 36, 60, 120)
@@ -58,6 +71,34 @@ def tenure_basis(tenure, knots: Sequence[float] = TENURE_KNOTS) -> dict[str, np.
     for k in knots:
         out[f"ten_{k:g}"] = np.maximum(t - k, 0.0) / 12.0
     return out
+
+
+def history_speed(halflife: float) -> float:
+    """Share of the gap closed each month by an exponential average of half-life ``halflife``.
+
+    >>> round(history_speed(12.0), 6)
+    0.056126
+    """
+    return float(1.0 - 0.5 ** (1.0 / float(halflife)))
+
+
+def exposure_history(a, time, speed: float) -> np.ndarray:
+    """Exponentially weighted average of the exposure held so far, per customer.
+
+    Rows sorted by customer and ``time`` (``0, 1, ...`` consecutive per customer):
+    ``h(0) = a(0)``, ``h(t) = h(t-1) + speed * (a(t) - h(t-1))``: the history before the
+    first row is taken to be the count of the first row (unknown under left truncation).
+
+    >>> exposure_history(np.array([1.0, 3.0, 3.0, 2.0]), np.array([0, 1, 2, 0]), 0.5).tolist()
+    [1.0, 2.0, 2.5, 2.0]
+    """
+    a = np.asarray(a, dtype=float)
+    time = np.asarray(time)
+    h = a.copy()
+    for t in range(1, int(time.max()) + 1 if len(time) else 0):
+        rows = np.flatnonzero(time == t)
+        h[rows] = h[rows - 1] + speed * (a[rows] - h[rows - 1])
+    return h
 
 
 def static(k: float) -> Callable:
@@ -127,8 +168,9 @@ class _Fitter:
     """Fits the monthly models on the person-month rows."""
 
     def __init__(self, pm: pd.DataFrame, baseline: Sequence[str], has_outflow: bool,
-                 has_aum: bool, has_tier: bool, time: str):
+                 has_aum: bool, has_tier: bool, time: str, speed: float):
         self.pm = pm
+        self.speed = speed
         self.later = (pm[time] > 0).to_numpy()
         self.baseline = list(baseline)
         state = ["log_aum_prev"] * has_aum + ["tier_prev"] * has_tier
@@ -138,8 +180,8 @@ class _Fitter:
         self.names = {
             "up": change, "down": change,
             "outflow": ["a", *baseline, *state, "t12"],
-            "aum": ["log_aum_prev", "a", "a_gain", "out", *baseline, "t12"],
-            "hazard": ["a", *baseline, *state, *recent, *basis, "t12"],
+            "aum": ["log_aum_prev", "a", "a_gain", "a_hist_gain", "out", *baseline, "t12"],
+            "hazard": ["a", "a_hist", *baseline, *state, *recent, *basis, "t12"],
         }
         self.has_outflow, self.has_aum = has_outflow, has_aum
 
@@ -215,6 +257,7 @@ def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict,
             out += coef * st[name]
         return out
 
+    speed = fitter.speed
     ten0 = base["tenure0"]
     basis = [tenure_basis(ten0 + t) for t in range(months)]
     no_up, no_down = models.no_up, models.no_down
@@ -222,6 +265,7 @@ def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict,
     for label, rule in interventions.items():
         nat = base["a0"].astype(float)
         a_prev = None
+        hist_a = nat.copy()  # the history before entry: the natural count at entry
         st = {"log_aum_prev": base.get("log_aum0"), "tier_prev": base.get("tier0")}
         hist = np.zeros((3, n))
         surv = np.ones(months + 1)
@@ -239,6 +283,10 @@ def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict,
             a = rule(nat, t)
             st["a"] = a
             st["a_gain"] = 0.0 if a_prev is None else a - a_prev
+            # the history before entry is not intervened on (in the data: the count at entry)
+            new_hist = hist_a + speed * (a - hist_a)
+            st["a_hist_gain"] = 0.0 if t == 0 else new_hist - hist_a
+            st["a_hist"] = hist_a = new_hist
             st["recent"] = hist.max(axis=0)
             st["out"] = ((u_out[t] < _sigmoid(lp("outflow", st))).astype(float)
                          if "outflow" in lin else np.zeros(n))
@@ -272,7 +320,8 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
              horizons: Sequence[int] = (12, 24, 36), contrasts: dict[str, str] | None = None,
              n_boot: int = 20, mc_size: int = 4000, seed: int = 1, alpha: float = 0.05,
              id_col: str = "customer_id", time: str = "time",
-             tier_thresholds: tuple[np.ndarray, float] | None = None) -> GFormulaResult:
+             tier_thresholds: tuple[np.ndarray, float] | None = None,
+             history_halflife: float = HISTORY_HALFLIFE) -> GFormulaResult:
     """Parametric g-formula: survival, RMST and retention under each intervention, bootstrap CIs.
 
     Parameters
@@ -297,6 +346,9 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
     tier_thresholds : (thresholds, lowest tier), optional
         Balance thresholds of tiers ``lowest + 1, ...`` (needs ``tier_prev``): the simulated
         tier is read off the simulated balance.
+    history_halflife : float
+        Half-life in months of the exposure history term of the hazard model
+        (:func:`exposure_history`).
 
     Returns
     -------
@@ -312,11 +364,15 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
     has_out = "out" in pm and "recent" in pm
     has_aum = "log_aum" in pm and "log_aum_prev" in pm
     has_tier = has_aum and "tier_prev" in pm and tier_thresholds is not None
+    speed = history_speed(history_halflife)
     pm = pm.assign(a_prev=pm["a_prev"].fillna(pm["a"]))
+    hist = exposure_history(pm["a"].to_numpy(dtype=float), pm[time].to_numpy(), speed)
+    hist_prev = np.r_[np.nan, hist[:-1]]
     pm = pm.assign(a_prev_sq=pm["a_prev"] ** 2, t12=pm[time] / 12.0,
-                   a_gain=pm["a"] - pm["a_prev"],
+                   a_gain=pm["a"] - pm["a_prev"], a_hist=hist,
+                   a_hist_gain=np.where(pm[time].to_numpy() > 0, hist - hist_prev, 0.0),
                    **tenure_basis(pm["tenure"].to_numpy()))
-    fitter = _Fitter(pm, baseline, has_out, has_aum, has_tier, time)
+    fitter = _Fitter(pm, baseline, has_out, has_aum, has_tier, time, speed)
     entry = pm[pm[time] == 0]
     ids = pm[id_col].to_numpy()
     cust = np.unique(ids)
@@ -358,6 +414,7 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
     return GFormulaResult(
         table=pd.DataFrame(rows), curves=curves_point,
         settings={"n_boot": int(n_boot), "mc_size": int(mc_size),
+                  "history_halflife": float(history_halflife),
                   "seed": seed, "horizons": horizons, "models": fitter.names,
                   "ci": "normal, SD over replicates (coefficients drawn from their "
                         "large-sample distribution, customers resampled)"})

@@ -87,7 +87,7 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
                     out_sec = vals
             gformula[sec] = out_sec
         gformula["settings"] = {k: causal["details"]["gformula"][k]
-                                for k in ("n_boot", "mc_size", "seed", "ci")}
+                                for k in ("n_boot", "mc_size", "seed", "ci", "history_halflife")}
     rmst = {}
     if pe.tables.get("rmst") is not None:
         r = pe.tables["rmst"]
