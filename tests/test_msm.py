@@ -4,8 +4,9 @@ Independent references: statsmodels' GLM (Binomial, freq_weights) for the pooled
 lifelines' CoxTimeVaryingFitter with case weights for the weighted Cox point estimate; closed forms for the
 continuation-ratio probabilities and the censoring weights; the generator's interventional truth
 for the estimator as a whole. ``tests/fixtures/r/msm_weighted_cox.R`` fits the same weighted
-Cox model with R's survival (``coxph(..., weights, cluster)``); R is not on the test machine, so
-the numbers asserted here are lifelines', which the script should reproduce.
+Cox model with R's survival (``coxph(..., weights, cluster)``); the numbers asserted here are
+lifelines'. Report 02's MSM on the default book is refitted in R in
+``tests/test_product_effect.py::test_report02_models_match_r`` (``tools/r_reference.py``).
 """
 
 import numpy as np

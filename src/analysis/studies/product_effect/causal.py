@@ -158,8 +158,9 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
         ``msm_truncated.hr_per_product`` (sensitivity, no truth), ``gformula.static["1".."4"]``,
         ``gformula.natural_course`` (``rmst_<tau>`` per horizon, ``retention_12``) and
         ``gformula.one_more_product`` (also ``rmst_<max tau>_gain``, ``retention_12_gain``);
-        ``details`` (estimands, weight summaries, bootstrap and Monte Carlo sizes) and
-        ``curves`` (g-formula survival curves, a DataFrame).
+        ``details`` (estimands, weight summaries, bootstrap and Monte Carlo sizes),
+        ``curves`` (g-formula survival curves, a DataFrame) and ``msm_rows`` (the MSM's
+        person-month rows ``customer_id, time, event, a, w`` with their weights).
     """
     portfolio = getattr(book_or_study, "portfolio", book_or_study)
     horizons = [int(h) for h in horizons]
@@ -183,6 +184,11 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
     out: dict = {}
     fit = fit_msm_cox(pm, w, treatment="a", alpha=alpha)
     out["msm"] = {"hr_per_product": _ci(fit.effect)}
+    # the weighted rows, for audits (tests/fixtures/r/report02_reference.R refits them in R)
+    out["msm_rows"] = pd.DataFrame({"customer_id": pm["customer_id"].to_numpy(),
+                                    "time": pm["time"].to_numpy(),
+                                    "event": pm["event"].to_numpy(),
+                                    "a": pm["a"].to_numpy(), "w": fit.weights})
     details = {"msm": {"estimand": MSM_ESTIMAND, "weights": fit.diagnostics,
                        "numerator": ["a_prev", "a_prev_sq", "t12"], "ipcw": ipcw}}
     if truncate is not None:
