@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover
     threadpool_limits = None
 
 from analysis.errors import ConvergenceWarning, InsufficientDataError
+from analysis.stats.logit import weighted_gram
 
 __all__ = ["DiscreteHazardFit", "fit_discrete_hazard", "cumulative_risk", "LINKS"]
 
@@ -144,7 +145,7 @@ def _scoring(X, y, w, beta, pen, link, max_iter, tol) -> DiscreteHazardFit:
     for it in range(1, max_iter + 1):
         var = np.clip(p * (1 - p), 1e-12, None)
         score = X.T @ (w * dp * (y - p) / var) - pen * beta
-        info = (X * (w * dp * dp / var)[:, None]).T @ X + np.diag(pen)
+        info = weighted_gram(X, w * dp * dp / var) + np.diag(pen)
         step = np.linalg.solve(info, score)
         # Step halving keeps the penalised likelihood from falling (cloglog is not canonical).
         for _ in range(30):
@@ -160,7 +161,7 @@ def _scoring(X, y, w, beta, pen, link, max_iter, tol) -> DiscreteHazardFit:
             converged = True
             break
     var = np.clip(p * (1 - p), 1e-12, None)
-    info = (X * (w * dp * dp / var)[:, None]).T @ X + np.diag(pen)
+    info = weighted_gram(X, w * dp * dp / var) + np.diag(pen)
     if not converged:
         warnings.warn(f"discrete-time hazard fit did not converge in {max_iter} iterations",
                       ConvergenceWarning, stacklevel=3)

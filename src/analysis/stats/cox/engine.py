@@ -135,31 +135,33 @@ def _one_stratum(X, eta, start, stop, event, w=None):
         if p else np.zeros((K, 0))
     eta_d = np.bincount(kd, eta[rows] if w is None else wd * eta[rows], minlength=K)
 
-    xbar = np.zeros((K, p))
-    vsum = np.zeros((K, p, p))
-    haz = np.zeros(K)
-    haz_x = np.zeros((K, p))
-    tie = np.zeros(K)
-    tie_x = np.zeros((K, p))
-    loglik = 0.0
+    # Efron steps of all event times at once: step l = 0..d_k-1 of time k removes l/d_k of
+    # the tied events' weight (one row per event, summed back per time with reduceat)
     scale = np.exp(-c)
-    for k in range(K):
-        dk = int(d[k])
-        f = np.arange(dk) / dk  # Efron: remove l/d of the tied events' weight at step l
-        s0 = S0[k] - f * D0[k]
-        s1 = S1[k][None, :] - f[:, None] * D1[k][None, :]
-        s2 = S2[k][None, :, :] - f[:, None, None] * D2[k][None, :, :]
+    if K == 0:
+        xbar, vsum = np.zeros((0, p)), np.zeros((0, p, p))
+        haz, haz_x, tie, tie_x = np.zeros(0), np.zeros((0, p)), np.zeros(0), np.zeros((0, p))
+        loglik = 0.0
+    else:
+        di = d.astype(np.int64)
+        first = np.cumsum(di) - di  # first step of each time (every d_k >= 1)
+        kk = np.repeat(np.arange(K), di)
+        f = (np.arange(kk.size) - first[kk]) / d[kk]
+        s0 = S0[kk] - f * D0[kk]
+        s1 = S1[kk] - f[:, None] * D1[kk]
+        s2 = S2[kk] - f[:, None, None] * D2[kk]
         mean_l = s1 / s0[:, None]
-        xbar[k] = mean_l.mean(axis=0)
-        v = (s2 / s0[:, None, None] - mean_l[:, :, None] * mean_l[:, None, :]).sum(axis=0)
-        vsum[k] = wbar[k] * v  # wbar is exactly 1 without weights
-        g = wbar[k] / s0  # hazard increment of each Efron step (scaled by exp(c))
-        haz[k] = np.sum(g) * scale
-        haz_x[k] = (mean_l * g[:, None]).sum(axis=0) * scale
-        tie[k] = np.sum(f * g) * scale
-        tie_x[k] = (mean_l * (f * g)[:, None]).sum(axis=0) * scale
-        ll_k = np.sum(np.log(s0) + c)
-        loglik += eta_d[k] - wbar[k] * ll_k
+        xbar = np.add.reduceat(mean_l, first, axis=0) / d[:, None]
+        v = np.add.reduceat(s2 / s0[:, None, None] - mean_l[:, :, None] * mean_l[:, None, :],
+                            first, axis=0)
+        vsum = wbar[:, None, None] * v  # wbar is exactly 1 without weights
+        g = wbar[kk] / s0  # hazard increment of each Efron step (scaled by exp(c))
+        haz = np.add.reduceat(g, first) * scale
+        haz_x = np.add.reduceat(mean_l * g[:, None], first, axis=0) * scale
+        tie = np.add.reduceat(f * g, first) * scale
+        tie_x = np.add.reduceat(mean_l * (f * g)[:, None], first, axis=0) * scale
+        ll = np.add.reduceat(np.log(s0) + c, first)
+        loglik = float(np.sum(eta_d - wbar * ll))
     return dict(time=times, deaths=d, wdeaths=wdeaths, xbar=xbar, vsum=vsum, xdeath=XD,
                 hazard=haz, hazard_x=haz_x, tie=tie, tie_x=tie_x, loglik=loglik, rows=rows, kd=kd)
 
@@ -247,7 +249,11 @@ def strata_labels(data: pd.DataFrame, columns) -> np.ndarray | None:
     """One stratum label per row from the combination of ``columns`` (None without strata)."""
     if not columns:
         return None
-    return data[list(columns)].astype(str).agg("|".join, axis=1).to_numpy()
+    cols = [data[c].astype(str) for c in columns]
+    out = cols[0]
+    for c in cols[1:]:  # vectorised concatenation (a row-wise join costs seconds on 10^5 rows)
+        out = out + "|" + c
+    return out.to_numpy()
 
 
 def baseline_from(pieces: RiskSetPieces) -> pd.Series:
