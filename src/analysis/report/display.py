@@ -23,6 +23,8 @@ import pandas as pd
 from IPython.display import Markdown as _IPyMarkdown
 from IPython.display import display as _ipy_display
 
+from analysis.report.numbers import MISSING, format_table
+
 __all__ = ["show", "note", "nice_table", "styled_table", "escape_markdown", "Markdown", "display"]
 
 # Characters of data that could open HTML, a link/image (``[..](..)``, ``![..](..)``), a maths
@@ -115,6 +117,9 @@ def nice_table(df: pd.DataFrame, digits: int = 2, rename: dict | None = None) ->
 def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None, index: bool = False):
     """Return the :class:`pandas.io.formats.style.Styler` :func:`show` displays.
 
+    Numbers are formatted by :func:`analysis.report.numbers.format_table` (p-values as
+    ``< 0.001``, whole numbers without decimals, shares as percentages, no negative zero).
+
     Cells, column headers and index labels are HTML-escaped; the index is hidden unless
     ``index=True``.
 
@@ -124,9 +129,15 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
     >>> "&lt;b&gt;g&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html and "<b>" not in html
     True
     """
+    out = df
+    if "note" in out and not out["note"].astype(str).str.len().any():
+        out = out.drop(columns="note")
+    out = format_table(out, digits)  # text: p < 0.001, whole numbers without decimals, ...
+    if rename:
+        out = out.rename(columns=rename)
+    out.columns = [str(c).replace("_", " ") for c in out.columns]
     styler = (
-        nice_table(df, digits, rename)
-        .style.format(precision=digits, thousands=",", na_rep="–", escape="html")
+        out.style.format(na_rep=MISSING, escape="html")
         .format_index(escape="html", axis=0)
         .format_index(escape="html", axis=1)
     )
