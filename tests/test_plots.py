@@ -198,3 +198,25 @@ def test_dollar_signs_in_data_labels_are_text_not_mathtext(tmp_path):
     fig.savefig(tmp_path / "f.png")  # raises ParseSyntaxException with mathtext on
     plt.close(fig)
     assert ax.get_title() == r"b $\frac{$ c"
+
+
+def test_km_plot_counts_sit_under_the_ticks_and_the_tail_is_cut():
+    rng = np.random.default_rng(5)
+    n = 400
+    df = pd.DataFrame({"duration": rng.integers(1, 261, n), "event": rng.random(n) < 0.5,
+                       "grp": rng.choice(["x", "y"], n)})
+    km = km_table(df, group="grp")
+    # the tail stops where fewer than 10 customers remain in every group
+    last = km.loc[km["at_risk"] >= 10, "time"].max()
+    ax = km_plot(km, at_risk_times=[0, 12, 24, 36])  # crowded on a ~250-month axis
+    assert ax.get_xlim()[1] == pytest.approx(last) and last < km["time"].max()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    xs = sorted({t.get_position()[0] for t in ax.risk_table_ax.texts})
+    assert xs == pytest.approx(ticks) and len(ticks) >= 4 and 12 not in xs
+    plt.close("all")
+    ax = km_plot(km, at_risk_times=[0, 60, 120, 180])  # these fit: they become the ticks
+    assert list(ax.get_xticks()) == [0, 60, 120, 180]
+    assert sorted({t.get_position()[0] for t in ax.risk_table_ax.texts}) == [0, 60, 120, 180]
+    # the legend is outside the plot area
+    bbox = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert bbox.x0 >= 1.0

@@ -40,14 +40,18 @@ def km_plot(
     risk_table: bool = True,
     xlabel: str = TENURE_LABEL,
     ylabel: str = "Share still a customer",
+    min_at_risk: int = 10,
 ) -> Axes:
     """Kaplan-Meier curves from a :func:`analysis.stats.km.km_table` frame.
 
     One step curve per group, with the pointwise confidence band (``ci``), ``+`` censor marks
     where ``censored > 0`` (``censor_marks``) and, under the plot, a numbers-at-risk table in
-    the style of R's survminer: one row per group, the counts at ``at_risk_times`` (default:
-    the x tick positions inside the data range). The counts come from the table itself
-    (:func:`analysis.stats.km.numbers_at_risk`), so they honour left truncation.
+    the style of R's survminer: one row per group, the counts under the x ticks. The ticks are
+    ``at_risk_times`` when they fit the axis (none closer than 1/15 of it), else the axis's own;
+    either way a count is never shown away from its tick. The counts come from the table itself
+    (:func:`analysis.stats.km.numbers_at_risk`), so they honour left truncation. The curves stop
+    where fewer than ``min_at_risk`` customers remain in every group; the legend sits outside
+    the plot, right of it.
 
     Returns
     -------
@@ -87,19 +91,29 @@ def km_plot(
             )
             marks.set_gid(f"censor:{lvl}")
     tmin, tmax = float(km["time"].min()), float(km["time"].max())
+    # survminer-like: cut the tail where fewer than `min_at_risk` customers remain in every
+    # group (the last steps of a curve on a handful of customers are noise)
+    enough = km.loc[km["at_risk"] >= min_at_risk, "time"]
+    if len(enough) and float(enough.max()) > tmin:
+        tmax = min(tmax, float(enough.max()))
     ax.set_xlim(tmin, tmax if tmax > tmin else tmin + 1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    if len(levels) > 1:
-        ax.legend(title=None, loc="lower left")
+    if len(levels) > 1:  # outside the curves, right of the plot
+        ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
     if risk_table:
-        if at_risk_times is None:
-            at_risk_times = [x for x in ax.get_xticks() if tmin <= x <= tmax]
-        times = [float(x) for x in at_risk_times]
+        # the counts sit under the x ticks: the requested times become the ticks when they fit
+        # the axis (no two closer than 1/15 of it), else the axis's own ticks are used
+        lo, hi = ax.get_xlim()
+        wanted = sorted(float(x) for x in (at_risk_times or []) if lo <= float(x) <= hi)
+        gaps = np.diff(wanted)
+        if len(wanted) >= 2 and gaps.min() >= (hi - lo) / 15:
+            ax.set_xticks(wanted)
+        times = [float(x) for x in ax.get_xticks() if lo <= x <= hi]
         counts = numbers_at_risk(km, times)
         divider = make_axes_locatable(ax)
         tax = divider.append_axes(
