@@ -137,3 +137,13 @@ def test_render_raises_when_a_planted_cdn_script_survives(monkeypatch):
     monkeypatch.setattr(html_mod, "_exporter", Leaky)
     with pytest.raises(OfflineError, match="https://cdn.example.com/require.js"):
         notebook_to_html(executed_notebook())
+
+
+def test_html_prints_to_a4_and_reads_on_a_phone(page):
+    css = page[page.index("@page"):]
+    assert re.search(r"@page\s*\{\s*size:\s*A4", css)
+    printing = css[css.index("@media print"):]
+    assert re.search(r"h1, h2, h3, h4\s*\{\s*break-after: avoid", printing)  # no stranded heading
+    assert re.search(r"table, figure, img[^{]*\{\s*break-inside: avoid", printing)  # no split table
+    phone = page[page.index("@media (max-width: 600px)"):]
+    assert "overflow-x: auto" in phone[:300]  # wide tables scroll on a 390 px screen
