@@ -156,14 +156,17 @@ def _lookup(truth: dict, key: str):
     return float(node)
 
 
-def run_seed(scenario: str, seed: int, n_customers: int) -> dict:
-    """Generate one book and run every registered estimator on it (never raises)."""
+def run_seed(scenario: str, seed: int, n_customers: int, only: tuple = ()) -> dict:
+    """Generate one book and run every registered estimator (or those in ``only``) on it
+    (never raises)."""
     from analysis.data import generate_portfolio
 
     t0 = time.perf_counter()
     book = generate_portfolio(n_customers, seed=seed, scenario=scenario)
     rows, errors, seconds = [], {}, {"book": time.perf_counter() - t0}
     for entry in REGISTRY:
+        if only and entry.name not in only:
+            continue
         t0 = time.perf_counter()
         try:
             with warnings.catch_warnings():
@@ -244,7 +247,9 @@ def markdown(summary: dict) -> str:
     lines = [f"## Scenario `{s['scenario']}`", "",
              f"{s['seeds']} seeds ({s['first_seed']}..{s['first_seed'] + s['seeds'] - 1}), "
              f"{s['customers']} customers per book, run {s['date']} "
-             f"({s['cpu_seconds_per_seed']:.0f} s CPU per seed). Bias and SDs on the log scale "
+             f"({s['cpu_seconds_per_seed']:.0f} s CPU per seed"
+             + (f"; {', '.join(s['only'])} rerun then, the other rows kept from the run before"
+                if s.get("only") else "") + "). Bias and SDs on the log scale "
              "for hazard ratios; coverage of the 95% CI with its Monte Carlo SE.", "",
              "| estimator | truth | truth value | n | mean estimate | bias | emp. SD | mean SE "
              "| SD/SE | coverage (MC SE) |",
@@ -302,14 +307,39 @@ def write_doc() -> None:
     _atomic_write(DOC, "\n".join(parts))
 
 
-def run(scenario: str, seeds: int, first_seed: int, customers: int, jobs: int) -> dict:
-    args = [(scenario, first_seed + i, customers) for i in range(seeds)]
+def _merge_previous(results: list[dict], scenario: str, only: tuple, settings: dict) -> list[dict]:
+    """With ``--only``: keep the other estimators' rows of the same seeds from the last run."""
+    path = RESULTS / f"coverage_{scenario}.json"
+    if not only or not path.exists():
+        return results
+    old = json.loads(path.read_text())
+    same = all(old["settings"].get(k) == settings[k] for k in ("first_seed", "seeds", "customers"))
+    if not same:
+        return results
+    by_seed = {r["seed"]: r for r in old["seeds"]}
+    merged = []
+    for r in results:
+        prev = by_seed.get(r["seed"], {"rows": [], "errors": {}, "seconds": {}})
+        keep = [x for x in prev["rows"] if x["estimator"].split(".")[0] not in only]
+        errors = {k: v for k, v in prev["errors"].items() if k not in only}
+        seconds = {k: v for k, v in prev["seconds"].items() if k not in only}
+        merged.append({"seed": r["seed"], "rows": keep + r["rows"],
+                       "errors": {**errors, **r["errors"]},
+                       "seconds": {**seconds, **r["seconds"]}})
+    return merged
+
+
+def run(scenario: str, seeds: int, first_seed: int, customers: int, jobs: int,
+        only: tuple = ()) -> dict:
+    args = [(scenario, first_seed + i, customers, only) for i in range(seeds)]
     t0, c0 = time.time(), time.process_time()
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(_run_seed_args, args))
     else:
         results = [_run_seed_args(a) for a in args]
+    results = _merge_previous(results, scenario, only, {"first_seed": first_seed,
+                                                         "seeds": seeds, "customers": customers})
     cpu = sum(sum(r["seconds"].values()) for r in results)  # worker wall time ~ CPU time
     errors: dict = {}
     for r in results:
@@ -318,6 +348,7 @@ def run(scenario: str, seeds: int, first_seed: int, customers: int, jobs: int) -
     summary = {
         "settings": {"scenario": scenario, "seeds": seeds, "first_seed": first_seed,
                      "customers": customers, "jobs": jobs, "date": time.strftime("%Y-%m-%d"),
+                     "only": list(only),
                      "wall_seconds": time.time() - t0,
                      "cpu_seconds_per_seed": cpu / max(seeds, 1),
                      "main_process_cpu_seconds": time.process_time() - c0},
@@ -336,10 +367,14 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=1, help="seed of the first book")
     ap.add_argument("--customers", type=int, default=6000, help="customers per book")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
+    ap.add_argument("--only", nargs="+", default=(), choices=[e.name for e in REGISTRY],
+                    help="run only these estimator groups; the others' rows of the same seeds "
+                         "are kept from the last results file (rerun after a change to one)")
     args = ap.parse_args(argv)
     scenarios = ("default", "feedback") if args.scenario == "both" else (args.scenario,)
     for sc in scenarios:
-        summary = run(sc, args.seeds, args.first_seed, args.customers, args.jobs)
+        summary = run(sc, args.seeds, args.first_seed, args.customers, args.jobs,
+                      tuple(args.only))
         print(markdown(summary))
     write_doc()
     return 0

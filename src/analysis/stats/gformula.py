@@ -30,8 +30,8 @@ then the outflow, the hazard and the new balance. Survival is accumulated as the
 interventions share their random numbers (common random numbers), so contrasts are precise.
 RMST at ``tau`` is ``sum_{t < tau} S(t)`` with ``S(0) = 1`` (events at the end of a month);
 retention at ``tau`` is ``S(tau)``. Confidence intervals: ``n_boot`` replicates, each with every
-model's coefficients drawn from their large-sample normal distribution (inverse information)
-and a fresh resample of ``mc_size`` customers' baselines; normal intervals from the SD over
+model's coefficients drawn from their large-sample normal distribution (cluster-robust sandwich
+covariance by customer: a customer's months are not independent) and a fresh resample of ``mc_size`` customers' baselines; normal intervals from the SD over
 replicates (a parametric bootstrap: no refits, so a report can afford it; the resample of
 baselines makes it slightly conservative when ``mc_size`` is below the number of customers).
 """
@@ -46,7 +46,8 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import InsufficientDataError
-from analysis.stats.logit import fit_linear, fit_logit, logit_covariance
+from analysis.stats.logit import (cluster_robust_covariance, fit_linear, fit_logit,
+                                  logit_covariance, predict_logit)
 from analysis.stats.msm import RIDGE, ChangeModel
 
 __all__ = ["TENURE_KNOTS", "HISTORY_HALFLIFE", "tenure_basis", "history_speed",
@@ -168,9 +169,10 @@ class _Fitter:
     """Fits the monthly models on the person-month rows."""
 
     def __init__(self, pm: pd.DataFrame, baseline: Sequence[str], has_outflow: bool,
-                 has_aum: bool, has_tier: bool, time: str, speed: float):
+                 has_aum: bool, has_tier: bool, time: str, speed: float, id_col: str):
         self.pm = pm
         self.speed = speed
+        self.cluster = pd.factorize(pm[id_col])[0]
         self.later = (pm[time] > 0).to_numpy()
         self.baseline = list(baseline)
         state = ["log_aum_prev"] * has_aum + ["tier_prev"] * has_tier
@@ -195,17 +197,26 @@ class _Fitter:
         d = np.sign(a - a_prev)
         rows = {"up": lt & ~np.isin(a_prev, ch.no_up),
                 "down": lt & ~np.isin(a_prev, ch.no_down) & (d <= 0)}
+        cl = self.cluster
+
+        def robust(Xm, y, b, rows=slice(None)):
+            # customers' months are correlated: cluster-robust covariance for the draws
+            Xr = Xm[rows]
+            bread = logit_covariance(Xr, b, ridge=RIDGE)
+            return cluster_robust_covariance(Xr, y - predict_logit(Xr, b), bread, cl[rows])
+
+        ys = {"up": (d > 0).astype(float), "down": (d < 0).astype(float)}
         for key, b in (("up", ch.beta_up), ("down", ch.beta_down)):
             beta[key] = b
-            cov[key] = None if b is None else logit_covariance(X[key][rows[key]], b, ridge=RIDGE)
+            cov[key] = None if b is None else robust(X[key], ys[key][rows[key]], b, rows[key])
         ev = pm["event"].to_numpy(dtype=float)
         beta["hazard"] = fit_logit(X["hazard"], ev, ridge=RIDGE)
-        cov["hazard"] = logit_covariance(X["hazard"], beta["hazard"], ridge=RIDGE)
+        cov["hazard"] = robust(X["hazard"], ev, beta["hazard"])
         beta["outflow"] = beta["aum"] = None
         if self.has_outflow:
             y = pm["out"].to_numpy(dtype=float)
             beta["outflow"] = fit_logit(X["outflow"], y, ridge=RIDGE)
-            cov["outflow"] = logit_covariance(X["outflow"], beta["outflow"], ridge=RIDGE)
+            cov["outflow"] = robust(X["outflow"], y, beta["outflow"])
         sds = (0.0, 0.0)
         if self.has_aum:
             # month 0's balance is the entry value (before any intervention): not modelled
@@ -216,7 +227,7 @@ class _Fitter:
             o = (pm["out"].to_numpy() > 0)[lt] if "out" in pm else np.zeros(len(y), bool)
             sds = tuple(float(np.sqrt(np.mean(r[m] ** 2))) if m.any() else 0.0 for m in (~o, o))
             beta["aum"] = b
-            cov["aum"] = sd * sd * np.linalg.inv(Xa.T @ Xa)
+            cov["aum"] = cluster_robust_covariance(Xa, r, np.linalg.inv(Xa.T @ Xa), cl[lt])
         return _Models(beta, cov, ch.no_up, ch.no_down, sds)
 
 
@@ -372,7 +383,7 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
                    a_gain=pm["a"] - pm["a_prev"], a_hist=hist,
                    a_hist_gain=np.where(pm[time].to_numpy() > 0, hist - hist_prev, 0.0),
                    **tenure_basis(pm["tenure"].to_numpy()))
-    fitter = _Fitter(pm, baseline, has_out, has_aum, has_tier, time, speed)
+    fitter = _Fitter(pm, baseline, has_out, has_aum, has_tier, time, speed, id_col)
     entry = pm[pm[time] == 0]
     ids = pm[id_col].to_numpy()
     cust = np.unique(ids)
@@ -417,4 +428,5 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
                   "history_halflife": float(history_halflife),
                   "seed": seed, "horizons": horizons, "models": fitter.names,
                   "ci": "normal, SD over replicates (coefficients drawn from their "
-                        "large-sample distribution, customers resampled)"})
+                        "large-sample distribution with a cluster-robust covariance by "
+                        "customer, customers resampled)"})
