@@ -34,6 +34,7 @@ from analysis.studies.overview.estimate import attrition_overview
 from analysis.studies.overview.headline import headline
 from analysis.studies.overview.findings import key_findings
 from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
+from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
 from analysis import plots
@@ -154,6 +155,13 @@ else:
 # - Time is tenure (months on book). A customer first seen at tenure *t0* enters the risk sets at *t0* (left truncation); customers still active at the as-of date are censored.
 # - Kaplan-Meier with Greenwood variance and log(-log) pointwise intervals; log-rank tests with left-truncated risk sets; RMST with the Greenwood-type standard error of the estimate.
 # - Group comparisons here are descriptive, not causal.
+
+# %% [markdown]
+# ## Glossary
+
+# %%
+display(glossary("CI", "Kaplan-Meier", "Log-rank test", "RMST", "Customer-year", "Censored",
+                 "Left truncation", "Tenure"))
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

@@ -44,6 +44,7 @@ from analysis.data import load_source
 from analysis.frames import ATTRITION_DEFINITIONS
 from analysis.studies.product_effect.estimate import estimate_product_effect
 from analysis.report.display import note, show
+from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis import plots
 
@@ -317,6 +318,14 @@ if tt is not None:
 #   age, assets, tier, segment, branch); segments where almost nobody is in one group are left out
 #   (positivity).
 # - E-value: VanderWeele & Ding (2017), common-outcome conversion of the HR.
+
+# %% [markdown]
+# ## Glossary
+
+# %%
+display(glossary("HR", "CI", "MSM", "g-formula", "RMST", "IPW", "E-value", "Kaplan-Meier",
+                 "Log-rank test", "PH", "Schoenfeld residuals", "Customer-year", "Left truncation",
+                 "Tenure", "p-value"))
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

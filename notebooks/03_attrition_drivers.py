@@ -38,6 +38,7 @@ from analysis.studies.drivers.findings import key_findings
 from analysis.studies.drivers.ph import schoenfeld_panels
 from analysis.studies.overview.estimate import portfolio_summary
 from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
+from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
 from analysis import plots
@@ -265,6 +266,13 @@ if not shown:
 # - Accuracy: scikit-survival's concordance (Harrell, Uno), cumulative/dynamic AUC and Brier score on time since entry, censoring weights from the training data; calibration by risk group and ICI (Austin, Harrell & van Klaveren 2020).
 # - Reasons: lifelines' Aalen-Johansen estimator with delayed entry; cause-specific Cox models, other reasons censored.
 # - Hazard ratios describe associations adjusted for the other covariates, not the effect of changing a characteristic.
+
+# %% [markdown]
+# ## Glossary
+
+# %%
+display(glossary("HR", "CI", "p-value", "PH", "Schoenfeld residuals", "AFT", "C-index", "AUC",
+                 "Brier score", "Kaplan-Meier", "Left truncation", "Tenure"))
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

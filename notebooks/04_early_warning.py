@@ -42,6 +42,7 @@ from IPython.display import Markdown, display
 
 from analysis import plots
 from analysis.report.display import note, show
+from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.early_warning.estimate import (backtest_table, early_warning,
                                                      listed_summary, method_labels)
@@ -139,6 +140,12 @@ if ew.backtest.ok:
 # - Intervals: customers resampled (cluster bootstrap), percentile 95% intervals; the model "beats" a rule only when the interval of the difference excludes zero.
 # - EMPC: Verbraken, Verbeke and Baesens (2013), closed form over a Beta distribution of the success rate (mean `success_rate`, Beta(6, 14) at the default), customer value constant; the profit by list size uses each customer's own annual profit.
 # - Acquisition cost: 6 x the retention cost (offer + contact) by default (`config.ACQUISITION_TO_RETENTION_COST`), shown in the headline for comparison.
+
+# %% [markdown]
+# ## Glossary
+
+# %%
+display(glossary("CI", "AUC", "Lift", "EMPC", "Tenure"))
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
