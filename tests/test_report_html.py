@@ -142,8 +142,22 @@ def test_render_raises_when_a_planted_cdn_script_survives(monkeypatch):
 def test_html_prints_to_a4_and_reads_on_a_phone(page):
     css = page[page.index("@page"):]
     assert re.search(r"@page\s*\{\s*size:\s*A4", css)
-    printing = css[css.index("@media print"):]
+    printing = css[css.index("@media print {\n"):]
     assert re.search(r"h1, h2, h3, h4\s*\{\s*break-after: avoid", printing)  # no stranded heading
     assert re.search(r"table, figure, img[^{]*\{\s*break-inside: avoid", printing)  # no split table
-    phone = page[page.index("@media (max-width: 600px)"):]
+    phone = page[page.index("@media (max-width: 600px) {\n"):]
     assert "overflow-x: auto" in phone[:300]  # wide tables scroll on a 390 px screen
+
+
+def test_html_has_a_table_of_contents_linking_inside_the_page():
+    from analysis.report.html import add_contents
+
+    page = ('<header class="report-header">T</header>'
+            + "".join(f'<h2 id="S{i}">{t}<a class="anchor-link" href="#S{i}">¶</a></h2>'
+                      for i, t in enumerate(["Key findings", "1. Who &amp; why", "Glossary"])))
+    out = add_contents(page)
+    nav = out[out.index('<nav class="report-toc">'):out.index("</nav>")]
+    assert re.findall(r'href="([^"]+)"', nav) == ["#S0", "#S1", "#S2"]
+    assert "1. Who &amp; why" in nav and "<h2" not in nav
+    assert find_external_urls(out) == []
+    assert add_contents(page.replace("<h2", "<h3")) == page.replace("<h2", "<h3")  # none: no nav

@@ -475,5 +475,31 @@ def notebook_to_html(
         "csp_meta": CSP_META,
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
+    body = add_contents(body)
     assert_offline(body, what=f"report {title!r}")
     return body
+
+
+_H2_RE = re.compile(r'<h2 id="([^"<>]+)">(.*?)<a class="anchor-link"', re.S)
+_STRIP_TAGS_RE = re.compile(r"<[^>]+>")
+
+
+def add_contents(body: str) -> str:
+    """Insert a table of contents (links to the page's ``<h2>`` sections) after the header.
+
+    The links point inside the page only; the heading text is re-escaped (a heading printed
+    by a notebook is escaped already, see :mod:`analysis.report.display`).
+
+    >>> h2 = '<h2 id="{0}">{0}<a class="anchor-link">'
+    >>> page = '<header class="report-header">T</header>' + "".join(h2.format(x) for x in "ABC")
+    >>> '<ol><li><a href="#A">A</a></li><li><a href="#B">B</a></li>' in add_contents(page)
+    True
+    """
+    sections = [(sid, _html.unescape(_STRIP_TAGS_RE.sub("", text)).strip())
+                for sid, text in _H2_RE.findall(body)]
+    if len(sections) < 3 or "</header>" not in body:
+        return body
+    items = "".join(f'<li><a href="#{_html.escape(sid, quote=True)}">{_html.escape(text)}</a></li>'
+                    for sid, text in sections)
+    nav = f'<nav class="report-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
+    return body.replace("</header>", "</header>" + nav, 1)
