@@ -75,6 +75,11 @@ def test_html_inlines_png_and_has_header(page):
     assert "2024-06-01" in header and "abc123" in header
     assert re.search(r"<th>Code version</th><td>\d+\.\d+\.\d+ \(git [^)]+\)</td>", header)
     assert "<th>Generated</th>" in header
+    # the technical rows are folded away (collapsed <details>), the manager's rows are not
+    details = header[header.index("<details>"):header.index("</details>")]
+    assert "<summary>Technical details</summary>" in details and "<details open" not in header
+    assert "Code version" in details and "<code>branch=North</code>" in details
+    assert "2024-06-01" not in details  # the as-of date stays in view
 
 
 def test_html_is_offline(page):

@@ -370,20 +370,30 @@ def _parameters_html(params: Mapping[str, Any]) -> str:
     )
 
 
+#: Header rows folded into "Technical details" (collapsed by default).
+TECHNICAL_ROWS = frozenset({"Parameters", "Data fingerprint", "Code version", "Generated"})
+
+
 def header_html(title: str, rows: Mapping[str, Any]) -> str:
     """Return the report header: a title and a two-column table (``rows`` values are escaped,
-    except the ``Parameters`` row when given as a mapping, which is formatted)."""
-    lines = [
-        '<header class="report-header">',
-        f"<h1>{_html.escape(title)}</h1>",
-        "<table>",
-    ]
-    for label, value in rows.items():
-        if value is None:
-            continue
-        cell = _parameters_html(value) if isinstance(value, Mapping) else _html.escape(str(value))
-        lines.append(f"<tr><th>{_html.escape(str(label))}</th><td>{cell}</td></tr>")
-    lines += ["</table>", "</header>"]
+    except the ``Parameters`` row when given as a mapping, which is formatted); the rows in
+    :data:`TECHNICAL_ROWS` go in a collapsed ``<details>`` block under it."""
+    def table(items):
+        out = ["<table>"]
+        for label, value in items:
+            cell = (_parameters_html(value) if isinstance(value, Mapping)
+                    else _html.escape(str(value)))
+            out.append(f"<tr><th>{_html.escape(str(label))}</th><td>{cell}</td></tr>")
+        return out + ["</table>"]
+
+    shown = [(k, v) for k, v in rows.items() if v is not None]
+    lines = ['<header class="report-header">', f"<h1>{_html.escape(title)}</h1>"]
+    lines += table([(k, v) for k, v in shown if k not in TECHNICAL_ROWS])
+    technical = [(k, v) for k, v in shown if k in TECHNICAL_ROWS]
+    if technical:  # for analysts and auditors: folded away for the managers who read on
+        lines += ["<details><summary>Technical details</summary>", *table(technical),
+                  "</details>"]
+    lines.append("</header>")
     return "\n".join(lines)
 
 
