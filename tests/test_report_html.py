@@ -166,3 +166,12 @@ def test_html_has_a_table_of_contents_linking_inside_the_page():
     assert "1. Who &amp; why" in nav and "<h2" not in nav
     assert find_external_urls(out) == []
     assert add_contents(page.replace("<h2", "<h3")) == page.replace("<h2", "<h3")  # none: no nav
+
+
+def test_html_is_compact_and_shows_markdown(page):
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", page, re.S)
+    assert sum(len(s) for s in styles) < 15_000  # not JupyterLab's 263 kB of CSS
+    hidden = " ".join(re.findall(r"([^{}]+)\{[^}]*display:\s*none", " ".join(styles)))
+    # markdown cells live in .jp-InputArea: it must never be hidden
+    assert "jp-InputArea" not in hidden and "jp-RenderedMarkdown" not in hidden
+    assert "anchor-link" in hidden and "jp-Collapser" in hidden
