@@ -220,3 +220,39 @@ def test_km_plot_counts_sit_under_the_ticks_and_the_tail_is_cut():
     # the legend is outside the plot area
     bbox = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
     assert bbox.x0 >= 1.0
+
+
+def test_report_figures_are_sharp_and_compact(two_groups):
+    import io
+
+    from PIL import Image
+
+    from analysis.plots.base import figure_png
+
+    km = km_table(two_groups, entry="entry", group="grp")
+    fig = km_plot(km).figure
+    png, meta = figure_png(fig)
+    img = Image.open(io.BytesIO(png))
+    assert img.mode == "P"  # 256-colour palette
+    assert abs(img.width - 2 * meta["width"]) <= 1 and abs(img.height - 2 * meta["height"]) <= 1
+    full = io.BytesIO()
+    fig.savefig(full, format="png", dpi=200, bbox_inches="tight")
+    assert len(png) < 0.6 * len(full.getvalue())
+
+
+def test_ipython_shows_figures_through_the_compact_png():
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+
+    from analysis.plots.base import figure_png
+
+    shell = InteractiveShell.instance()
+    try:
+        set_style()
+        fmt = shell.display_formatter.formatters["image/png"]
+        assert fmt.lookup_by_type(Figure) is figure_png
+        data, meta = shell.display_formatter.format(plt.figure(figsize=(4, 3)))
+        # shown at the size of a 100-dpi figure (4 in + the tight bbox's padding)
+        assert 380 <= meta["image/png"]["width"] <= 440 and data["image/png"]
+    finally:
+        InteractiveShell.clear_instance()
