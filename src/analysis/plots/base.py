@@ -74,6 +74,12 @@ def _use_compact_png() -> None:
     ip = get_ipython()
     if ip is None:
         return
+    # Load the backend now: the inline backend registers its own PNG formatter when it is
+    # loaded (lazily, at the first figure), which would replace ours.
+    try:
+        plt._get_backend_mod()
+    except AttributeError:  # pragma: no cover - matplotlib without the private helper
+        plt.switch_backend(plt.get_backend())
     fmt = ip.display_formatter.formatters["image/png"]
     fmt.for_type(Figure, figure_png)
 
