@@ -1,4 +1,8 @@
-"""``reports/index.html``: one offline page linking every report of every as-of folder.
+"""``reports/index.html``: the managers' landing page and the list of every report.
+
+On top, from the headline JSONs (:mod:`analysis.report.landing`): a card per branch for the
+latest as-of date, a branch comparison and the trend over as-of dates. Below, collapsed unless
+a report failed, the technical table of every report of every as-of folder.
 
 Built from the ``<as-of>/manifest.json`` files the runner writes (hidden folders such as
 ``.staging/`` are not read); links are relative, so the whole ``reports/`` folder can be copied
@@ -18,6 +22,7 @@ from urllib.parse import quote
 from analysis.config import REPORTS_DIR
 from analysis.report import atomic_write_text
 from analysis.report.html import CSP_META, _format_value, assert_offline
+from analysis.report.landing import LANDING_CSS, landing_html
 
 __all__ = ["INDEX_NAME", "read_manifests", "index_html", "build_index"]
 
@@ -170,13 +175,19 @@ def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
         f'<html lang="en"><head>{CSP_META}<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1.0">',
         "<title>Retention reports</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}{LANDING_CSS}</style></head><body>",
         "<h1>Retention reports</h1>",
         f'<p class="meta">{total} report(s) in {len(manifests)} as-of folder(s); '
         f"{failed} failed. Generated {_e(generated)}.</p>",
     ]
     if not manifests:
         parts.append("<p>No reports yet: run <code>analysis render</code>.</p>")
+    parts.append(landing_html(Path(out_dir), manifests))
+    if manifests:  # the technical listing: for analysts, folded away for managers
+        parts.append('<h2 id="all-reports">All reports (technical)</h2>')
+        parts.append(f"<details{' open' if failed else ''}><summary>Every report of every "
+                     "as-of folder: parameters, status, files, fingerprints, code versions"
+                     "</summary>")
     for folder, manifest, problem in manifests:
         parts.append(f'<h2 id="{_e(folder)}">As of {_e(folder)}</h2>')
         if manifest is None:
@@ -195,6 +206,8 @@ def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
         last = ((manifest.get("runs") or [{}])[0] or {}).get("id")
         parts.extend(_row(folder, rep, last) for rep in manifest["reports"])
         parts.append("</tbody></table>")
+    if manifests:
+        parts.append("</details>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
