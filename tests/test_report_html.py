@@ -175,3 +175,13 @@ def test_html_is_compact_and_shows_markdown(page):
     # markdown cells live in .jp-InputArea: it must never be hidden
     assert "jp-InputArea" not in hidden and "jp-RenderedMarkdown" not in hidden
     assert "anchor-link" in hidden and "jp-Collapser" in hidden
+
+
+def test_the_title_is_printed_once():
+    from analysis.report.html import _drop_repeated_title
+
+    head = '<header class="report-header"><h1>Who leaves</h1></header>'
+    h1 = '<h1 id="Who-leaves">Who leaves<a class="anchor-link" href="#Who-leaves">¶</a></h1>'
+    assert _drop_repeated_title(head + h1 + "<p>x</p>", "Who leaves") == head + "<p>x</p>"
+    other = h1.replace("Who leaves<", "Another title<")
+    assert _drop_repeated_title(head + other, "Who leaves") == head + other  # kept

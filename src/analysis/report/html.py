@@ -485,8 +485,20 @@ def notebook_to_html(
         "csp_meta": CSP_META,
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    body = add_contents(body)
+    body = add_contents(_drop_repeated_title(body, title))
     assert_offline(body, what=f"report {title!r}")
+    return body
+
+
+_H1_RE = re.compile(r'<h1 id="[^"<>]*">(.*?)<a class="anchor-link"[^>]*>[^<]*</a>\s*</h1>', re.S)
+
+
+def _drop_repeated_title(body: str, title: str) -> str:
+    """Leave out the notebook's own first heading when it repeats the header's title."""
+    end = body.find("</header>")
+    match = _H1_RE.search(body, end if end >= 0 else 0)
+    if match and _html.unescape(_STRIP_TAGS_RE.sub("", match.group(1))).strip() == title.strip():
+        return body[:match.start()] + body[match.end():]
     return body
 
 
@@ -502,7 +514,7 @@ def add_contents(body: str) -> str:
 
     >>> h2 = '<h2 id="{0}">{0}<a class="anchor-link">'
     >>> page = '<header class="report-header">T</header>' + "".join(h2.format(x) for x in "ABC")
-    >>> '<ol><li><a href="#A">A</a></li><li><a href="#B">B</a></li>' in add_contents(page)
+    >>> '<ul><li><a href="#A">A</a></li><li><a href="#B">B</a></li>' in add_contents(page)
     True
     """
     sections = [(sid, _html.unescape(_STRIP_TAGS_RE.sub("", text)).strip())
@@ -511,5 +523,5 @@ def add_contents(body: str) -> str:
         return body
     items = "".join(f'<li><a href="#{_html.escape(sid, quote=True)}">{_html.escape(text)}</a></li>'
                     for sid, text in sections)
-    nav = f'<nav class="report-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
+    nav = f'<nav class="report-toc"><strong>Contents</strong><ul>{items}</ul></nav>'
     return body.replace("</header>", "</header>" + nav, 1)

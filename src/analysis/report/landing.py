@@ -20,14 +20,15 @@ from urllib.parse import quote
 __all__ = ["scope_of", "collect_headlines", "landing_html", "LANDING_CSS"]
 
 LANDING_CSS = """
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(15.5em, 1fr));
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(17em, 1fr));
   gap: 0.8em; margin: 0.8em 0 1.2em 0; }
 .card { border: 1px solid #d6dde6; border-radius: 6px; padding: 0.6em 0.8em; background: #fbfcfe; }
 .card.bank { border-color: #1f4e79; background: #f1f6fb; }
 .card h3 { margin: 0 0 0.3em 0; font-size: 1.05em; color: #1f4e79; }
-.card dl { display: grid; grid-template-columns: auto 1fr; gap: 0.1em 0.6em; margin: 0;
-  font-size: 0.85em; }
-.card dt { color: #555; } .card dd { margin: 0; font-variant-numeric: tabular-nums; }
+.card dl { display: grid; grid-template-columns: minmax(0, 1fr) auto; gap: 0.1em 0.6em;
+  margin: 0; font-size: 0.85em; }
+.card dt { color: #555; }
+.card dd { margin: 0; font-variant-numeric: tabular-nums; white-space: nowrap; text-align: right; }
 .card .links { margin-top: 0.4em; font-size: 0.85em; }
 .ci { color: #666; font-size: 0.92em; }
 svg.chart { max-width: 100%; height: auto; font: 12px system-ui, sans-serif; }
