@@ -132,12 +132,18 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
     out = df
     if "note" in out and not out["note"].astype(str).str.len().any():
         out = out.drop(columns="note")
+    numeric = pd.api.types.is_numeric_dtype
+    text_cols = [i for i, c in enumerate(out.columns) if not numeric(out.iloc[:, i])]
     out = format_table(out, digits)  # text: p < 0.001, whole numbers without decimals, ...
     if rename:
         out = out.rename(columns=rename)
     out.columns = [str(c).replace("_", " ") for c in out.columns]
+    styler = out.style
+    if text_cols:  # words read from the left, numbers line up on the right (the page's CSS)
+        styler = styler.set_properties(subset=[out.columns[i] for i in text_cols],
+                                       **{"text-align": "left"})
     styler = (
-        out.style.format(na_rep=MISSING, escape="html")
+        styler.format(na_rep=MISSING, escape="html")
         .format_index(escape="html", axis=0)
         .format_index(escape="html", axis=1)
     )
