@@ -256,3 +256,21 @@ def test_ipython_shows_figures_through_the_compact_png():
         assert 380 <= meta["image/png"]["width"] <= 440 and data["image/png"]
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_chinese_labels_render_without_missing_glyphs(tmp_path):
+    import warnings
+
+    from analysis.plots.base import CJK_FONT, register_cjk_font
+
+    assert register_cjk_font(), "mplfonts (the CJK font) is a dependency"
+    set_style()
+    assert plt.rcParams["font.family"][-1] == CJK_FONT
+    fig, ax = plt.subplots()
+    ax.set_title("北京分行 客户流失 attrition")  # Chinese and Latin in one label
+    ax.bar(["东区", "West"], [1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Glyph ... missing from font(s)" would raise
+        fig.savefig(tmp_path / "cjk.png", dpi=50)
+    used = {t.get_fontname() for t in [ax.title, *ax.get_xticklabels()]}
+    assert used == {"DejaVu Sans"}  # the first family; CJK glyphs come from the fallback
