@@ -34,3 +34,12 @@ def test_glossary_section_and_unknown_terms():
     assert "HR 0.80 means 20% lower" in md
     with pytest.raises(KeyError, match="not in the glossary: XYZ"):
         glossary("XYZ")
+
+
+def test_every_term_has_a_chinese_entry():
+    from analysis.report.glossary import GLOSSARY_ZH
+
+    assert set(GLOSSARY_ZH) == set(GLOSSARY)
+    for term, (name, text) in GLOSSARY_ZH.items():
+        assert re.search(r"[\u4e00-\u9fff]", name + text), term  # Chinese, not a copy
+    assert "风险比（HR）" in glossary("HR", "CI", lang="zh").data

@@ -22,11 +22,14 @@ from urllib.parse import quote
 from analysis.config import REPORTS_DIR
 from analysis.report import atomic_write_text
 from analysis.report.html import CSP_META, _format_value, assert_offline
+from analysis.report.i18n import html_lang, t
 from analysis.report.landing import LANDING_CSS, landing_html
 
 __all__ = ["INDEX_NAME", "read_manifests", "index_html", "build_index"]
 
 INDEX_NAME = "index.html"
+#: The index in each language (the English one is the default ``index.html``).
+INDEX_NAMES = {"en": INDEX_NAME, "zh": "index.zh.html"}
 MANIFEST_NAME = "manifest.json"
 
 _CSS = """
@@ -164,25 +167,34 @@ def _run_line(manifest: dict[str, Any]) -> str:
     return f'<p class="run">Last run started {_e(run.get("started"))}, finished {_e(run.get("finished"))}: {_e(done)}.</p>'
 
 
-def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
-    """Return the index page for the reports under ``out_dir``."""
+def index_html(out_dir: str | Path = REPORTS_DIR, lang: str = "en") -> str:
+    """Return the index page for the reports under ``out_dir`` in ``lang``.
+
+    The Chinese page holds the managers' part only and links to the English page for the
+    technical table (whose entries are file names, parameters and error messages)."""
     manifests = read_manifests(out_dir)
     total = sum(len(m["reports"]) for _, m, _p in manifests if m)
     failed = sum(1 for _, m, _p in manifests if m for r in m["reports"] if r.get("status") in ("failed", "interrupted"))
     generated = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     parts = [
         "<!DOCTYPE html>",
-        f'<html lang="en"><head>{CSP_META}<meta charset="utf-8">',
+        f'<html lang="{html_lang(lang)}"><head>{CSP_META}<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1.0">',
-        "<title>Retention reports</title>",
+        f"<title>{_e(t('index.title', lang))}</title>",
         f"<style>{_CSS}{LANDING_CSS}</style></head><body>",
-        "<h1>Retention reports</h1>",
-        f'<p class="meta">{total} report(s) in {len(manifests)} as-of folder(s); '
-        f"{failed} failed. Generated {_e(generated)}.</p>",
+        f"<h1>{_e(t('index.title', lang))}</h1>",
+        f'<p class="meta"><a href="{INDEX_NAMES["zh" if lang == "en" else "en"]}">'
+        f"{_e(t('index.other_language', lang))}</a></p>",
     ]
-    if not manifests:
+    if lang == "en":
+        parts.append(f'<p class="meta">{total} report(s) in {len(manifests)} as-of folder(s); '
+                     f"{failed} failed. Generated {_e(generated)}.</p>")
+    if not manifests and lang == "en":
         parts.append("<p>No reports yet: run <code>analysis render</code>.</p>")
-    parts.append(landing_html(Path(out_dir), manifests))
+    parts.append(landing_html(Path(out_dir), manifests, lang))
+    if lang != "en":
+        parts.append("</body></html>")
+        return "\n".join(parts) + "\n"
     if manifests:  # the technical listing: for analysts, folded away for managers
         parts.append('<h2 id="all-reports">All reports (technical)</h2>')
         parts.append(f"<details{' open' if failed else ''}><summary>Every report of every "
@@ -213,8 +225,11 @@ def index_html(out_dir: str | Path = REPORTS_DIR) -> str:
 
 
 def build_index(out_dir: str | Path = REPORTS_DIR) -> Path:
-    """Write ``<out_dir>/index.html`` (atomically) and return its path."""
+    """Write ``<out_dir>/index.html`` and ``index.zh.html`` (atomically); return the first."""
     out_dir = Path(out_dir)
-    page = index_html(out_dir)
-    assert_offline(page, what="reports index")
-    return atomic_write_text(out_dir / INDEX_NAME, page)
+    paths = {}
+    for lang, name in INDEX_NAMES.items():
+        page = index_html(out_dir, lang)
+        assert_offline(page, what=f"reports index ({lang})")
+        paths[lang] = atomic_write_text(out_dir / name, page)
+    return paths["en"]

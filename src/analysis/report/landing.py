@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from analysis.report.i18n import t
+
 __all__ = ["scope_of", "collect_headlines", "landing_html", "LANDING_CSS"]
 
 LANDING_CSS = """
@@ -35,9 +37,11 @@ svg.chart { max-width: 100%; height: auto; font: 12px system-ui, sans-serif; }
 @media print { .card { break-inside: avoid; } }
 """
 
-#: Report notebooks and the short name of their link on a card.
-REPORT_LINKS = (("01_attrition_overview", "overview"), ("02_product_retention_effect", "products"),
-                ("03_attrition_drivers", "drivers"), ("04_early_warning", "early warning"))
+#: Report notebooks and the message key of their link on a card.
+REPORT_LINKS = (("01_attrition_overview", "index.link.overview"),
+                ("02_product_retention_effect", "index.link.products"),
+                ("03_attrition_drivers", "index.link.drivers"),
+                ("04_early_warning", "index.link.early_warning"))
 
 
 def _e(value: Any) -> str:
@@ -111,27 +115,28 @@ def _product(pe: dict) -> str:
     return _fmt_ci(hr, lo, hi, ".2f")
 
 
-def _card(folder: str, scope: str | None, entry: dict) -> str:
+def _card(folder: str, scope: str | None, entry: dict, lang: str = "en") -> str:
     ov, pe = entry.get("overview") or {}, entry.get("product_effect") or {}
-    name = "Whole bank" if scope is None else f"Branch {scope}"
-    rows = [("Customers", f"{int(ov['n']):,}" if _num(ov.get("n")) is not None else "&ndash;"),
-            ("Departures", f"{int(ov['events']):,}" if _num(ov.get("events")) is not None
-             else "&ndash;"),
-            ("Rate per 100 customer-years", _fmt_ci(*_rate(ov), ".1f")),
-            ("Still a customer after 12 months",
+    name = t("index.bank", lang) if scope is None else t("index.branch", lang, branch=scope)
+    rows = [(t("index.customers", lang),
+             f"{int(ov['n']):,}" if _num(ov.get("n")) is not None else "&ndash;"),
+            (t("index.departures", lang),
+             f"{int(ov['events']):,}" if _num(ov.get("events")) is not None else "&ndash;"),
+            (t("index.rate", lang), _fmt_ci(*_rate(ov), ".1f")),
+            (t("index.retention12", lang),
              _fmt_ci(*[None if v is None else 100 * v for v in _retention(ov)], ".1f", "%")),
-            ("HR per additional product", _product(pe) if pe else "&ndash;")]
+            (t("index.hr_product", lang), _product(pe) if pe else "&ndash;")]
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)
     links = " &middot; ".join(
-        f'<a href="{_e(quote(folder) + "/" + quote(entry["links"][nb]))}">{_e(label)}</a>'
-        for nb, label in REPORT_LINKS if nb in entry["links"])
+        f'<a href="{_e(quote(folder) + "/" + quote(entry["links"][nb]))}">{_e(t(key, lang))}</a>'
+        for nb, key in REPORT_LINKS if nb in entry["links"])
     cls = "card bank" if scope is None else "card"
     return (f'<div class="{cls}"><h3>{_e(name)}</h3><dl>{dl}</dl>'
-            f'<div class="links">{links or "no report"}</div></div>')
+            f'<div class="links">{links or _e(t("index.no_report", lang))}</div></div>')
 
 
 def _dot_plot(rows: list[tuple[str, float, float, float]], bank: tuple | None,
-              unit: str) -> str:
+              lang: str = "en") -> str:
     """Horizontal dot plot with interval bars, the bank's value as a dashed line (SVG)."""
     if not rows:
         return ""
@@ -147,13 +152,14 @@ def _dot_plot(rows: list[tuple[str, float, float, float]], bank: tuple | None,
 
     parts = [f'<svg class="chart" role="img" viewBox="0 0 {left + width + 20} {height}" '
              f'width="{left + width + 20}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
-             f"<title>{_e(unit)} by branch with 95% CI</title>"]
+             f"<title>{_e(t('index.comparison_title', lang))}</title>"]
     if bank:
         bx = x(bank[0])
         parts.append(f'<line x1="{bx:.1f}" y1="5" x2="{bx:.1f}" y2="{height - 20}" '
                      'stroke="#1f4e79" stroke-dasharray="4 3"/>')
         parts.append(f'<text x="{bx:.1f}" y="{height - 6}" text-anchor="middle" '
-                     f'fill="#1f4e79">bank {bank[0]:.1f}</text>')
+                     f'fill="#1f4e79">{_e(t("index.bank_line", lang, value=f"{bank[0]:.1f}"))}'
+                     "</text>")
     for i, (label, est, l, h) in enumerate(rows):
         y = 15 + row_h * i
         parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{_e(label)}</text>')
@@ -166,13 +172,12 @@ def _dot_plot(rows: list[tuple[str, float, float, float]], bank: tuple | None,
     return "".join(parts)
 
 
-def _trend(history: list[tuple[str, dict]]) -> str:
+def _trend(history: list[tuple[str, dict]], lang: str = "en") -> str:
     """Rate and 12-month retention by as-of date, bank and branches (a table and an SVG line)."""
     points = [(d, _rate(ov.get(None, {}))) for d, ov in history]
     points = [(d, r) for d, r in points if r[0] is not None]
     if len(points) < 2:
-        return ("<p>The trend appears here once two as-of dates have been rendered (one "
-                "monthly run adds one point).</p>")
+        return f"<p>{_e(t('index.trend_wait', lang))}</p>"
     points.sort()
     vals = [v for _, r in points for v in r if v is not None]
     lo, hi = min(vals), max(vals)
@@ -188,7 +193,7 @@ def _trend(history: list[tuple[str, dict]]) -> str:
     line = [xy(i, r[0]) for i, (_, r) in enumerate(points)]
     svg = [f'<svg class="chart" role="img" viewBox="0 0 {left + width + 30} {height}" '
            f'width="{left + width + 30}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
-           "<title>Bank attrition rate per 100 customer-years by as-of date, 95% CI</title>"]
+           f"<title>{_e(t('index.trend_title', lang))}</title>"]
     if band:
         svg.append('<polygon fill="#1f4e79" fill-opacity="0.15" points="'
                    + " ".join(f"{a:.1f},{b:.1f}" for a, b in band) + '"/>')
@@ -210,16 +215,18 @@ def _trend(history: list[tuple[str, dict]]) -> str:
             cells.append("<td>&ndash;</td>" if r[0] is None else
                          f"<td>{r[0]:.1f}" + (f" / {100 * k[0]:.1f}%" if k[0] is not None else "")
                          + "</td>")
-        body.append(f"<tr><td>{_e('Whole bank' if s is None else s)}</td>{''.join(cells)}</tr>")
-    table = (f"<table><thead><tr><th>Scope</th>{head}</tr></thead><tbody>{''.join(body)}"
-             "</tbody></table><p class=\"meta\">Rate per 100 customer-years / share still a "
-             "customer 12 months after entry.</p>")
+        label = t("index.bank", lang) if s is None else s
+        body.append(f"<tr><td>{_e(label)}</td>{''.join(cells)}</tr>")
+    table = (f"<table><thead><tr><th>{_e(t('index.trend_scope', lang))}</th>{head}</tr></thead>"
+             f"<tbody>{''.join(body)}</tbody></table>"
+             f"<p class=\"meta\">{_e(t('index.trend_note', lang))}</p>")
     return "".join(svg) + table
 
 
-def landing_html(out_dir: Path, manifests: list[tuple[str, dict | None, str | None]]) -> str:
+def landing_html(out_dir: Path, manifests: list[tuple[str, dict | None, str | None]],
+                 lang: str = "en") -> str:
     """The cards, the branch comparison and the trend (newest as-of folder first in
-    ``manifests``); empty when no folder has a finished report."""
+    ``manifests``) in ``lang``; empty when no folder has a finished report."""
     usable = [(f, m) for f, m, _p in manifests if m]
     if not usable:
         return ""
@@ -227,29 +234,24 @@ def landing_html(out_dir: Path, manifests: list[tuple[str, dict | None, str | No
     scopes = collect_headlines(Path(out_dir) / folder, manifest)
     if not scopes:
         return ""
-    parts = [f"<h2>Branches at a glance, as of {_e(folder)}</h2>",
-             "<p class=\"meta\">Closure attrition; 95% confidence intervals in brackets. "
-             "HR per additional product: report 02's leading estimate (below 1: more products, "
-             "fewer departures).</p>", '<div class="cards">']
+    parts = [f"<h2>{_e(t('index.glance', lang, as_of=folder))}</h2>",
+             f'<p class="meta">{_e(t("index.glance_note", lang))}</p>', '<div class="cards">']
     order = [None] + sorted(s for s in scopes if s is not None)
-    parts += [_card(folder, s, scopes[s]) for s in order if s in scopes]
+    parts += [_card(folder, s, scopes[s], lang) for s in order if s in scopes]
     parts.append("</div>")
     branches = [(s, *_rate(scopes[s].get("overview") or {})) for s in order if s is not None]
     branches = [b for b in branches if None not in b[1:]]
     bank = _rate(scopes.get(None, {}).get("overview") or {})
     if branches:
-        parts.append("<h2>Branch comparison</h2>")
-        parts.append("<p class=\"meta\">Attrition per 100 customer-years with 95% CI; dashed: "
-                     "the whole bank. A branch differs clearly only where its interval does not "
-                     "cross the bank's line.</p>")
-        parts.append(_dot_plot(branches, bank if None not in bank else None,
-                               "Attrition per 100 customer-years"))
+        parts.append(f"<h2>{_e(t('index.comparison', lang))}</h2>")
+        parts.append(f'<p class="meta">{_e(t("index.comparison_note", lang))}</p>')
+        parts.append(_dot_plot(branches, bank if None not in bank else None, lang))
     history = []
     for f, m in usable:
         found = collect_headlines(Path(out_dir) / f, m)
         ov = {s: e["overview"] for s, e in found.items() if "overview" in e}
         if ov:
             history.append((f, ov))
-    parts.append("<h2>Trend by as-of date</h2>")
-    parts.append(_trend(history))
+    parts.append(f"<h2>{_e(t('index.trend', lang))}</h2>")
+    parts.append(_trend(history, lang))
     return "\n".join(parts)
