@@ -33,7 +33,9 @@ INDEX_NAMES = {"en": INDEX_NAME, "zh": "index.zh.html"}
 MANIFEST_NAME = "manifest.json"
 
 _CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "PingFang SC",
+  "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC",
+  "WenQuanYi Micro Hei", sans-serif;
   margin: 2em auto; max-width: 75em; padding: 0 1em; color: #222; }
 h1 { color: #1f4e79; margin-bottom: 0.2em; }
 h2 { color: #1f4e79; border-bottom: 1px solid #c8d3e0; margin-top: 2em; }
