@@ -238,6 +238,14 @@ def test_report_figures_are_sharp_and_compact(two_groups):
     full = io.BytesIO()
     fig.savefig(full, format="png", dpi=200, bbox_inches="tight")
     assert len(png) < 0.6 * len(full.getvalue())
+    # a dense scatter over the byte budget is drawn again at a lower resolution
+    rng = np.random.default_rng(0)
+    dense, ax = plt.subplots(figsize=(8, 6))
+    ax.scatter(rng.normal(size=20000), rng.normal(size=20000), s=2, alpha=0.3)
+    small, m = figure_png(dense, budget=60_000)
+    big, m2 = figure_png(dense, budget=10**9)
+    assert len(small) < len(big) and m == m2  # same display size, fewer pixels
+    assert Image.open(io.BytesIO(small)).width < Image.open(io.BytesIO(big)).width
 
 
 def test_ipython_shows_figures_through_the_compact_png():

@@ -46,13 +46,19 @@ PALETTE: list[tuple[float, float, float]] = list(sns.color_palette("colorblind",
 TENURE_LABEL = "Tenure (months on book)"
 
 
-def figure_png(fig: Figure, *, scale: int = PNG_SCALE, dpi: int = PNG_DPI
-               ) -> tuple[bytes, dict]:
+#: Bytes a figure may take before it is drawn at a lower resolution (dense scatter plots).
+PNG_BUDGET = 120_000
+
+
+def figure_png(fig: Figure, *, scale: float = PNG_SCALE, dpi: int = PNG_DPI,
+               budget: int = PNG_BUDGET) -> tuple[bytes, dict]:
     """A figure as a compact high-resolution PNG and its display size.
 
     Drawn at ``scale * dpi`` and quantised to a 256-colour palette (lossless for the flat
     colours of a chart, about a third of the bytes of a full-colour PNG); the metadata asks the
-    page to show it at ``1 / scale`` of its pixel size, as a ``dpi`` figure would appear.
+    page to show it at ``1 / scale`` of its pixel size, as a ``dpi`` figure would appear. A
+    figure above ``budget`` bytes (thousands of scatter points) is drawn again at 1.5x, then
+    1x, so that a report stays small.
 
     Returns
     -------
@@ -63,13 +69,16 @@ def figure_png(fig: Figure, *, scale: int = PNG_SCALE, dpi: int = PNG_DPI
 
     from PIL import Image
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=scale * dpi, bbox_inches="tight")
-    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    pal = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    pal.save(out, format="PNG", optimize=True)
-    return out.getvalue(), {"width": img.width // scale, "height": img.height // scale}
+    for s in [x for x in (scale, 1.5, 1.0) if x <= scale]:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=s * dpi, bbox_inches="tight")
+        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+        pal = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        out = io.BytesIO()
+        pal.save(out, format="PNG", optimize=True)
+        if len(out.getvalue()) <= budget:
+            break
+    return out.getvalue(), {"width": round(img.width / s), "height": round(img.height / s)}
 
 
 def _use_compact_png() -> None:
