@@ -34,6 +34,7 @@ from analysis.studies.overview.estimate import attrition_overview
 from analysis.studies.overview.headline import headline
 from analysis.studies.overview.findings import key_findings
 from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
+from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
@@ -43,6 +44,9 @@ plots.set_style()
 study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
 ov = attrition_overview(study, horizons=horizons)
 publish(headline(ov))
+
+# %%
+display(kpi_strip("overview", headline(ov)["overview"]))
 
 # %% [markdown]
 # ## Key findings

@@ -44,6 +44,7 @@ from analysis.data import load_source
 from analysis.frames import ATTRITION_DEFINITIONS
 from analysis.studies.product_effect.estimate import estimate_product_effect
 from analysis.report.display import note, show
+from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis import plots
@@ -70,6 +71,9 @@ def notes_for(*keys):
             if k in pe.notes:
                 note(pe.notes[k])
 
+
+# %%
+display(kpi_strip("product_effect", pe.headline))
 
 # %% [markdown]
 # ## Key findings

@@ -38,6 +38,7 @@ from analysis.studies.drivers.findings import key_findings
 from analysis.studies.drivers.ph import schoenfeld_panels
 from analysis.studies.overview.estimate import portfolio_summary
 from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
+from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
@@ -47,6 +48,9 @@ plots.set_style()
 study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
 dr = attrition_drivers(study, horizons=horizons, test_size=test_size, seed=seed)
 publish(headline(dr))
+
+# %%
+display(kpi_strip("drivers", headline(dr)["drivers"]))
 
 # %% [markdown]
 # ## Key findings

@@ -42,6 +42,7 @@ from IPython.display import Markdown, display
 
 from analysis import plots
 from analysis.report.display import note, show
+from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.early_warning.estimate import (backtest_table, early_warning,
@@ -62,6 +63,9 @@ ew = early_warning(study, contacts_per_rm=contacts_per_rm, rms_per_branch=rms_pe
 publish(headline(ew))
 if watchlist_dir:
     write_watchlist(ew, watchlist_dir)
+
+# %%
+display(kpi_strip("early_warning", headline(ew)["early_warning"]))
 
 # %% [markdown]
 # ## Key findings

@@ -149,13 +149,13 @@ def test_edit_of_the_text_side_is_detected(pair_copy):
     assert text.count("display(Markdown(key_findings(ov, min_events=min_events)))") == 1
     py.write_text(text.replace("display(Markdown(key_findings(ov, min_events=min_events)))", "print(key_findings(ov))"))
     diffs = pair_differences(pair_copy, py)
-    assert len(diffs) == 1 and diffs[0].startswith("cell 4: source differs")
+    assert len(diffs) == 1 and diffs[0].startswith("cell 5: source differs")
 
 
 def test_new_cell_on_the_notebook_side_is_detected(pair_copy):
     nb = nbformat.read(pair_copy, as_version=4)
     n = len(nb.cells)
-    nb.cells.insert(3, nbformat.v4.new_code_cell("x = 1"))
+    nb.cells.insert(3, nbformat.v4.new_markdown_cell("A new paragraph"))
     nbformat.write(nb, pair_copy)
     diffs = pair_differences(pair_copy, pair_copy.with_suffix(".py"))
     assert diffs[0] == (f"01_attrition_overview.ipynb has {n + 1} cells, "

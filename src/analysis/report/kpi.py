@@ -1,0 +1,99 @@
+"""The KPI strip at the top of a report: its headline numbers at a glance, with their intervals.
+
+Read from the report's headline payload (the same numbers as its JSON), rendered as HTML built
+here with every value escaped (numbers only reach the page through :mod:`analysis.report.numbers`
+formats; labels are our own). A value that is missing shows an en dash, never a guess.
+"""
+
+from __future__ import annotations
+
+import html as _html
+from typing import Any
+
+from IPython.display import HTML
+
+from analysis.report.numbers import MISSING
+
+__all__ = ["kpi_items", "kpi_html", "kpi_strip"]
+
+
+def _get(d: Any, *path):
+    for key in path:
+        if not isinstance(d, dict) or d.get(key) is None:
+            return None
+        d = d[key]
+    try:
+        v = float(d)
+    except (TypeError, ValueError):
+        return None
+    return v if v == v else None
+
+
+def _pct(head, *path):
+    v = _get(head, *path)
+    return None if v is None else 100 * v
+
+
+def _item(label: str, value, fmt: str, lo=None, hi=None, unit: str = "") -> dict:
+    text = MISSING if value is None else f"{format(value, fmt)}{unit}"
+    ci = (f"95% CI {format(lo, fmt)}{unit}–{format(hi, fmt)}{unit}"
+          if value is not None and lo is not None and hi is not None else "")
+    return {"label": label, "value": text, "ci": ci}
+
+
+def kpi_items(kind: str, head: dict) -> list[dict]:
+    """The strip's items (``label, value, ci``) of a headline payload of report ``kind``
+    (``overview``, ``product_effect``, ``drivers`` or ``early_warning``)."""
+    if kind == "overview":
+        r = ("rate_per_100_person_years",)
+        s = ("survival_at", "12")
+        return [
+            _item("Customers", _get(head, "n"), ",.0f"),
+            _item("Departures", _get(head, "events"), ",.0f"),
+            _item("Departures per 100 customer-years", _get(head, *r, "estimate"), ".1f",
+                  _get(head, *r, "ci_low"), _get(head, *r, "ci_high")),
+            _item("Still a customer after 12 months", _pct(head, *s, "survival"), ".1f",
+                  _pct(head, *s, "ci_low"), _pct(head, *s, "ci_high"), unit="%"),
+        ]
+    if kind == "product_effect":
+        lead = head.get(head.get("recommended") or "msm") or {}
+        g = ("gformula", "one_more_product", "rmst_36_gain")
+        return [
+            _item("Customers", _get(head, "n"), ",.0f"),
+            _item("Departures", _get(head, "events"), ",.0f"),
+            _item("HR per additional product", _get(lead, "hr"), ".2f", _get(lead, "ci_low"),
+                  _get(lead, "ci_high")),
+            _item("Months kept by one more product (36 months)", _get(head, *g, "estimate"),
+                  ".2f", _get(head, *g, "ci_low"), _get(head, *g, "ci_high")),
+        ]
+    if kind == "drivers":
+        return [
+            _item("Customers", _get(head, "n"), ",.0f"),
+            _item("Departures", _get(head, "events"), ",.0f"),
+            _item("Ranking accuracy (C-index)", _get(head, "c_index_harrell"), ".3f"),
+        ]
+    if kind == "early_warning":
+        return [
+            _item("Customers scored", _get(head, "scored"), ",.0f"),
+            _item("On this month's list", _get(head, "listed", "customers"), ",.0f"),
+        ]
+    raise ValueError(f"unknown report kind {kind!r}")
+
+
+def kpi_html(items: list[dict]) -> str:
+    """The strip as HTML (every text escaped)."""
+    cells = "".join(
+        f'<div class="kpi"><div class="kpi-value">{_html.escape(i["value"])}</div>'
+        f'<div class="kpi-label">{_html.escape(i["label"])}</div>'
+        + (f'<div class="kpi-ci">{_html.escape(i["ci"])}</div>' if i["ci"] else "")
+        + "</div>" for i in items)
+    return f'<div class="kpis">{cells}</div>'
+
+
+def kpi_strip(kind: str, head: dict) -> HTML:
+    """The strip of a report, for ``display()`` at the top of its notebook.
+
+    >>> kpi_strip("drivers", {"n": 6000, "events": 1429}).data.count('class="kpi"')
+    3
+    """
+    return HTML(kpi_html(kpi_items(kind, head)))
