@@ -307,3 +307,20 @@ def test_atomic_write_leaves_no_temp_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.html"]
     atomic_write_text(target, "new")
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["out.html"]
+
+
+def test_parallel_renders_share_the_cores_between_kernels(monkeypatch):
+    import os
+
+    from analysis.report import runner
+
+    for var in runner.THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    runner._share_cores(1)
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # one kernel: its libraries decide
+    runner._share_cores(2)
+    assert all(os.environ[v] == "1" for v in runner.THREAD_VARS)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    runner._share_cores(2)
+    assert os.environ["OMP_NUM_THREADS"] == "4"  # the user's choice is kept
