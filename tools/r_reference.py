@@ -53,28 +53,27 @@ def _rows(fit, covariates=None) -> tuple[pd.DataFrame, dict]:
     return out, entry
 
 
+def reference_fits(pe) -> dict:
+    """The CoxResults R refits, by model name (those the report could fit)."""
+    from analysis.stats.msm import fit_msm_cox
+
+    fits = {n: pe.fits.get(n) for n in ("time_varying", "time_varying_categorical",
+                                         "adjusted_linear")}
+    if fits["time_varying_categorical"] is not None:
+        fits["linearity_nested"] = nested_linearity_fit(fits["time_varying_categorical"])
+    if pe.ipw is not None:
+        fits["iptw"] = pe.ipw.cox
+    if pe.causal is not None:
+        m = pe.causal["msm_rows"]
+        fits["msm"] = fit_msm_cox(m, m["w"].to_numpy(), treatment="a").cox
+    return {name: fit for name, fit in fits.items() if fit is not None}
+
+
 def python_results(pe) -> pd.DataFrame:
     """The package's numbers for the models R refits: model, term, coef, se, loglik."""
-    rows = []
-
-    def add(name, fit):
-        for _, r in fit.summary.iterrows():
-            rows.append({"model": name, "term": r["term"], "coef": r["coef"], "se": r["se"],
-                         "loglik": fit.log_likelihood})
-
-    for name in ("time_varying", "time_varying_categorical", "adjusted_linear"):
-        if pe.fits.get(name) is not None:
-            add(name, pe.fits[name])
-    cat = pe.fits.get("time_varying_categorical")
-    if cat is not None:
-        add("linearity_nested", nested_linearity_fit(cat))
-    if pe.ipw is not None:
-        add("iptw", pe.ipw.cox)
-    if pe.causal is not None:
-        from analysis.stats.msm import fit_msm_cox
-
-        m = pe.causal["msm_rows"]
-        add("msm", fit_msm_cox(m, m["w"].to_numpy(), treatment="a").cox)
+    rows = [{"model": name, "term": r["term"], "coef": r["coef"], "se": r["se"],
+             "loglik": fit.log_likelihood}
+            for name, fit in reference_fits(pe).items() for _, r in fit.summary.iterrows()]
     return pd.DataFrame(rows)
 
 
@@ -95,21 +94,8 @@ def nested_linearity_fit(cat):
 
 def export(pe, folder: Path) -> None:
     """Write manifest.csv and model_<name>.csv for the R script."""
-    from analysis.stats.msm import fit_msm_cox
-
-    fits = {n: pe.fits.get(n) for n in ("time_varying", "time_varying_categorical",
-                                         "adjusted_linear")}
-    if fits["time_varying_categorical"] is not None:
-        fits["linearity_nested"] = nested_linearity_fit(fits["time_varying_categorical"])
-    if pe.ipw is not None:
-        fits["iptw"] = pe.ipw.cox
-    if pe.causal is not None:
-        m = pe.causal["msm_rows"]
-        fits["msm"] = fit_msm_cox(m, m["w"].to_numpy(), treatment="a").cox
     manifest = []
-    for name, fit in fits.items():
-        if fit is None:
-            continue
+    for name, fit in reference_fits(pe).items():
         rows, entry = _rows(fit)
         rows.to_csv(folder / f"model_{name}.csv", index=False, float_format="%.17g")
         manifest.append({"model": name, **entry})

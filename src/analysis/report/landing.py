@@ -248,7 +248,7 @@ def landing_html(out_dir: Path, manifests: list[tuple[str, dict | None, str | No
         parts.append(_dot_plot(branches, bank if None not in bank else None, lang))
     history = []
     for f, m in usable:
-        found = collect_headlines(Path(out_dir) / f, m)
+        found = scopes if f == folder else collect_headlines(Path(out_dir) / f, m)
         ov = {s: e["overview"] for s, e in found.items() if "overview" in e}
         if ov:
             history.append((f, ov))
