@@ -197,3 +197,14 @@ def test_a_book_without_departures_says_so_end_to_end():
     assert "highest" not in text and "lowest" not in text and "month 1" not in text
     assert "Too few departures (0, fewer than 10)" in text
     assert events_note(study).startswith(f"No departure among {len(study.frame):,} customers")
+
+
+def test_scope_keeps_the_branch_name_as_written():
+    from analysis.data import generate_portfolio
+    from analysis.studies.overview.estimate import portfolio_summary
+    from analysis.studies.population import prepare_study
+
+    study = prepare_study(portfolio=generate_portfolio(300, seed=3), branch="North")
+    table = portfolio_summary(study)
+    scope = table.loc[table.iloc[:, 0] == "Scope"].iloc[0, 1]
+    assert scope == "Branch North"  # not "Branch north" (str.capitalize lowers the rest)

@@ -61,7 +61,7 @@ def portfolio_summary(study: Study) -> pd.DataFrame:
         else "one-row-per-customer snapshot" + (f" as of {study.as_of:%d %b %Y}" if study.as_of is not None else "")
     )
     rows = [
-        ("Scope", study.scope.capitalize()),
+        ("Scope", study.scope[:1].upper() + study.scope[1:]),
         ("Data source", "synthetic portfolio (known truth)" if p.truth is not None else p.source.split("/")[-1]),
         ("Attrition definition", study.attrition_words),
         ("Observation", window),
