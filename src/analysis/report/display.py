@@ -97,9 +97,7 @@ def display(*objs, **kwargs) -> None:
 
 def nice_table(df: pd.DataFrame, digits: int = 2, rename: dict | None = None) -> pd.DataFrame:
     """Round floats, drop empty note columns and replace underscores in headers."""
-    out = df.copy()
-    if "note" in out and not out["note"].astype(str).str.len().any():
-        out = out.drop(columns="note")
+    out = _without_empty_note(df).copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             # Shares are shown as percentages; everything else rounded to `digits`.
@@ -108,10 +106,20 @@ def nice_table(df: pd.DataFrame, digits: int = 2, rename: dict | None = None) ->
                 out = out.rename(columns={col: f"{col} (%)"})
             else:
                 out[col] = out[col].round(digits)
-    if rename:
-        out = out.rename(columns=rename)
-    out.columns = [str(c).replace("_", " ") for c in out.columns]
-    return out
+    return _headers(out, rename)
+
+
+def _without_empty_note(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without its ``note`` column when no row has a note."""
+    if "note" in df and not df["note"].astype(str).str.len().any():
+        return df.drop(columns="note")
+    return df
+
+
+def _headers(df: pd.DataFrame, rename: dict | None) -> pd.DataFrame:
+    """Column labels as shown: ``rename`` applied, underscores as spaces."""
+    out = df.rename(columns=rename) if rename else df
+    return out.set_axis([str(c).replace("_", " ") for c in out.columns], axis=1)
 
 
 def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None, index: bool = False):
@@ -129,15 +137,11 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
     >>> "&lt;b&gt;g&lt;/b&gt;" in html and "&lt;i&gt;x&lt;/i&gt;" in html and "<b>" not in html
     True
     """
-    out = df
-    if "note" in out and not out["note"].astype(str).str.len().any():
-        out = out.drop(columns="note")
+    out = _without_empty_note(df)
     numeric = pd.api.types.is_numeric_dtype
     text_cols = [i for i, c in enumerate(out.columns) if not numeric(out.iloc[:, i])]
-    out = format_table(out, digits)  # text: p < 0.001, whole numbers without decimals, ...
-    if rename:
-        out = out.rename(columns=rename)
-    out.columns = [str(c).replace("_", " ") for c in out.columns]
+    # text: p < 0.001, whole numbers without decimals, ...
+    out = _headers(format_table(out, digits), rename)
     styler = out.style
     if text_cols:  # words read from the left, numbers line up on the right (the page's CSS)
         styler = styler.set_properties(subset=[out.columns[i] for i in text_cols],
