@@ -8,29 +8,16 @@ formats; labels are our own). A value that is missing shows an en dash, never a 
 from __future__ import annotations
 
 import html as _html
-from typing import Any
 
 from IPython.display import HTML
 
-from analysis.report.numbers import MISSING
+from analysis.report.numbers import MISSING, value_at
 
 __all__ = ["kpi_items", "kpi_html", "kpi_strip"]
 
 
-def _get(d: Any, *path):
-    for key in path:
-        if not isinstance(d, dict) or d.get(key) is None:
-            return None
-        d = d[key]
-    try:
-        v = float(d)
-    except (TypeError, ValueError):
-        return None
-    return v if v == v else None
-
-
 def _pct(head, *path):
-    v = _get(head, *path)
+    v = value_at(head, *path)
     return None if v is None else 100 * v
 
 
@@ -48,10 +35,10 @@ def kpi_items(kind: str, head: dict) -> list[dict]:
         r = ("rate_per_100_person_years",)
         s = ("survival_at", "12")
         return [
-            _item("Customers", _get(head, "n"), ",.0f"),
-            _item("Departures", _get(head, "events"), ",.0f"),
-            _item("Departures per 100 customer-years", _get(head, *r, "estimate"), ".1f",
-                  _get(head, *r, "ci_low"), _get(head, *r, "ci_high")),
+            _item("Customers", value_at(head, "n"), ",.0f"),
+            _item("Departures", value_at(head, "events"), ",.0f"),
+            _item("Departures per 100 customer-years", value_at(head, *r, "estimate"), ".1f",
+                  value_at(head, *r, "ci_low"), value_at(head, *r, "ci_high")),
             _item("Still a customer after 12 months", _pct(head, *s, "survival"), ".1f",
                   _pct(head, *s, "ci_low"), _pct(head, *s, "ci_high"), unit="%"),
         ]
@@ -59,23 +46,23 @@ def kpi_items(kind: str, head: dict) -> list[dict]:
         lead = head.get(head.get("recommended") or "msm") or {}
         g = ("gformula", "one_more_product", "rmst_36_gain")
         return [
-            _item("Customers", _get(head, "n"), ",.0f"),
-            _item("Departures", _get(head, "events"), ",.0f"),
-            _item("HR per additional product", _get(lead, "hr"), ".2f", _get(lead, "ci_low"),
-                  _get(lead, "ci_high")),
-            _item("Months kept by one more product (36 months)", _get(head, *g, "estimate"),
-                  ".2f", _get(head, *g, "ci_low"), _get(head, *g, "ci_high")),
+            _item("Customers", value_at(head, "n"), ",.0f"),
+            _item("Departures", value_at(head, "events"), ",.0f"),
+            _item("HR per additional product", value_at(lead, "hr"), ".2f", value_at(lead, "ci_low"),
+                  value_at(lead, "ci_high")),
+            _item("Months kept by one more product (36 months)", value_at(head, *g, "estimate"),
+                  ".2f", value_at(head, *g, "ci_low"), value_at(head, *g, "ci_high")),
         ]
     if kind == "drivers":
         return [
-            _item("Customers", _get(head, "n"), ",.0f"),
-            _item("Departures", _get(head, "events"), ",.0f"),
-            _item("Ranking accuracy (C-index)", _get(head, "c_index_harrell"), ".3f"),
+            _item("Customers", value_at(head, "n"), ",.0f"),
+            _item("Departures", value_at(head, "events"), ",.0f"),
+            _item("Ranking accuracy (C-index)", value_at(head, "c_index_harrell"), ".3f"),
         ]
     if kind == "early_warning":
         return [
-            _item("Customers scored", _get(head, "scored"), ",.0f"),
-            _item("On this month's list", _get(head, "listed", "customers"), ",.0f"),
+            _item("Customers scored", value_at(head, "scored"), ",.0f"),
+            _item("On this month's list", value_at(head, "listed", "customers"), ",.0f"),
         ]
     raise ValueError(f"unknown report kind {kind!r}")
 

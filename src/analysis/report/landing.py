@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from analysis.report.i18n import t
+from analysis.report.numbers import value_at
 
 __all__ = ["scope_of", "collect_headlines", "landing_html", "LANDING_CSS"]
 
@@ -83,22 +84,13 @@ def collect_headlines(folder: Path, manifest: dict[str, Any]) -> dict[str | None
     return scopes
 
 
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if v == v else None  # NaN -> None
-
-
 def _rate(ov: dict) -> tuple[float | None, float | None, float | None]:
-    r = ov.get("rate_per_100_person_years") or {}
-    return _num(r.get("estimate")), _num(r.get("ci_low")), _num(r.get("ci_high"))
+    return tuple(value_at(ov, "rate_per_100_person_years", k)
+                 for k in ("estimate", "ci_low", "ci_high"))
 
 
 def _retention(ov: dict) -> tuple[float | None, float | None, float | None]:
-    s = (ov.get("survival_at") or {}).get("12") or {}
-    return _num(s.get("survival")), _num(s.get("ci_low")), _num(s.get("ci_high"))
+    return tuple(value_at(ov, "survival_at", "12", k) for k in ("survival", "ci_low", "ci_high"))
 
 
 def _fmt_ci(est, lo, hi, fmt: str, unit: str = "") -> str:
@@ -111,7 +103,7 @@ def _fmt_ci(est, lo, hi, fmt: str, unit: str = "") -> str:
 
 def _product(pe: dict) -> str:
     lead = pe.get(pe.get("recommended") or "msm") or {}
-    hr, lo, hi = (_num(lead.get(k)) for k in ("hr", "ci_low", "ci_high"))
+    hr, lo, hi = (value_at(lead, k) for k in ("hr", "ci_low", "ci_high"))
     return _fmt_ci(hr, lo, hi, ".2f")
 
 
@@ -119,9 +111,9 @@ def _card(folder: str, scope: str | None, entry: dict, lang: str = "en") -> str:
     ov, pe = entry.get("overview") or {}, entry.get("product_effect") or {}
     name = t("index.bank", lang) if scope is None else t("index.branch", lang, branch=scope)
     rows = [(t("index.customers", lang),
-             f"{int(ov['n']):,}" if _num(ov.get("n")) is not None else "&ndash;"),
+             f"{int(ov['n']):,}" if value_at(ov, "n") is not None else "&ndash;"),
             (t("index.departures", lang),
-             f"{int(ov['events']):,}" if _num(ov.get("events")) is not None else "&ndash;"),
+             f"{int(ov['events']):,}" if value_at(ov, "events") is not None else "&ndash;"),
             (t("index.rate", lang), _fmt_ci(*_rate(ov), ".1f")),
             (t("index.retention12", lang),
              _fmt_ci(*[None if v is None else 100 * v for v in _retention(ov)], ".1f", "%")),

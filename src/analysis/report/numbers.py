@@ -23,7 +23,8 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING", "format_p", "format_number", "format_table", "is_p_column"]
+__all__ = ["MISSING", "format_p", "format_number", "format_table", "is_p_column",
+           "value_at"]
 
 #: How a missing value is shown.
 MISSING = "–"
@@ -34,6 +35,23 @@ def _missing(x) -> bool:
         return x is None or bool(pd.isna(x))
     except (TypeError, ValueError):
         return False
+
+
+def value_at(d, *path) -> float | None:
+    """The number at ``path`` in nested dicts (a headline payload), None when missing or NaN.
+
+    >>> value_at({"rate": {"estimate": 11.4}}, "rate", "estimate"), value_at({}, "rate")
+    (11.4, None)
+    """
+    for key in path:
+        if not isinstance(d, dict) or d.get(key) is None:
+            return None
+        d = d[key]
+    try:
+        v = float(d)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
 
 
 def format_p(p) -> str:
