@@ -249,7 +249,8 @@ def markdown(summary: dict) -> str:
              f"{s['customers']} customers per book, run {s['date']} "
              f"({s['cpu_seconds_per_seed']:.0f} s CPU per seed"
              + (f"; {', '.join(s['only'])} rerun then, the other rows kept from the run before"
-                if s.get("only") else "") + "). Bias and SDs on the log scale "
+                if s.get("only") else "")
+             + (f"; {s['note']}" if s.get("note") else "") + "). Bias and SDs on the log scale "
              "for hazard ratios; coverage of the 95% CI with its Monte Carlo SE.", "",
              "| estimator | truth | truth value | n | mean estimate | bias | emp. SD | mean SE "
              "| SD/SE | coverage (MC SE) |",
@@ -329,9 +330,25 @@ def _merge_previous(results: list[dict], scenario: str, only: tuple, settings: d
     return merged
 
 
+def _previous_run(scenario: str, customers: int) -> dict:
+    """The last results file of ``scenario`` (for ``--extend``)."""
+    path = RESULTS / f"coverage_{scenario}.json"
+    if not path.exists():
+        return {"seeds": [], "settings": {}}
+    old = json.loads(path.read_text())
+    if old["settings"].get("customers") != customers:
+        raise SystemExit(f"{path}: cannot extend a run with {old['settings'].get('customers')} "
+                         f"customers per book by books of {customers}; rerun it whole")
+    return old
+
+
 def run(scenario: str, seeds: int, first_seed: int, customers: int, jobs: int,
-        only: tuple = ()) -> dict:
-    args = [(scenario, first_seed + i, customers, only) for i in range(seeds)]
+        only: tuple = (), extend: bool = False) -> dict:
+    old = _previous_run(scenario, customers) if extend else {"seeds": [], "settings": {}}
+    previous = old["seeds"]
+    done = {r["seed"] for r in previous}
+    args = [(scenario, first_seed + i, customers, only) for i in range(seeds)
+            if first_seed + i not in done]
     t0, c0 = time.time(), time.process_time()
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -340,6 +357,22 @@ def run(scenario: str, seeds: int, first_seed: int, customers: int, jobs: int,
         results = [_run_seed_args(a) for a in args]
     results = _merge_previous(results, scenario, only, {"first_seed": first_seed,
                                                          "seeds": seeds, "customers": customers})
+    note = ""
+    if extend:
+        new = sorted(r["seed"] for r in results)
+        if new and previous:
+            note = (f"seeds {new[0]}..{new[-1]} added {time.strftime('%Y-%m-%d')} to the run "
+                    f"of {old['settings'].get('date')}")
+            if old["settings"].get("only"):
+                note = (f"in seeds {previous[0]['seed']}..{previous[-1]['seed']} "
+                        f"{', '.join(old['settings']['only'])} was rerun "
+                        f"{old['settings'].get('date')} and the other rows kept from the run "
+                        f"before; " + note)
+            if old["settings"].get("note"):
+                note = old["settings"]["note"] + "; " + note
+        results = sorted(previous + results, key=lambda r: r["seed"])
+        seeds, first_seed = len(results), min(r["seed"] for r in results)
+        only = ()
     cpu = sum(sum(r["seconds"].values()) for r in results)  # worker wall time ~ CPU time
     errors: dict = {}
     for r in results:
@@ -349,6 +382,7 @@ def run(scenario: str, seeds: int, first_seed: int, customers: int, jobs: int,
         "settings": {"scenario": scenario, "seeds": seeds, "first_seed": first_seed,
                      "customers": customers, "jobs": jobs, "date": time.strftime("%Y-%m-%d"),
                      "only": list(only),
+                     "note": note,
                      "wall_seconds": time.time() - t0,
                      "cpu_seconds_per_seed": cpu / max(seeds, 1),
                      "main_process_cpu_seconds": time.process_time() - c0},
@@ -370,11 +404,16 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="+", default=(), choices=[e.name for e in REGISTRY],
                     help="run only these estimator groups; the others' rows of the same seeds "
                          "are kept from the last results file (rerun after a change to one)")
+    ap.add_argument("--extend", action="store_true",
+                    help="add these seeds to the last results file (seeds already there are "
+                         "skipped) instead of replacing it")
     args = ap.parse_args(argv)
+    if args.extend and args.only:
+        ap.error("--extend and --only do not combine")
     scenarios = ("default", "feedback") if args.scenario == "both" else (args.scenario,)
     for sc in scenarios:
         summary = run(sc, args.seeds, args.first_seed, args.customers, args.jobs,
-                      tuple(args.only))
+                      tuple(args.only), args.extend)
         print(markdown(summary))
     write_doc()
     return 0
