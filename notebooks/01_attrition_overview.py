@@ -26,6 +26,7 @@ k = 3  # months below tier 3 that confirm value attrition
 horizons = [12, 24, 36]  # tenure horizons, months
 show_ids = False  # this report never lists customers; kept for a common interface
 min_events = 10  # fewer departures than this: the report says so at the top
+lang = "en"  # report language: "en" or "zh" (Chinese)
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
@@ -38,8 +39,11 @@ from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
+from analysis.studies.words import p_text
 from analysis import plots
+from analysis.i18n import set_language, tr
 
+set_language(lang)
 plots.set_style()
 study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
 ov = attrition_overview(study, horizons=horizons)
@@ -62,7 +66,7 @@ display(Markdown(key_findings(ov, min_events=min_events)))
 # %%
 show(ov.summary)
 if len(ov.exclusions):
-    show(ov.exclusions, caption='Customers outside the population studied, and why')
+    show(ov.exclusions, caption=tr('Customers outside the population studied, and why'))
 
 # %% [markdown]
 # ## Attrition rates
@@ -74,12 +78,12 @@ for col, words in study.groupings.items():
     if col not in ov.rates:
         continue
     rates = ov.rates[col]
-    display(Markdown(f'### By {words}'))
+    display(Markdown('### ' + tr('By {words}', words=words)))
     if not rates.ok:
         note(rates.note)
         continue
     ax = plots.rate_plot(rates.value, x=col)
-    _ = ax.set_title(f'Attrition rate by {words}')
+    _ = ax.set_title(tr('Attrition rate by {words}', words=words))
     plt.show()
     show(rates.value, digits=1)
 
@@ -93,16 +97,16 @@ for col, words in study.groupings.items():
     if col not in ov.km:
         continue
     km, lr = ov.km[col], ov.logrank[col]
-    display(Markdown(f'### By {words}'))
+    display(Markdown('### ' + tr('By {words}', words=words)))
     if not km.ok:
         note(km.note)
         continue
-    ax = plots.km_plot(km.value, at_risk_times=list(range(0, 121, 24)), title=f'Customers remaining by {words}')
+    ax = plots.km_plot(km.value, at_risk_times=list(range(0, 121, 24)), title=tr('Customers remaining by {words}', words=words))
     _ = ax.set_xlim(0, 120)
     plt.show()
     if lr.ok:
-        display(Markdown(f'Log-rank test: chi-square {lr.value.chi2:.1f} on {lr.value.df} df, '
-                         f'p = {lr.value.p:.3g}.'))
+        display(Markdown(tr('Log-rank test: chi-square {chi2} on {df} df, {p}.', chi2=f'{lr.value.chi2:.1f}',
+                            df=lr.value.df, p=p_text(lr.value.p))))
     else:
         note(lr.note)
 
@@ -112,9 +116,9 @@ for col, words in study.groupings.items():
 # Survival: share still with the bank at each tenure. Restricted mean survival time (RMST): the average number of months a customer stays within the horizon (its standard error is that of the estimate, Greenwood-type).
 
 # %%
-show(ov.survival_at, digits=3, caption='Share remaining at each horizon (all customers)')
-show(ov.survival_at_products, digits=3, caption='Share remaining by products held at entry')
-show(ov.rmst, digits=2, caption='Restricted mean months on book within each horizon')
+show(ov.survival_at, digits=3, caption=tr('Share remaining at each horizon (all customers)'))
+show(ov.survival_at_products, digits=3, caption=tr('Share remaining by products held at entry'))
+show(ov.rmst, digits=2, caption=tr('Restricted mean months on book within each horizon'))
 
 # %% [markdown]
 # ## Median time to attrition
@@ -122,9 +126,9 @@ show(ov.rmst, digits=2, caption='Restricted mean months on book within each hori
 # The tenure by which half of customers have left (blank: not reached).
 
 # %%
-show(ov.median, digits=1, caption='All customers')
+show(ov.median, digits=1, caption=tr('All customers'))
 for col in ov.median_by:
-    show(ov.median_by[col], digits=1, caption=f'By {study.groupings[col]}')
+    show(ov.median_by[col], digits=1, caption=tr('By {words}', words=study.groupings[col]))
 
 # %% [markdown]
 # ## When in the tenure is the risk highest?
@@ -134,7 +138,7 @@ for col in ov.median_by:
 # %%
 if ov.hazard.ok:
     ax = plots.hazard_plot(ov.hazard.value[ov.hazard.value['time'] <= 120])
-    _ = ax.set_title('Risk of leaving by month of tenure')
+    _ = ax.set_title(tr('Risk of leaving by month of tenure'))
     plt.show()
 else:
     note(ov.hazard.note)
@@ -147,9 +151,10 @@ else:
 # %%
 if ov.lorenz.ok:
     ax = plots.lorenz_plot(ov.lorenz.value)
-    _ = ax.set_title(f'Share of {study.value_words} by share of customers')
+    _ = ax.set_title(tr('Share of {value} by share of customers', value=study.value_words))
     plt.show()
-    display(Markdown(f'Top 20% of customers: **{ov.top20_share:.0%}** of {study.value_words}; Gini {ov.gini:.2f}.'))
+    display(Markdown(tr('Top 20% of customers: **{share}** of {value}; Gini {gini}.', share=f'{ov.top20_share:.0%}',
+                        value=study.value_words, gini=f'{ov.gini:.2f}')))
 else:
     note(ov.lorenz.note)
 

@@ -21,10 +21,11 @@ ALLOWED: dict[str, set[str]] = {
     "data": {"errors", "config"},
     "frames": {"errors", "config"},
     "stats": {"errors", "config"},
-    "studies": {"errors", "config", "data", "frames", "stats"},
-    "plots": {"errors", "config", "stats"},
-    "report": {"errors", "config", "data"},
-    "cli": {"errors", "config", "data", "report", "studies"},  # `watchlist` runs a study
+    "i18n": set(),  # the report language: every layer that shows words may use it
+    "studies": {"errors", "config", "data", "frames", "stats", "i18n"},
+    "plots": {"errors", "config", "stats", "i18n"},
+    "report": {"errors", "config", "data", "i18n"},
+    "cli": {"errors", "config", "data", "report", "studies", "i18n"},  # `watchlist` runs a study
     "__init__": set(),
 }
 MAX_LINES = 700

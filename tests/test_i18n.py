@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from analysis.report.i18n import LANGUAGES, MESSAGES, format_month, placeholders, t
+from analysis.i18n import LANGUAGES, MESSAGES, format_month, placeholders, t
 from analysis.report.index import index_html
 from tests.test_landing import _overview, _write
 

@@ -23,6 +23,7 @@ import pandas as pd
 from IPython.display import Markdown as _IPyMarkdown
 from IPython.display import display as _ipy_display
 
+from analysis.i18n import language, tr, tr_value
 from analysis.report.numbers import MISSING, format_table
 
 __all__ = ["show", "note", "nice_table", "styled_table", "escape_markdown", "Markdown", "display"]
@@ -117,9 +118,22 @@ def _without_empty_note(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _headers(df: pd.DataFrame, rename: dict | None) -> pd.DataFrame:
-    """Column labels as shown: ``rename`` applied, underscores as spaces."""
+    """Column labels as shown: ``rename`` applied, underscores as spaces, in the report's
+    language (:func:`analysis.i18n.tr`)."""
     out = df.rename(columns=rename) if rename else df
-    return out.set_axis([str(c).replace("_", " ") for c in out.columns], axis=1)
+    return out.set_axis([tr(str(c).replace("_", " ")) for c in out.columns], axis=1)
+
+
+def _translated_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells in the report's language where they are known labels (tiers, segments...);
+    booleans as yes/no, never Python's True/False."""
+    english = language() == "en"
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_bool_dtype(s) or (not english and not pd.api.types.is_numeric_dtype(s)):
+            out[col] = s.astype(object).map(tr_value)
+    return out
 
 
 def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None, index: bool = False):
@@ -141,7 +155,7 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
     numeric = pd.api.types.is_numeric_dtype
     text_cols = [i for i, c in enumerate(out.columns) if not numeric(out.iloc[:, i])]
     # text: p < 0.001, whole numbers without decimals, ...
-    out = _headers(format_table(out, digits), rename)
+    out = _headers(format_table(_translated_values(out), digits), rename)
     styler = out.style
     if text_cols:  # words read from the left, numbers line up on the right (the page's CSS)
         styler = styler.set_properties(subset=[out.columns[i] for i in text_cols],
@@ -156,7 +170,7 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
 
 def note(text: str) -> None:
     """Display a plain-language note (e.g. why a section cannot be estimated), escaped."""
-    display(Markdown(f"> **Note.** {text}"))
+    display(Markdown(f"> **{tr('Note.')}** {text}"))
 
 
 def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | None = None) -> None:

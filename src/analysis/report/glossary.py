@@ -96,7 +96,7 @@ def glossary(*terms: str, lang: str = "en") -> Markdown:
     >>> glossary("HR", lang="zh").data.startswith("- **风险比（HR）**：")
     True
     """
-    from analysis.report.i18n import check_lang
+    from analysis.i18n import check_lang
 
     unknown = [t for t in terms if t not in GLOSSARY]
     if unknown:

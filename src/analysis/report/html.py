@@ -374,16 +374,19 @@ def _parameters_html(params: Mapping[str, Any]) -> str:
 TECHNICAL_ROWS = frozenset({"Parameters", "Data fingerprint", "Code version", "Generated"})
 
 
-def header_html(title: str, rows: Mapping[str, Any]) -> str:
+def header_html(title: str, rows: Mapping[str, Any], lang: str = "en") -> str:
     """Return the report header: a title and a two-column table (``rows`` values are escaped,
     except the ``Parameters`` row when given as a mapping, which is formatted); the rows in
-    :data:`TECHNICAL_ROWS` go in a collapsed ``<details>`` block under it."""
+    :data:`TECHNICAL_ROWS` go in a collapsed ``<details>`` block under it. Row labels are
+    translated into ``lang``."""
+    from analysis.i18n import tr
+
     def table(items):
         out = ["<table>"]
         for label, value in items:
             cell = (_parameters_html(value) if isinstance(value, Mapping)
                     else _html.escape(str(value)))
-            out.append(f"<tr><th>{_html.escape(str(label))}</th><td>{cell}</td></tr>")
+            out.append(f"<tr><th>{_html.escape(tr(str(label), lang))}</th><td>{cell}</td></tr>")
         return out + ["</table>"]
 
     shown = [(k, v) for k, v in rows.items() if v is not None]
@@ -391,7 +394,8 @@ def header_html(title: str, rows: Mapping[str, Any]) -> str:
     lines += table([(k, v) for k, v in shown if k not in TECHNICAL_ROWS])
     technical = [(k, v) for k, v in shown if k in TECHNICAL_ROWS]
     if technical:  # for analysts and auditors: folded away for the managers who read on
-        lines += ["<details><summary>Technical details</summary>", *table(technical),
+        lines += [f"<details><summary>{_html.escape(tr('Technical details', lang))}</summary>",
+                  *table(technical),
                   "</details>"]
     lines.append("</header>")
     return "\n".join(lines)
@@ -462,14 +466,22 @@ def notebook_to_html(
     OfflineError
         If the page would load anything from the network (never expected; a safety net).
     """
+    from analysis.i18n import check_lang, html_lang, translate_markdown
+
     nb, path = _load(nb_or_path)
-    title = title or _title_of(nb, path)
     params = dict(nb.metadata.get("papermill", {}).get("parameters") or {})
+    lang = check_lang(str(params.get("lang") or "en"))
+    if lang != "en":  # the notebook's prose cells, from the catalogue (outputs are made in lang)
+        nb = copy.deepcopy(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = translate_markdown(cell.source, lang)
+    title = title or _title_of(nb, path)
     from analysis.report import code_version
 
     rows: dict[str, Any] = {
         "Report": None,
-        "Parameters": {k: v for k, v in params.items() if k not in ("data", "as_of")},
+        "Parameters": {k: v for k, v in params.items() if k not in ("data", "as_of", "lang")},
         "As of": params.get("as_of"),
         "Data": params.get("data"),
         "Data fingerprint": None,
@@ -481,11 +493,13 @@ def notebook_to_html(
     nb.metadata["title"] = title
     resources: dict[str, Any] = {
         "metadata": {"name": title, "path": str(path.parent) if path else ""},
-        "report_header": header_html(title, rows),
+        "report_header": header_html(title, rows, lang),
         "csp_meta": CSP_META,
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)
-    body = add_contents(_drop_repeated_title(body, title))
+    # nbconvert takes ISO 639-1 codes only; browsers pick Chinese glyphs for zh-CN
+    body = body.replace('<html lang="en">', f'<html lang="{html_lang(lang)}">', 1)
+    body = add_contents(_drop_repeated_title(body, title), lang)
     assert_offline(body, what=f"report {title!r}")
     return body
 
@@ -506,7 +520,7 @@ _H2_RE = re.compile(r'<h2 id="([^"<>]+)">(.*?)<a class="anchor-link"', re.S)
 _STRIP_TAGS_RE = re.compile(r"<[^>]+>")
 
 
-def add_contents(body: str) -> str:
+def add_contents(body: str, lang: str = "en") -> str:
     """Insert a table of contents (links to the page's ``<h2>`` sections) after the header.
 
     The links point inside the page only; the heading text is re-escaped (a heading printed
@@ -523,5 +537,19 @@ def add_contents(body: str) -> str:
         return body
     items = "".join(f'<li><a href="#{_html.escape(sid, quote=True)}">{_html.escape(text)}</a></li>'
                     for sid, text in sections)
-    nav = f'<nav class="report-toc"><strong>Contents</strong><ul>{items}</ul></nav>'
+    from analysis.i18n import tr
+
+    nav = (f'<nav class="report-toc"><strong>{_html.escape(tr("Contents", lang))}</strong>'
+           f'<ul>{items}</ul></nav>')
     return body.replace("</header>", "</header>" + nav, 1)
+
+
+_INVISIBLE_RE = re.compile(r"<(style|script|title|code|details)\b[^>]*>.*?</\1>", re.S | re.I)
+
+
+def visible_text(page: str) -> str:
+    """The text a reader of ``page`` sees by default: no styles, scripts, code, nor the
+    collapsed technical details; tags dropped, entities decoded (for the language checks)."""
+    start = page.find("<body")
+    body = _INVISIBLE_RE.sub(" ", page[start if start >= 0 else 0:])
+    return _html.unescape(_STRIP_TAGS_RE.sub(" ", body))

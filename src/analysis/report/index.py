@@ -22,7 +22,7 @@ from urllib.parse import quote
 from analysis.config import REPORTS_DIR
 from analysis.report import atomic_write_text
 from analysis.report.html import CSP_META, _format_value, assert_offline
-from analysis.report.i18n import html_lang, t
+from analysis.i18n import html_lang, t
 from analysis.report.landing import LANDING_CSS, landing_html
 
 __all__ = ["INDEX_NAME", "read_manifests", "index_html", "build_index"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from analysis.report.i18n import t
+from analysis.i18n import t
 from analysis.report.numbers import value_at
 
 __all__ = ["scope_of", "collect_headlines", "landing_html", "LANDING_CSS"]

@@ -54,7 +54,7 @@ __all__ = [
 # Set by the runner for every job; a schedule may not fix them.
 RUN_PARAMETERS = ("data", "as_of")
 # Every report notebook defines these in its parameters cell.
-STANDARD_PARAMETERS = ("data", "branch", "as_of", "attrition", "horizons", "show_ids")
+STANDARD_PARAMETERS = ("data", "branch", "as_of", "attrition", "horizons", "show_ids", "lang")
 
 _TOP_KEYS = {"reports", "notebooks_dir"}
 _ENTRY_KEYS = {"notebook", "parameters", "per_branch"}

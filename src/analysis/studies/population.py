@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.i18n import format_month, language, tr, tr_value
 from analysis.config import HIGH_VALUE_TIER, MIN_EVENTS
 from analysis.data.loaders import load_source
 from analysis.data.portfolio import Portfolio
@@ -99,35 +100,35 @@ class Study:
     def value_words(self) -> str:
         """What the value column measures, for readers."""
         if self.value_column in (None, "profit_annual"):
-            return "profit"
-        return f"value ({self.value_column})"
+            return tr("profit")
+        return tr("value ({column})", column=self.value_column)
 
     @property
     def period_words(self) -> str:
         """'observed up to December 2025', or words for a snapshot without a date."""
         if self.as_of is None:
-            return "in the snapshot extract"
-        return f"observed up to {self.as_of:%B %Y}"
+            return tr("in the snapshot extract")
+        month = (format_month(self.as_of, "zh") if language() == "zh"
+                 else f"{self.as_of:%B %Y}")
+        return tr("observed up to {month}", month=month)
 
     @property
     def scope(self) -> str:
         branch = self.params.get("branch")
         if branch is not None:
-            return f"branch {branch}"
-        return "the whole bank" if self.has_panel else "the whole extract"
+            return tr("branch {branch}", branch=tr_value(branch))
+        return tr("the whole bank") if self.has_panel else tr("the whole extract")
 
     @property
     def attrition_words(self) -> str:
         if not self.has_panel:
             m = self.portfolio.mapping
-            return f"the churn flag '{m.event_column}' of the extract"
+            return tr("the churn flag '{column}' of the extract", column=m.event_column)
         if self.params["attrition"] == "value":
-            return (
-                f"value attrition: a tier {self.params['high_value_tier']}+ customer falling below "
-                f"tier {self.params['high_value_tier']} for {self.params['k']} consecutive months, "
-                "or closing"
-            )
-        return "closure: the customer ends the relationship"
+            return tr("value attrition: a tier {tier}+ customer falling below tier {tier} for {k} "
+                      "consecutive months, or closing", tier=self.params["high_value_tier"],
+                      k=self.params["k"])
+        return tr("closure: the customer ends the relationship")
 
 
 def prepare_study(
@@ -183,22 +184,22 @@ def prepare_study(
     frame["log_aum_entry"] = np.log1p(frame["aum_entry"])
     frame["log_loan_entry"] = np.log1p(frame["loan_entry"])
     frame["profit_annual"] = 12 * frame["profit_monthly"]
-    groupings = {
-        "tier_group": "value tier at entry",
-        "segment": "reliance segment",
-        "product_group": "products held at entry",
+    groupings = {  # words in the report's language (set_language runs first)
+        "tier_group": tr("value tier at entry"),
+        "segment": tr("reliance segment"),
+        "product_group": tr("products held at entry"),
     }
     if branch is None:
-        groupings["branch"] = "branch"
+        groupings["branch"] = tr("branch")
     numeric = {
-        "n_products_entry": "products held at entry",
-        "age_entry": "age at entry (years)",
-        "entry": "tenure at entry (months)",
-        "log_aum_entry": "log(1 + AUM at entry)",
-        "log_loan_entry": "log(1 + loan balance at entry)",
+        "n_products_entry": tr("products held at entry"),
+        "age_entry": tr("age at entry (years)"),
+        "entry": tr("tenure at entry (months)"),
+        "log_aum_entry": tr("log(1 + AUM at entry)"),
+        "log_loan_entry": tr("log(1 + loan balance at entry)"),
     }
     if "engagement" in frame and frame["engagement"].notna().all():
-        numeric["engagement"] = "engagement score"
+        numeric["engagement"] = tr("engagement score")
     params = dict(
         data=str(data),
         branch=branch,
@@ -235,12 +236,12 @@ def _snapshot_study(portfolio: Portfolio, *, data, branch, attrition: str, k: in
         top = int(min(max(frame["n_products_entry"].max(), 1), 6))
         frame["product_group"] = product_group(frame["n_products_entry"], top=top)
         frame["product_group"] = frame["product_group"].cat.remove_unused_categories()
-        groupings["product_group"] = "products held"
-        numeric["n_products_entry"] = "products held"
+        groupings["product_group"] = tr("products held")
+        numeric["n_products_entry"] = tr("products held")
     for col in m.groups:
         groupings[col] = col
     if branch is None and "branch" in frame and frame["branch"].nunique() > 1:
-        groupings["branch"] = f"branch ({m.branch})"
+        groupings["branch"] = tr("branch ({column})", column=m.branch)
     for col in m.numeric:
         numeric[col] = col
     params = dict(data=str(data), branch=branch, attrition=attrition, k=k,
@@ -273,7 +274,9 @@ def events_note(study: Study, minimum: int = MIN_EVENTS) -> str | None:
     n = int(study.frame["event"].sum()) if len(study.frame) else 0
     if n >= minimum:
         return None
-    what = "No departure" if n == 0 else f"Only {n:,} departure{'s' if n != 1 else ''}"
-    return (f"{what} among {len(study.frame):,} customers: fewer than {minimum:,}, too few to "
-            "compare groups or to locate a peak in the risk of leaving. The numbers below are "
-            "shown with their intervals, but no group is called higher or lower.")
+    what = (tr("No departure") if n == 0 else tr("Only 1 departure") if n == 1
+            else tr("Only {n} departures", n=f"{n:,}"))
+    return tr("{what} among {customers} customers: fewer than {minimum}, too few to compare "
+              "groups or to locate a peak in the risk of leaving. The numbers below are shown "
+              "with their intervals, but no group is called higher or lower.", what=what,
+              customers=f"{len(study.frame):,}", minimum=f"{minimum:,}")
