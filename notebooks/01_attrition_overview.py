@@ -82,7 +82,7 @@ for col, words in study.groupings.items():
     if not rates.ok:
         note(rates.note)
         continue
-    ax = plots.rate_plot(rates.value, x=col)
+    ax = plots.rate_plot(rates.value, x=col, xlabel=words)
     _ = ax.set_title(tr('Attrition rate by {words}', words=words))
     plt.show()
     show(rates.value, digits=1)

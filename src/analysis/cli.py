@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=REPORTS_DIR, help=f"reports folder (default: {REPORTS_DIR})")
     p.add_argument("--jobs", type=_positive_int, default=1, help="reports rendered at the same time (default: 1)")
+    p.add_argument("--lang", dest="languages", nargs="+", choices=("en", "zh"), metavar="LANG",
+                   help="report languages, en and/or zh (default: the schedule's 'languages')")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     p.add_argument(
         "--wait", type=_seconds, default=DEFAULT_WAIT, metavar="SECONDS",
@@ -180,6 +182,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             progress=args.progress,
             wait=args.wait,
+            languages=args.languages,
         )
     except BusyError as exc:
         _err(str(exc))

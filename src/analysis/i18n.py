@@ -182,7 +182,7 @@ def translate_markdown(source: str, lang: str) -> str:
 #: (kept in Latin script in Chinese statistics too), and units.
 ALLOWED_ASCII = frozenset({
     "HR", "CI", "AUM", "RMST", "IPW", "MSM", "SMD", "AUC", "PCRM", "ID", "PNG", "SVG",
-    "Kaplan", "Meier", "Cox", "Efron", "Poisson", "Greenwood", "Schoenfeld", "Lorenz", "Gini",
+    "Kaplan", "Meier", "Kaplan-Meier", "Cox", "Efron", "Poisson", "Greenwood", "Schoenfeld", "Lorenz", "Gini",
     "Weibull", "Wald", "Brier", "Harrell", "ln", "df", "vs", "English",
 })
 

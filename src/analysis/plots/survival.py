@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from analysis.stats.km import numbers_at_risk
+from analysis.i18n import tr, tr_value
 from analysis.plots.base import (PALETTE, TENURE_LABEL, _ax, _group_levels, _need, _subset,
                                  _titled)
 
@@ -38,8 +39,8 @@ def km_plot(
     censor_marks: bool = True,
     title: str | None = None,
     risk_table: bool = True,
-    xlabel: str = TENURE_LABEL,
-    ylabel: str = "Share still a customer",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
     min_at_risk: int = 10,
 ) -> Axes:
     """Kaplan-Meier curves from a :func:`analysis.stats.km.km_table` frame.
@@ -70,7 +71,7 @@ def km_plot(
         t = sub["time"].to_numpy(dtype=float)
         s = sub["survival"].to_numpy(dtype=float)
         color = colors[lvl]
-        (line,) = ax.step(t, s, where="post", color=color, lw=1.8, label=str(lvl))
+        (line,) = ax.step(t, s, where="post", color=color, lw=1.8, label=str(tr_value(lvl)))
         line.set_gid(f"km:{lvl}")
         if ci:
             ax.fill_between(
@@ -98,8 +99,8 @@ def km_plot(
         tmax = min(tmax, float(enough.max()))
     ax.set_xlim(tmin, tmax if tmax > tmin else tmin + 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel or tr(TENURE_LABEL))
+    ax.set_ylabel(ylabel or tr("Share still a customer"))
     if title:
         ax.set_title(title)
     if len(levels) > 1:  # outside the curves, right of the plot
@@ -128,7 +129,7 @@ def km_plot(
                 tax.text(t, y, f"{int(n)}", ha="center", va="center", color=colors[lvl],
                          fontsize="small", gid=f"risk:{lvl}")
         tax.set_yticks(range(len(levels)))
-        tax.set_yticklabels([str(lvl) for lvl in reversed(levels)], fontsize="small")
+        tax.set_yticklabels([str(tr_value(lvl)) for lvl in reversed(levels)], fontsize="small")
         for tick, lvl in zip(tax.get_yticklabels(), reversed(levels)):
             tick.set_color(colors[lvl])
         tax.tick_params(axis="x", labelbottom=False, length=0)
@@ -136,7 +137,7 @@ def km_plot(
         tax.grid(False)
         for side in ("top", "right", "bottom", "left"):
             tax.spines[side].set_visible(False)
-        tax.set_title("Number at risk", loc="left", fontsize="small")
+        tax.set_title(tr("Number at risk"), loc="left", fontsize="small")
         ax.risk_table_ax = tax
     return ax
 
@@ -166,7 +167,7 @@ def hazard_plot(
         color = PALETTE[i % len(PALETTE)]
         t = sub["time"].to_numpy(dtype=float)
         (line,) = ax.plot(t, scale * sub["hazard_smooth"].to_numpy(dtype=float), color=color,
-                          lw=2, label=str(lvl))
+                          lw=2, label=str(tr_value(lvl)))
         line.set_gid(f"smooth:{lvl}")
         if ci:
             ax.fill_between(t, scale * sub["smooth_ci_low"].to_numpy(dtype=float),
@@ -176,9 +177,10 @@ def hazard_plot(
             (pts,) = ax.plot(t, scale * sub["hazard"].to_numpy(dtype=float), ls="none",
                              marker="o", ms=3, alpha=0.5, color=color, label="_nolegend_")
             pts.set_gid(f"raw:{lvl}")
-    ax.set_xlabel(TENURE_LABEL)
-    unit = "per customer-month" if scale == 1 else f"per {scale:g} customer-months"
-    ax.set_ylabel(ylabel or f"Attrition hazard ({unit})")
+    ax.set_xlabel(tr(TENURE_LABEL))
+    unit = (tr("per customer-month") if scale == 1
+            else tr("per {scale} customer-months", scale=f"{scale:g}"))
+    ax.set_ylabel(ylabel or tr("Attrition hazard ({unit})", unit=unit))
     ax.set_ylim(bottom=0)
     if title:
         ax.set_title(title)
@@ -204,9 +206,9 @@ def lorenz_plot(
     ax = _ax(ax, figsize=(5.0, 5.0))
     x = lorenz["share_customers"].to_numpy(dtype=float)
     y = lorenz["share_value"].to_numpy(dtype=float)
-    (curve,) = ax.plot(x, y, color=PALETTE[0], lw=2, label="customers ranked by value")
+    (curve,) = ax.plot(x, y, color=PALETTE[0], lw=2, label=tr("customers ranked by value"))
     curve.set_gid("lorenz")
-    (diag,) = ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="equality")
+    (diag,) = ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label=tr("equality"))
     diag.set_gid("equality")
     x0 = 1 - top
     y0 = float(np.interp(x0, x, y))
@@ -214,7 +216,8 @@ def lorenz_plot(
     (pt,) = ax.plot([x0], [y0], marker="o", color=PALETTE[3], ls="none", label="_nolegend_")
     pt.set_gid("top_point")
     ax.annotate(
-        f"top {top:.0%} of customers\nhold {share:.0%} of the value",
+        tr("top {top} of customers\nhold {share} of the value", top=f"{top:.0%}",
+           share=f"{share:.0%}"),
         xy=(x0, y0),
         xytext=(0.05, 0.75),
         textcoords="axes fraction",
@@ -223,8 +226,8 @@ def lorenz_plot(
     )
     ax.set_xlim(0, 1)
     ax.set_ylim(min(0.0, float(y.min())), max(1.0, float(y.max())))
-    ax.set_xlabel("Share of customers (lowest value first)")
-    ax.set_ylabel("Share of total value")
+    ax.set_xlabel(tr("Share of customers (lowest value first)"))
+    ax.set_ylabel(tr("Share of total value"))
     if title:
         ax.set_title(title)
     ax.legend(loc="upper left")
@@ -239,6 +242,7 @@ def rate_plot(
     y: str = "rate_per_100_person_years",
     low: str = "rate_ci_low",
     high: str = "rate_ci_high",
+    xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
 ) -> Axes:
@@ -260,13 +264,13 @@ def rate_plot(
     )
     container.lines[0].set_gid("estimates")
     ax.set_xticks(pos)
-    ax.set_xticklabels([str(v) for v in rates[x]])
+    ax.set_xticklabels([str(tr_value(v)) for v in rates[x]])
     ax.set_xlim(-0.5, len(rates) - 0.5)
-    ax.set_xlabel(x)
+    ax.set_xlabel(xlabel or tr(x.replace("_", " ")))
     default = {
         "rate_per_100_person_years": "Attrition per 100 customer-years",
         "share_leaving": "Share of customers who left",
     }
-    ax.set_ylabel(ylabel or default.get(y, y))
+    ax.set_ylabel(ylabel or tr(default.get(y, y)))
     ax.set_ylim(bottom=0)
     return _titled(ax, title)

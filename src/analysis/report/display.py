@@ -117,11 +117,40 @@ def _without_empty_note(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: Plain words for the column names the package's tables share (English; each shown through
+#: :func:`analysis.i18n.tr`). Other columns show their name with spaces for underscores.
+COLUMN_WORDS = {
+    "n": "Customers", "events": "Departures", "customers": "Customers",
+    "share_leaving": "Share who left", "share_ci_low": "95% CI low", "share_ci_high": "95% CI high",
+    "person_months": "Customer-months observed",
+    "rate_per_100_person_years": "Departures per 100 customer-years",
+    "rate_ci_low": "95% CI low", "rate_ci_high": "95% CI high",
+    "ci_low": "95% CI low", "ci_high": "95% CI high",
+    "group": "Group", "time": "Months", "survival": "Share still a customer",
+    "at_risk": "At risk", "tau": "Horizon (months)", "rmst": "Mean months on book (RMST)",
+    "se": "Standard error", "median": "Median (months)",
+    "tier_group": "Value tier at entry", "segment": "Reliance segment",
+    "product_group": "Products held at entry", "branch": "Branch",
+    "item": "Item", "value": "Value", "reason": "Reason",
+}
+
+
+def column_words(name: object) -> str:
+    """The header shown for column ``name``, in the report's language.
+
+    >>> column_words("share_ci_low (%)"), column_words("tier_group"), column_words("log_aum")
+    ('95% CI low (%)', 'Value tier at entry', 'log aum')
+    """
+    name = str(name)
+    suffix = " (%)" if name.endswith(" (%)") else ""
+    base = name[: len(name) - len(suffix)]
+    return tr(COLUMN_WORDS.get(base, base.replace("_", " "))) + suffix
+
+
 def _headers(df: pd.DataFrame, rename: dict | None) -> pd.DataFrame:
-    """Column labels as shown: ``rename`` applied, underscores as spaces, in the report's
-    language (:func:`analysis.i18n.tr`)."""
+    """Column labels as shown: ``rename`` applied, then :func:`column_words`."""
     out = df.rename(columns=rename) if rename else df
-    return out.set_axis([tr(str(c).replace("_", " ")) for c in out.columns], axis=1)
+    return out.set_axis([column_words(c) for c in out.columns], axis=1)
 
 
 def _translated_values(df: pd.DataFrame) -> pd.DataFrame:
@@ -168,9 +197,30 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
     return styler if index else styler.hide(axis="index")
 
 
+_NOTE_PREFIXES = ("Not estimable: ", "Caution: ")
+
+
+def note_words(text: str) -> str:
+    """A note in the report's language: the whole note when the catalogue has it, else its
+    ``Not estimable:`` / ``Caution:`` prefix and its reason, each translated where known
+    (notes are made in English by :mod:`analysis.errors`, whose checks read the prefix).
+
+    >>> from analysis.i18n import set_language
+    >>> _ = set_language("zh"); note_words("Not estimable: fewer than 5 customers."); _ = set_language("en")
+    '无法估计：客户少于5名。'
+    """
+    text = str(text)
+    if language() == "en" or tr(text) != text:
+        return tr(text)
+    for prefix in _NOTE_PREFIXES:
+        if text.startswith(prefix):
+            return tr(prefix.strip() + " {why}", why=tr(text[len(prefix):]))
+    return text
+
+
 def note(text: str) -> None:
     """Display a plain-language note (e.g. why a section cannot be estimated), escaped."""
-    display(Markdown(f"> **{tr('Note.')}** {text}"))
+    display(Markdown(f"> **{tr('Note.')}** {note_words(text)}"))
 
 
 def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | None = None) -> None:
@@ -192,7 +242,7 @@ def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | Non
     value = obj
     if hasattr(obj, "ok") and hasattr(obj, "note"):
         if not obj.ok:
-            note(obj.note)
+            note(obj.note)  # translated by note()
             return
         value = obj.value
     if caption:

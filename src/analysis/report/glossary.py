@@ -88,20 +88,21 @@ GLOSSARY_ZH: dict[str, tuple[str, str]] = {
 ABBREVIATIONS: tuple[str, ...] = ("AFT", "AUC", "CI", "EMPC", "HR", "IPW", "MSM", "RMST")
 
 
-def glossary(*terms: str, lang: str = "en") -> Markdown:
-    """The glossary section of a report: the given terms, in the order given, in ``lang``.
+def glossary(*terms: str, lang: str | None = None) -> Markdown:
+    """The glossary section of a report: the given terms, in the order given, in ``lang``
+    (default: the report's language, :func:`analysis.i18n.language`).
 
     >>> "**HR**" in glossary("HR", "CI").data
     True
     >>> glossary("HR", lang="zh").data.startswith("- **风险比（HR）**：")
     True
     """
-    from analysis.i18n import check_lang
+    from analysis.i18n import check_lang, language
 
     unknown = [t for t in terms if t not in GLOSSARY]
     if unknown:
         raise KeyError(f"not in the glossary: {', '.join(unknown)}")
-    if check_lang(lang) == "zh":
+    if check_lang(lang or language()) == "zh":
         return Markdown("\n".join(f"- **{GLOSSARY_ZH[t][0]}**：{GLOSSARY_ZH[t][1]}"
                                    for t in terms))
     return Markdown("\n".join(f"- **{t}**: {GLOSSARY[t]}" for t in terms))

@@ -11,6 +11,7 @@ import html as _html
 
 from IPython.display import HTML
 
+from analysis.i18n import tr
 from analysis.report.numbers import MISSING, value_at
 
 __all__ = ["kpi_items", "kpi_html", "kpi_strip"]
@@ -22,10 +23,11 @@ def _pct(head, *path):
 
 
 def _item(label: str, value, fmt: str, lo=None, hi=None, unit: str = "") -> dict:
+    """One KPI; ``label`` is English and shown in the report's language."""
     text = MISSING if value is None else f"{format(value, fmt)}{unit}"
     ci = (f"95% CI {format(lo, fmt)}{unit}–{format(hi, fmt)}{unit}"
           if value is not None and lo is not None and hi is not None else "")
-    return {"label": label, "value": text, "ci": ci}
+    return {"label": tr(label), "value": text, "ci": ci}
 
 
 def kpi_items(kind: str, head: dict) -> list[dict]:

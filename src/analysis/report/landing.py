@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from analysis.i18n import t
+from analysis.i18n import t, tr_value
 from analysis.report.numbers import value_at
 
 __all__ = ["scope_of", "collect_headlines", "landing_html", "LANDING_CSS"]
@@ -58,12 +58,12 @@ def scope_of(report: dict[str, Any]) -> str | None:
 def _default_run(report: dict[str, Any]) -> bool:
     """Only the default variant of a report feeds the cards (not e.g. value attrition)."""
     params = {k: v for k, v in (report.get("parameters") or {}).items()
-              if k not in ("data", "as_of", "branch")}
+              if k not in ("data", "as_of", "branch", "lang")}
     return params in ({}, {"attrition": "closure"})
 
 
 def collect_headlines(folder: Path, manifest: dict[str, Any]) -> dict[str | None, dict]:
-    """``scope -> {"links": {notebook: html}, "overview": {...}, "product_effect": {...}}``."""
+    """``scope -> {"links": {notebook: {lang: html}}, "overview": {...}, "product_effect": {...}}``."""
     scopes: dict[str | None, dict] = {}
     for rep in manifest.get("reports") or []:
         if rep.get("status") != "ok" or not _default_run(rep):
@@ -71,7 +71,8 @@ def collect_headlines(folder: Path, manifest: dict[str, Any]) -> dict[str | None
         scope = scope_of(rep)
         entry = scopes.setdefault(scope, {"links": {}})
         if rep.get("html"):
-            entry["links"][rep.get("notebook")] = rep["html"]
+            lang = (rep.get("parameters") or {}).get("lang") or "en"
+            entry["links"].setdefault(rep.get("notebook"), {})[lang] = rep["html"]
         if rep.get("json"):
             try:
                 head = json.loads((folder / rep["json"]).read_text(encoding="utf-8"))
@@ -109,7 +110,8 @@ def _product(pe: dict) -> str:
 
 def _card(folder: str, scope: str | None, entry: dict, lang: str = "en") -> str:
     ov, pe = entry.get("overview") or {}, entry.get("product_effect") or {}
-    name = t("index.bank", lang) if scope is None else t("index.branch", lang, branch=scope)
+    name = (t("index.bank", lang) if scope is None
+            else t("index.branch", lang, branch=tr_value(scope, lang)))
     rows = [(t("index.customers", lang),
              f"{int(ov['n']):,}" if value_at(ov, "n") is not None else "&ndash;"),
             (t("index.departures", lang),
@@ -119,9 +121,21 @@ def _card(folder: str, scope: str | None, entry: dict, lang: str = "en") -> str:
              _fmt_ci(*[None if v is None else 100 * v for v in _retention(ov)], ".1f", "%")),
             (t("index.hr_product", lang), _product(pe) if pe else "&ndash;")]
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)
-    links = " &middot; ".join(
-        f'<a href="{_e(quote(folder) + "/" + quote(entry["links"][nb]))}">{_e(t(key, lang))}</a>'
-        for nb, key in REPORT_LINKS if nb in entry["links"])
+    def href(html: str) -> str:
+        return _e(quote(folder) + "/" + quote(html))
+
+    links = []
+    for nb, key in REPORT_LINKS:
+        versions = entry["links"].get(nb) or {}
+        if not versions:
+            continue
+        own = versions.get(lang) or next(iter(versions.values()))
+        link = f'<a href="{href(own)}">{_e(t(key, lang))}</a>'
+        other = next((h for lg, h in versions.items() if lg != lang and h != own), None)
+        if other:  # the same report in the other language
+            link += f' <a class="other-lang" href="{href(other)}">{_e(t("index.other_language", lang))}</a>'
+        links.append(link)
+    links = " &middot; ".join(links)
     cls = "card bank" if scope is None else "card"
     return (f'<div class="{cls}"><h3>{_e(name)}</h3><dl>{dl}</dl>'
             f'<div class="links">{links or _e(t("index.no_report", lang))}</div></div>')
@@ -154,7 +168,8 @@ def _dot_plot(rows: list[tuple[str, float, float, float]], bank: tuple | None,
                      "</text>")
     for i, (label, est, l, h) in enumerate(rows):
         y = 15 + row_h * i
-        parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{_e(label)}</text>')
+        parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">'
+                     f'{_e(tr_value(label, lang))}</text>')
         parts.append(f'<line x1="{x(l):.1f}" y1="{y}" x2="{x(h):.1f}" y2="{y}" '
                      'stroke="#888" stroke-width="2"/>')
         parts.append(f'<circle cx="{x(est):.1f}" cy="{y}" r="4" fill="#d55e00"/>')

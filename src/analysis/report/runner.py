@@ -456,6 +456,7 @@ def render(
     cell_timeout: int | None = None,
     index: bool = True,
     wait: float = DEFAULT_WAIT,
+    languages: Sequence[str] | None = None,
 ) -> RenderResult:
     """Render every report of a schedule for one as-of date.
 
@@ -486,6 +487,8 @@ def render(
         Rebuild ``<out_dir>/index.html`` (after every published report).
     wait : float
         Seconds to wait for another render of ``out_dir`` to finish.
+    languages : list of str, optional
+        Report languages (``en``, ``zh``); default the schedule's ``languages``.
 
     Raises
     ------
@@ -517,7 +520,7 @@ def render(
         window_end = _dt.date.today()
     as_of = resolve_as_of(window_end if as_of is None else as_of)
     # Branches come from the data already loaded above (no second read of the source).
-    job_list = expand(schedule, data=data_name, as_of=as_of, only=notebooks,
+    job_list = expand(schedule, data=data_name, as_of=as_of, only=notebooks, languages=languages,
                       branches=data_branches if branches is None else branches)
     if not job_list:
         raise ScheduleError(f"{schedule.source}: nothing to render")

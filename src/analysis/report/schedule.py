@@ -56,7 +56,7 @@ RUN_PARAMETERS = ("data", "as_of")
 # Every report notebook defines these in its parameters cell.
 STANDARD_PARAMETERS = ("data", "branch", "as_of", "attrition", "horizons", "show_ids", "lang")
 
-_TOP_KEYS = {"reports", "notebooks_dir"}
+_TOP_KEYS = {"reports", "notebooks_dir", "languages"}
 _ENTRY_KEYS = {"notebook", "parameters", "per_branch"}
 
 
@@ -76,6 +76,7 @@ class Schedule:
     entries: list[ScheduleEntry]
     notebooks_dir: Path
     source: str = "<schedule>"
+    languages: tuple[str, ...] = ("en",)  # every report is rendered once per language
 
     @property
     def notebooks(self) -> list[str]:
@@ -135,6 +136,7 @@ def parse_schedule(
         notebooks_dir = NOTEBOOKS_DIR
     notebooks_dir = Path(notebooks_dir).resolve()
 
+    languages = _languages(raw.get("languages", ["en"]), source)
     entries = []
     for i, item in enumerate(reports, start=1):
         where = f"{source}: reports[{i}]"
@@ -172,7 +174,24 @@ def parse_schedule(
         if per_branch and "branch" in params:
             raise ScheduleError(f"{where}: 'branch' cannot be fixed in 'parameters' of a per_branch entry")
         entries.append(ScheduleEntry(notebook=notebook, parameters=dict(params), per_branch=per_branch))
-    return Schedule(entries=entries, notebooks_dir=notebooks_dir, source=source)
+    return Schedule(entries=entries, notebooks_dir=notebooks_dir, source=source,
+                    languages=languages)
+
+
+def _languages(value: Any, source: str) -> tuple[str, ...]:
+    """The schedule's ``languages:`` list, checked (``en``, ``zh``; no repeats)."""
+    from analysis.i18n import LANGUAGES
+
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ScheduleError(f"{source}: 'languages' must be a non-empty list of "
+                            f"{', '.join(LANGUAGES)}, got {value!r}")
+    bad = [v for v in value if v not in LANGUAGES]
+    if bad:
+        raise ScheduleError(f"{source}: unknown language {bad[0]!r} in 'languages'; "
+                            f"choose from {', '.join(LANGUAGES)}")
+    return tuple(dict.fromkeys(value))
 
 
 def load_schedule(path: str | Path, *, notebooks_dir: str | Path | None = None) -> Schedule:
@@ -405,6 +424,7 @@ def expand(
     as_of: str | None = None,
     only: Sequence[str] | None = None,
     branches: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
 ) -> list[Job]:
     """Expand a schedule to concrete jobs, checking every parameter name first.
 
@@ -419,7 +439,12 @@ def expand(
         Keep only these notebooks (notebook names or output names).
     branches : list of str, optional
         Branch list for ``per_branch`` entries; default :func:`analysis.data.list_branches`.
+    languages : list of str, optional
+        Report languages (each report is rendered once per language, parameter ``lang``);
+        default the schedule's ``languages`` (English unless it says otherwise).
     """
+    languages = (_languages(list(languages), "--lang") if languages is not None
+                 else schedule.languages)
     if branches is None and any(e.per_branch for e in schedule.entries):
         branches = _list_branches(data)
 
@@ -427,15 +452,19 @@ def expand(
     for i, entry in enumerate(schedule.entries, start=1):
         path = schedule.notebooks_dir / f"{entry.notebook}.ipynb"
         base = dict(entry.parameters)
-        needed = list(base) + list(RUN_PARAMETERS) + (["branch"] if entry.per_branch else [])
+        needed = (list(base) + list(RUN_PARAMETERS) + (["branch"] if entry.per_branch else [])
+                  + (["lang"] if languages != ("en",) else []))
         defaults = check_parameters(path, needed, where=f"{schedule.source}: reports[{i}]")
         scopes: list[Any] = [None, *(branches or [])] if entry.per_branch else [base.get("branch")]
-        for branch in scopes:
-            params = {**base, "data": data, "as_of": as_of}
-            if entry.per_branch or "branch" in base:
-                params["branch"] = branch
-            name = job_name(entry.notebook, params, defaults)
-            jobs.append(Job(name=name, notebook=entry.notebook, path=path, parameters=params))
+        for lang in languages:
+            for branch in scopes:
+                params = {**base, "data": data, "as_of": as_of}
+                if entry.per_branch or "branch" in base:
+                    params["branch"] = branch
+                if lang != "en":  # English reports keep their names (and older notebooks work)
+                    params["lang"] = lang
+                name = job_name(entry.notebook, params, defaults)
+                jobs.append(Job(name=name, notebook=entry.notebook, path=path, parameters=params))
 
     # names are settled over the whole schedule, so that --notebook does not change them
     jobs = _disambiguate(jobs, schedule.source)

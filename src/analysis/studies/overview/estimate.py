@@ -7,9 +7,12 @@ Each section that the data cannot support carries a note instead of a table.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 import pandas as pd
 
+from analysis.i18n import format_month, language, tr, tr_value
 from analysis.config import HIGH_VALUE_TIER
 from analysis.errors import Attempt, attempt
 from analysis.studies.population import Study
@@ -55,36 +58,59 @@ def portfolio_summary(study: Study) -> pd.DataFrame:
     """A two-column table (item, value) describing the population studied."""
     f = study.frame
     p = study.portfolio
-    window = (
-        f"{p.window_start:%b %Y} to {study.as_of:%b %Y}"
-        if study.has_panel
-        else "one-row-per-customer snapshot" + (f" as of {study.as_of:%d %b %Y}" if study.as_of is not None else "")
-    )
+    zh = language() == "zh"
+
+    def month(ts):
+        return format_month(ts, "zh") if zh else f"{ts:%b %Y}"
+
+    if study.has_panel:
+        window = tr("{start} to {end}", start=month(p.window_start), end=month(study.as_of))
+    elif study.as_of is not None:
+        day = f"{study.as_of:%Y-%m-%d}" if zh else f"{study.as_of:%d %b %Y}"
+        window = tr("one-row-per-customer snapshot as of {day}", day=day)
+    else:
+        window = tr("one-row-per-customer snapshot")
     rows = [
-        ("Scope", study.scope[:1].upper() + study.scope[1:]),
-        ("Data source", "synthetic portfolio (known truth)" if p.truth is not None else p.source.split("/")[-1]),
-        ("Attrition definition", study.attrition_words),
-        ("Observation", window),
-        ("Customers studied", f"{len(f):,}"),
-        ("Already on book when observation started", f"{int((f['entry'] > 0).sum()):,} (left truncation, handled)"),
-        ("Customers who left", f"{int(f['event'].sum()):,}"),
-        ("Customer-years observed", f"{(f['duration'] - f['entry']).sum() / 12:,.0f}"),
+        (tr("Scope"), study.scope[:1].upper() + study.scope[1:]),
+        (tr("Data source"), tr("synthetic portfolio (known truth)") if p.truth is not None
+         else p.source.split("/")[-1]),
+        (tr("Attrition definition"), study.attrition_words),
+        (tr("Observation"), window),
+        (tr("Customers studied"), f"{len(f):,}"),
+        (tr("Already on book when observation started"),
+         tr("{n} (left truncation, handled)", n=f"{int((f['entry'] > 0).sum()):,}")),
+        (tr("Customers who left"), f"{int(f['event'].sum()):,}"),
+        (tr("Customer-years observed"), f"{(f['duration'] - f['entry']).sum() / 12:,.0f}"),
     ]
     if "n_products_entry" in f:
-        rows.append(("Median products held at entry", f"{f['n_products_entry'].median():.0f}"))
+        rows.append((tr("Median products held at entry"), f"{f['n_products_entry'].median():.0f}"))
     if "tier_entry" in f:
-        rows.append((f"High-value (tier {HIGH_VALUE_TIER}+) at entry",
+        rows.append((tr("High-value (tier {tier}+) at entry", tier=HIGH_VALUE_TIER),
                      f"{(f['tier_entry'] >= HIGH_VALUE_TIER).mean():.0%}"))
-    rows.append(("Excluded customers", f"{len(study.exclusions):,}"))
+    rows.append((tr("Excluded customers"), f"{len(study.exclusions):,}"))
     for i, text in enumerate(p.notes, 1):
-        rows.append((f"Data note {i}", text))
+        rows.append((tr("Data note {i}", i=i), text))
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
 def _exclusion_table(study: Study) -> pd.DataFrame:
     if study.exclusions.empty:
         return pd.DataFrame(columns=["reason", "customers"])
-    return study.exclusions["reason"].value_counts().rename_axis("reason").reset_index(name="customers")
+    table = study.exclusions["reason"].value_counts().rename_axis("reason").reset_index(name="customers")
+    table["reason"] = table["reason"].map(_reason_words)
+    return table
+
+
+_BELOW_TIER_RE = re.compile(r"below tier (\d+) when first observed: not in the high-value book")
+
+
+def _reason_words(reason: str) -> str:
+    """An exclusion reason of the data layer in the report's language."""
+    m = _BELOW_TIER_RE.fullmatch(str(reason))
+    if m:
+        return tr("below tier {tier} when first observed: not in the high-value book",
+                  tier=m.group(1))
+    return tr_value(reason)
 
 
 def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.i18n import tr, tr_value
 from analysis.config import ALPHA, MIN_EVENTS, ci_label
 from analysis.studies.words import p_text as _p
 from analysis.studies.overview.estimate import Overview, hazard_peak
@@ -32,34 +33,40 @@ def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
     few = events < min_events
     if ov.overall_rate.ok:
         r = ov.overall_rate.value.iloc[0]
-        lines.append(
-            f"Of **{len(f):,} customers** of {s.scope} {s.period_words}, "
-            f"**{int(r['events']):,} left** ({s.attrition_words}): "
-            f"**{r['rate_per_100_person_years']:.1f} per 100 customer-years** "
-            f"({ci_label()} {r['rate_ci_low']:.1f} to {r['rate_ci_high']:.1f})."
-        )
+        lines.append(tr(
+            "Of **{n} customers** of {scope} {period}, **{events} left** ({definition}): "
+            "**{rate} per 100 customer-years** ({ci} {low} to {high}).",
+            n=f"{len(f):,}", scope=s.scope, period=s.period_words, events=f"{int(r['events']):,}",
+            definition=s.attrition_words, rate=f"{r['rate_per_100_person_years']:.1f}",
+            ci=ci_label(), low=f"{r['rate_ci_low']:.1f}", high=f"{r['rate_ci_high']:.1f}"))
     else:
         lines.append(ov.overall_rate.note)
     if ov.survival_at.ok:
         parts = []
         for _, row in ov.survival_at.value.iterrows():
             if np.isfinite(row["survival"]):
-                parts.append(f"{row['survival']:.0%} after {row['time']:.0f} months")
+                parts.append(tr("{share} after {months} months", share=f"{row['survival']:.0%}",
+                                months=f"{row['time']:.0f}"))
         if parts:
-            lines.append("Share of customers still with the bank by tenure: " + ", ".join(parts) + ".")
+            lines.append(tr("Share of customers still with the bank by tenure: {parts}.",
+                            parts=tr(", ").join(parts)))
     if ov.median.ok:
         m = ov.median.value.iloc[0]
         if np.isfinite(m["median"]):
-            lines.append(f"Half of customers have left by month **{m['median']:.0f}** of tenure.")
+            lines.append(tr("Half of customers have left by month **{month}** of tenure.",
+                            month=f"{m['median']:.0f}"))
         else:
-            lines.append("More than half of customers are still with the bank at the longest tenure observed (median not reached).")
+            lines.append(tr("More than half of customers are still with the bank at the longest "
+                            "tenure observed (median not reached)."))
     if few:
-        lines.append(f"Too few departures ({events:,}, fewer than {min_events:,}) to compare "
-                     "groups or to locate a peak in the risk of leaving.")
+        lines.append(tr("Too few departures ({events}, fewer than {minimum}) to compare groups or "
+                        "to locate a peak in the risk of leaving.", events=f"{events:,}",
+                        minimum=f"{min_events:,}"))
     if ov.hazard.ok and not few:
         peak = hazard_peak(ov.hazard.value)
         if np.isfinite(peak):
-            lines.append(f"The risk of leaving is highest around **month {peak:.0f}** of tenure (smoothed hazard, first 10 years).")
+            lines.append(tr("The risk of leaving is highest around **month {month}** of tenure "
+                            "(smoothed hazard, first 10 years).", month=f"{peak:.0f}"))
     for col in ([] if few else s.groupings):
         if col == "branch":
             continue
@@ -75,27 +82,26 @@ def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
         lo = t.loc[t["rate_per_100_person_years"].idxmin()]
         tested = lr is not None and lr.ok
         if tested and lr.value.p < _SIGNIFICANT:
-            lines.append(
-                f"By {s.groupings[col]}: highest attrition in **{hi[col]}** "
-                f"({hi['rate_per_100_person_years']:.1f} per 100 customer-years), lowest in "
-                f"**{lo[col]}** ({lo['rate_per_100_person_years']:.1f}) "
-                f"(log-rank {_p(lr.value.p)})."
-            )
+            lines.append(tr(
+                "By {words}: highest attrition in **{high}** ({high_rate} per 100 "
+                "customer-years), lowest in **{low}** ({low_rate}) (log-rank {p}).",
+                words=s.groupings[col], high=tr_value(hi[col]),
+                high_rate=f"{hi['rate_per_100_person_years']:.1f}", low=tr_value(lo[col]),
+                low_rate=f"{lo['rate_per_100_person_years']:.1f}", p=_p(lr.value.p)))
         else:  # no evidence of a difference: the range, not a ranking
-            why = (f"no clear difference between the groups (log-rank {_p(lr.value.p)})"
-                   if tested else "not tested")
-            lines.append(
-                f"By {s.groupings[col]}: attrition from {lo['rate_per_100_person_years']:.1f} "
-                f"(**{lo[col]}**) to {hi['rate_per_100_person_years']:.1f} per 100 customer-years "
-                f"(**{hi[col]}**); {why}."
-            )
+            why = (tr("no clear difference between the groups (log-rank {p})", p=_p(lr.value.p))
+                   if tested else tr("not tested"))
+            lines.append(tr(
+                "By {words}: attrition from {low_rate} (**{low}**) to {high_rate} per 100 "
+                "customer-years (**{high}**); {why}.", words=s.groupings[col],
+                low_rate=f"{lo['rate_per_100_person_years']:.1f}", low=tr_value(lo[col]),
+                high_rate=f"{hi['rate_per_100_person_years']:.1f}", high=tr_value(hi[col]),
+                why=why))
     if np.isfinite(ov.top20_share):
-        lines.append(
-            f"The top 20% of customers bring **{ov.top20_share:.0%} of {s.value_words}** "
-            f"(the field's rule of thumb says about 80% of profit)."
-        )
-    lines.append(
+        lines.append(tr(
+            "The top 20% of customers bring **{share} of {value}** (the field's rule of thumb "
+            "says about 80% of profit).", share=f"{ov.top20_share:.0%}", value=s.value_words))
+    lines.append(tr(
         "Differences between groups here are descriptive: they are not adjusted for other "
-        "differences between the customers. The product-count and drivers reports adjust."
-    )
+        "differences between the customers. The product-count and drivers reports adjust."))
     return "\n".join(f"- {line}" for line in lines)
