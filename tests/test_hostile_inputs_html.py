@@ -135,9 +135,9 @@ def test_show_escapes_cells_headers_and_caption(shown):
     html = table.to_html()
     assert "<script" not in html and "<img" not in html
     assert re.search(r"<th [^>]*>&lt;script&gt;alert\(1\)&lt;/script&gt;</th>", html)
-    cells = re.findall(r'<td id="[^"]*" class="data row\d col0" >(.*?)</td>', html)
+    cells = re.findall(r'<td class="data row\d col0" >(.*?)</td>', html)
     assert cells == ["&lt;script&gt;alert(1)&lt;/script&gt;", "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;", JS]
-    assert re.findall(r'<td id="[^"]*" class="data row\d col1" >(.*?)</td>', html) == ["1.0", "2.5", "–"]
+    assert re.findall(r'<td class="data row\d col1" >(.*?)</td>', html) == ["1.0", "2.5", "–"]
 
 
 def test_styled_table_escapes_the_index_too():

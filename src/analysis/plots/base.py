@@ -47,7 +47,7 @@ TENURE_LABEL = "Tenure (months on book)"
 
 
 #: Bytes a figure may take before it is drawn at a lower resolution (dense scatter plots).
-PNG_BUDGET = 120_000
+PNG_BUDGET = 60_000
 
 
 def figure_png(fig: Figure, *, scale: float = PNG_SCALE, dpi: int = PNG_DPI,
