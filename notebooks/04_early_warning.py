@@ -35,12 +35,14 @@ outflow_amount = 500000.0  # ...or above this amount
 watchlist_dir = None  # a folder: also write the operational list (pseudonymous keys) there
 show_ids = False  # this report never shows customers; the list goes to watchlist_dir
 seed = 0  # seed of the random list and of the bootstrap
+lang = "en"  # report language: "en" or "zh" (Chinese)
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from analysis import plots
+from analysis.i18n import set_language, tr
 from analysis.report.display import note, show
 from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
@@ -53,6 +55,7 @@ from analysis.studies.early_warning.rules import RuleSettings
 from analysis.studies.early_warning.watchlist import write_watchlist
 from analysis.studies.population import prepare_study
 
+set_language(lang)
 plots.set_style()
 study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
 ew = early_warning(study, contacts_per_rm=contacts_per_rm, rms_per_branch=rms_per_branch,
@@ -97,7 +100,7 @@ show(ew.current if not ew.current.ok else listed_summary(ew), digits=0,
 # %%
 if ew.backtest.ok:
     for h in ew.horizons:
-        show(backtest_table(ew, h), digits=3, caption=f'Leaving within {h} months',
+        show(backtest_table(ew, h), digits=3, caption=tr('Leaving within {h} months', h=h),
              rename={'precision_at_k': 'listed who left', 'recall_at_k': 'leavers listed',
                      'lift_top_decile': 'lift (top 10%)', 'auc': 'AUC', 'value_captured': 'value captured',
                      'ci_low': '95% CI low', 'ci_high': '95% CI high', 'aum_captured': 'AUM captured',
@@ -131,8 +134,8 @@ if ew.backtest.ok:
     cals = [(m, c) for (m, hz), c in bt.calibration.items() if hz == ew.horizon]
     fig, axes = plots.grid(len(cals), ncols=2, size=(4.4, 4.0))
     for ax, (m, c) in zip(axes, cals):
-        plots.calibration_plot(c, ax=ax, title=f'{labels[m]}: within {ew.horizon} months')
-        ax.set_ylabel('Observed share who left')
+        plots.calibration_plot(c, ax=ax, title=tr('{method}: within {h} months', method=labels[m], h=ew.horizon))
+        ax.set_ylabel(tr('Observed share who left'))
     fig.tight_layout()
     plt.show()
 

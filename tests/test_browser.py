@@ -27,12 +27,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The bank and one branch of report 01, rendered as the schedule does, plus the index."""
+    """The bank (English) and one branch (Chinese) of report 01, rendered as the schedule
+    does, plus the index."""
     from analysis.cli import main
 
     out = tmp_path_factory.mktemp("reports")
-    rc = main(["render", "--notebook", "01_attrition_overview__bank",
-               "01_attrition_overview__branch-North", "--out", str(out), "--no-progress"])
+    rc = main(["render", "--lang", "en", "zh", "--notebook", "01_attrition_overview__bank",
+               "01_attrition_overview__lang-zh__branch-North", "--out", str(out),
+               "--no-progress"])
     assert rc == 0
     return out
 
@@ -83,7 +85,8 @@ def test_reports_load_cleanly(rendered, browser):
         assert len(page["images"]) >= 5  # the figures are there and decode
         toc = browser.execute_script(
             "return Array.from(document.querySelectorAll('nav.report-toc a'))"
-            ".map(a => document.getElementById(decodeURIComponent(a.hash.slice(1))) !== null);")
+            ".map(a => (document.getElementById(a.hash.slice(1))"  # Chinese ids: percent-encoded
+            " || document.getElementById(decodeURIComponent(a.hash.slice(1)))) !== null);")
         assert toc and all(toc)  # every contents link lands on a section
 
 
@@ -95,6 +98,9 @@ def test_index_shows_every_card_above_the_fold(rendered, browser):
         "[c.querySelector('h3').textContent, c.getBoundingClientRect().bottom]);")
     height = browser.execute_script("return window.innerHeight;")
     assert [c[0] for c in cards] == ["Whole bank", "Branch North"]
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.card a')).map(a => a.textContent);")
+    assert links == ["overview", "overview"]  # the branch's report exists in Chinese only
     assert all(bottom <= height for _, bottom in cards)
 
 
@@ -114,3 +120,42 @@ def test_index_of_a_six_branch_book_fits_above_the_fold(tmp_path, browser):
         "return Array.from(document.querySelectorAll('.card')).map(c => "
         "c.getBoundingClientRect().bottom);")
     assert len(cards) == 7 and max(cards) <= browser.execute_script("return window.innerHeight;")
+
+
+def test_the_chinese_report_shows_no_english_prose(rendered, browser):
+    from analysis.i18n import english_words
+
+    [path] = rendered.glob("*/*lang-zh*.html")
+    page = _load(browser, path)
+    _check(page)
+    assert browser.execute_script("return document.documentElement.lang;") == "zh-CN"
+    text = browser.execute_script("return document.body.innerText;")  # what a reader sees
+    assert "主要发现" in text and "北区网点" in text
+    assert english_words(text) == []
+
+
+def test_reports_print_to_a4_without_split_tables(rendered, browser):
+    import base64
+    import re
+
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    for path in sorted(rendered.glob("*/*.html")):
+        _load(browser, path)
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        try:
+            # A4 at 96 px per inch, less the page margins of the print CSS (15 mm, 12 mm)
+            page_h = (297 - 30) / 25.4 * 96
+            tables = browser.execute_script(
+                "return Array.from(document.querySelectorAll('table')).map(t => "
+                "[getComputedStyle(t).breakInside, t.getBoundingClientRect().height]);")
+        finally:
+            browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        assert tables and all(rule == "avoid" for rule, _ in tables), tables
+        assert all(h < page_h for _, h in tables), (path.name, max(h for _, h in tables))
+        opts = PrintOptions()
+        opts.page_width, opts.page_height = 21.0, 29.7
+        pdf = base64.b64decode(browser.print_page(opts))
+        assert pdf.startswith(b"%PDF")
+        box = [float(v) for v in re.search(rb"/MediaBox \[([^\]]+)\]", pdf).group(1).split()]
+        assert abs(box[2] - 595.3) < 2 and abs(box[3] - 841.9) < 2  # A4 in points

@@ -125,7 +125,7 @@ def test_starts_with_prepare_study(ipynb):
     setup = [c for c in nb.cells if c.cell_type == "code"][1].source
     body = [ln for ln in setup.splitlines()
             if ln.strip() and not ln.startswith(("import ", "from ", "#", "    ", ")"))]
-    body = [ln for ln in body if not ln.startswith("plots.set_style()")]
+    body = [ln for ln in body if not ln.startswith(("plots.set_style()", "set_language("))]
     assert body and "prepare_study(" in body[0], body[:2]
 
 

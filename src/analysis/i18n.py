@@ -183,7 +183,7 @@ def translate_markdown(source: str, lang: str) -> str:
 ALLOWED_ASCII = frozenset({
     "HR", "CI", "AUM", "RMST", "IPW", "MSM", "SMD", "AUC", "PCRM", "ID", "PNG", "SVG",
     "Kaplan", "Meier", "Kaplan-Meier", "Cox", "Efron", "Poisson", "Greenwood", "Schoenfeld", "Lorenz", "Gini",
-    "Weibull", "Wald", "Brier", "Harrell", "ln", "df", "vs", "English",
+    "Weibull", "Wald", "Brier", "Harrell", "EMPC", "Verbraken", "ln", "df", "vs", "English",
 })
 
 

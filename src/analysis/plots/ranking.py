@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from analysis.i18n import tr
 from analysis.plots.base import PALETTE, _ax, _need, _titled
 
 __all__ = ["list_curve_plot", "lead_time_plot"]
@@ -37,8 +38,8 @@ def list_curve_plot(curves: pd.DataFrame, metric: str = "precision", *, labels: 
         ax.axvline(list_size, color="0.5", ls="--", lw=1, gid="list_size")
     if metric == "profit":
         ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xlabel("Customers listed per branch a month")
-    ax.set_ylabel(_LABELS.get(metric, metric))
+    ax.set_xlabel(tr("Customers listed per branch a month"))
+    ax.set_ylabel(tr(_LABELS.get(metric, metric)))
     ax.legend(fontsize="small")
     return _titled(ax, title)
 
@@ -62,7 +63,7 @@ def lead_time_plot(lead: pd.DataFrame, *, labels: dict | None = None, ax: Axes |
         for patch in bars:
             patch.set_gid(m)
     ax.set_xticks(np.sort(lead["lead"].unique()))
-    ax.set_xlabel("Months from first listing to leaving")
-    ax.set_ylabel("Departures caught")
+    ax.set_xlabel(tr("Months from first listing to leaving"))
+    ax.set_ylabel(tr("Departures caught"))
     ax.legend(fontsize="small")
     return _titled(ax, title)

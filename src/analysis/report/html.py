@@ -371,7 +371,8 @@ def _parameters_html(params: Mapping[str, Any]) -> str:
 
 
 #: Header rows folded into "Technical details" (collapsed by default).
-TECHNICAL_ROWS = frozenset({"Parameters", "Data fingerprint", "Code version", "Generated"})
+TECHNICAL_ROWS = frozenset({"Report", "Parameters", "Data fingerprint", "Code version",
+                            "Generated"})
 
 
 def header_html(title: str, rows: Mapping[str, Any], lang: str = "en") -> str:
@@ -379,11 +380,13 @@ def header_html(title: str, rows: Mapping[str, Any], lang: str = "en") -> str:
     except the ``Parameters`` row when given as a mapping, which is formatted); the rows in
     :data:`TECHNICAL_ROWS` go in a collapsed ``<details>`` block under it. Row labels are
     translated into ``lang``."""
-    from analysis.i18n import tr
+    from analysis.i18n import tr, tr_value
 
     def table(items):
         out = ["<table>"]
         for label, value in items:
+            if label == "Data":  # the embedded book has a name in every language
+                value = tr_value(str(value), lang)
             cell = (_parameters_html(value) if isinstance(value, Mapping)
                     else _html.escape(str(value)))
             out.append(f"<tr><th>{_html.escape(tr(str(label), lang))}</th><td>{cell}</td></tr>")

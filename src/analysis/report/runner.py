@@ -389,7 +389,8 @@ def run_job(
             headline = to_jsonable(extract(nb))
             info = {
                 "Report": job.name,
-                "Parameters": {k: v for k, v in params.items() if k not in ("data", "as_of")},
+                "Parameters": {k: v for k, v in params.items()
+                               if k not in ("data", "as_of", "lang")},
                 "As of": as_of,
                 "Data": shown,
                 "Data fingerprint": data_fingerprint or "unknown",

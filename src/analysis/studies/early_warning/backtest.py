@@ -23,6 +23,7 @@ from analysis.studies.early_warning.model import RiskModel, fit_risk_model, scor
 from analysis.studies.early_warning.oracle import oracle_risk
 from analysis.studies.early_warning.rules import RULES, RuleSettings, apply_rules
 from analysis.errors import InsufficientDataError
+from analysis.i18n import tr
 
 __all__ = ["Economics", "Backtest", "run_backtest", "list_by_branch", "top_weights",
            "METRICS"]
@@ -150,10 +151,10 @@ def backtest_months(pm: PersonMonths, end_index: int, months: int, horizon_max: 
     last = end_index - horizon_max - pm.delay
     first = max(last - months + 1, 3)
     if last < first:
-        raise InsufficientDataError(
-            f"the data hold {end_index + 1} months: a backtest needs at least "
-            f"{horizon_max + pm.delay + 4} (some history to learn from, then {horizon_max} "
-            "months to see who left)")
+        raise InsufficientDataError(tr(
+            "the data hold {months} months: a backtest needs at least {needed} (some history "
+            "to learn from, then {horizon} months to see who left)", months=end_index + 1,
+            needed=horizon_max + pm.delay + 4, horizon=horizon_max))
     return list(range(first, last + 1))
 
 

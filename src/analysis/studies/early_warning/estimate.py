@@ -16,6 +16,7 @@ import pandas as pd
 
 from analysis import config
 from analysis.errors import Attempt, InsufficientDataError, attempt
+from analysis.i18n import tr
 from analysis.stats.discrete_hazard import fit_discrete_hazard
 from analysis.studies.early_warning.backtest import Economics, list_by_branch, run_backtest
 from analysis.studies.early_warning.features import person_months
@@ -118,7 +119,7 @@ def early_warning(study: Study, *, contacts_per_rm: int = config.WATCH_CONTACTS_
     current = attempt(_current_list, pm, rows, a, k, int(horizon), horizons, train_months)
     hidden = getattr(p, "hidden", None)
     oracle_note = oracle_available(p.truth, hidden)
-    bt = Attempt(note="the backtest was not run (list only)")
+    bt = Attempt(note=tr("the backtest was not run (list only)"))
     if backtest:
         bt = attempt(run_backtest, pm, end_index=a, list_size=k, horizons=horizons,
                      months=backtest_months, refit_every=refit_every, train_months=train_months,
@@ -180,8 +181,8 @@ def _snapshot(study: Study, k, horizon, horizons, rs, econ_args) -> EarlyWarning
 
     def fit_and_list():
         if y.sum() < 5:
-            raise InsufficientDataError("fewer than 5 customers left in the extract: too few to "
-                                        "learn who is at risk")
+            raise InsufficientDataError(tr("fewer than 5 customers left in the extract: too "
+                                           "few to learn who is at risk"))
         fit = fit_discrete_hazard(X, y, link="logit", ridge=1.0)
         active = y == 0
         out = pd.DataFrame({
@@ -196,15 +197,15 @@ def _snapshot(study: Study, k, horizon, horizons, rs, econ_args) -> EarlyWarning
         listed, rank = list_by_branch(out.assign(aum=value[active]), "value_at_risk", None, k)
         out["rank"] = rank
         out = out[listed].drop(columns="m")
-        out["reasons"] = "profile like that of customers who left (snapshot model)"
-        out["suggested_action"] = "review by the relationship manager"
+        out["reasons"] = tr("profile like that of customers who left (snapshot model)")
+        out["suggested_action"] = tr("review by the relationship manager")
         return out.sort_values(["branch", "rank"]).reset_index(drop=True)
 
-    note = ("This is a one-row-per-customer snapshot: the list ranks the active customers by a "
-            "model of who had left by the extract date, and it cannot be backtested. A monthly "
-            "panel would add the signals that come before a departure (large outflows, product "
-            "drops, tier downgrades), a risk for the next 3 and 6 months, and a backtest that "
-            "shows how many of those listed actually left.")
+    note = tr("This is a one-row-per-customer snapshot: the list ranks the active customers by "
+              "a model of who had left by the extract date, and it cannot be backtested. A "
+              "monthly panel would add the signals that come before a departure (large "
+              "outflows, product drops, tier downgrades), a risk for the next 3 and 6 months, "
+              "and a backtest that shows how many of those listed actually left.")
     return EarlyWarning(study=study, as_of=study.as_of, list_size=k, horizon=horizon,
                         horizons=horizons, economics=econ, rule_settings=rs,
                         current=attempt(fit_and_list), scored=int((y == 0).sum()),
@@ -213,9 +214,10 @@ def _snapshot(study: Study, k, horizon, horizons, rs, econ_args) -> EarlyWarning
 
 def method_labels(ew: EarlyWarning) -> dict:
     """Method name -> short words for tables and legends."""
-    return {"model": "risk model", "rule_tier_outflow": "tier + outflow rule",
-            "rule_largest_aum": "largest AUM first", "rule_last_outflow": "last month's outflow",
-            "random": "random", "oracle": "true risk (oracle)"}
+    return {"model": tr("risk model"), "rule_tier_outflow": tr("tier + outflow rule"),
+            "rule_largest_aum": tr("largest AUM first"),
+            "rule_last_outflow": tr("last month's outflow"), "random": tr("random"),
+            "oracle": tr("true risk (oracle)")}
 
 
 def backtest_table(ew: EarlyWarning, horizon: int | None = None) -> pd.DataFrame:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["PersonMonths", "person_months", "SIGNALS"]
+from analysis.i18n import format_month, language
+
+__all__ = ["PersonMonths", "person_months", "SIGNALS", "month_text"]
 
 #: Signal column -> plain words (the watchlist's reasons and the report's model table).
 SIGNALS: dict[str, str] = {
@@ -28,6 +30,13 @@ SIGNALS: dict[str, str] = {
     "tier_down_3m": "fell a value tier in the last 3 months",
     "n_products": "products held",
 }
+
+
+def month_text(ts) -> str:
+    """A month as the report's language writes it ("December 2025", "2025年12月")."""
+    if pd.isna(ts):
+        return "NaT"
+    return f"{pd.Timestamp(ts):%B %Y}" if language() == "en" else format_month(ts, language())
 _BIG = np.iinfo(np.int32).max // 2
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.config import ci_label
-from analysis.studies.early_warning.estimate import EarlyWarning
+from analysis.errors import NOT_ESTIMABLE
+from analysis.i18n import tr
+from analysis.studies.early_warning.estimate import EarlyWarning, method_labels
+from analysis.studies.early_warning.features import month_text
 
 __all__ = ["key_findings", "compare_sentence", "oracle_sentence", "list_size_sentence",
            "list_sentence", "recommendation", "METHOD_WORDS", "ORACLE_TOLERANCE"]
@@ -23,8 +26,16 @@ METHOD_WORDS = {"model": "the risk model", "random": "a random list",
 
 def _name(method: str, rule_words: dict) -> str:
     if method in METHOD_WORDS:
-        return METHOD_WORDS[method]
-    return f"the rule \u201c{rule_words.get(method, method)}\u201d"
+        return tr(METHOD_WORDS[method])
+    return tr("the rule \u201c{rule}\u201d", rule=rule_words.get(method, method))
+
+
+def _note(text: str) -> str:
+    """A note in the report's language (its ``Not estimable:`` prefix too)."""
+    prefix = NOT_ESTIMABLE + ": "
+    if text.startswith(prefix):
+        return tr("Not estimable: {why}", why=tr(text[len(prefix):]))
+    return tr(text)
 
 
 def compare_sentence(method_words: str, diff: float, lo: float, hi: float,
@@ -36,15 +47,19 @@ def compare_sentence(method_words: str, diff: float, lo: float, hi: float,
     >>> compare_sentence("largest AUM first", 0.03, -0.04, 0.1)
     'The risk model and largest AUM first held about the same share of the departing profit (difference 3 points, 95% CI -4 to 10): no clear winner.'
     """
-    ci = f"{ci_label()} {100 * lo:.0f} to {100 * hi:.0f}"
+    ci = tr("{ci} {lo} to {hi}", ci=ci_label(), lo=f"{100 * lo:.0f}", hi=f"{100 * hi:.0f}")
+    what = tr(what)
     if lo > 0:
-        return (f"The risk model **beats** {method_words}: its list held {100 * diff:.0f} points "
-                f"more of the {what} ({ci}).")
+        return tr("The risk model **beats** {method}: its list held {points} points more of the "
+                  "{what} ({ci}).", method=method_words, points=f"{100 * diff:.0f}", what=what,
+                  ci=ci)
     if hi < 0:
-        return (f"The risk model did **worse** than {method_words}: its list held "
-                f"{100 * -diff:.0f} points less of the {what} ({ci}).")
-    return (f"The risk model and {method_words} held about the same share of the {what} "
-            f"(difference {100 * diff:.0f} points, {ci}): no clear winner.")
+        return tr("The risk model did **worse** than {method}: its list held {points} points "
+                  "less of the {what} ({ci}).", method=method_words, points=f"{100 * -diff:.0f}",
+                  what=what, ci=ci)
+    return tr("The risk model and {method} held about the same share of the {what} (difference "
+              "{points} points, {ci}): no clear winner.", method=method_words,
+              points=f"{100 * diff:.0f}", what=what, ci=ci)
 
 
 def oracle_sentence(model_lift: float, oracle_lift: float,
@@ -57,11 +72,13 @@ def oracle_sentence(model_lift: float, oracle_lift: float,
     True
     """
     gap = 1 - model_lift / oracle_lift
-    head = (f"Ranking by the model's risk, the top tenth of customers held {model_lift:.1f} times "
-            f"the average share of leavers; ranking by the true risk, {oracle_lift:.1f} times: ")
+    head = tr("Ranking by the model's risk, the top tenth of customers held {model} times the "
+              "average share of leavers; ranking by the true risk, {oracle} times: ",
+              model=f"{model_lift:.1f}", oracle=f"{oracle_lift:.1f}")
     if gap <= tolerance:
-        return head + f"the model is within {tolerance:.0%} of the best possible."
-    return head + f"the model falls {gap:.0%} short of the best possible."
+        return head + tr("the model is within {tolerance} of the best possible.",
+                         tolerance=f"{tolerance:.0%}")
+    return head + tr("the model falls {gap} short of the best possible.", gap=f"{gap:.0%}")
 
 
 def list_size_sentence(best: int, current: int) -> str:
@@ -73,10 +90,10 @@ def list_size_sentence(best: int, current: int) -> str:
     'Expected profit is highest with **14 customers per branch a month** (the list now holds 20).'
     """
     if best <= 0:
-        return ("At these costs and success rate no list pays for its calls: every list size "
-                "loses money in the backtest.")
-    return (f"Expected profit is highest with **{best} customers per branch a month** "
-            f"(the list now holds {current}).")
+        return tr("At these costs and success rate no list pays for its calls: every list size "
+                  "loses money in the backtest.")
+    return tr("Expected profit is highest with **{best} customers per branch a month** (the "
+              "list now holds {current}).", best=best, current=current)
 
 
 def list_sentence(month, n: int, per_branch: int, aum: float, profit: float, at_risk: float,
@@ -87,17 +104,19 @@ def list_sentence(month, n: int, per_branch: int, aum: float, profit: float, at_
     >>> list_sentence(pd.Timestamp("2025-12-01"), 120, 20, 3.2e8, 4.6e6, 9.1e4, 3)
     'For December 2025 the list holds **120 customers** (up to 20 per branch) with AUM 320,000,000 and annual profit 4,600,000; the profit expected to leave with them within 3 months is 91,000.'
     """
-    return (f"For {month:%B %Y} the list holds **{n:,} customers** (up to {per_branch} per "
-            f"branch) with AUM {aum:,.0f} and annual profit {profit:,.0f}; the profit expected "
-            f"to leave with them within {horizon} months is {at_risk:,.0f}.")
+    return tr("For {month} the list holds **{n} customers** (up to {per_branch} per branch) with "
+              "AUM {aum} and annual profit {profit}; the profit expected to leave with them "
+              "within {horizon} months is {at_risk}.", month=month_text(month), n=f"{n:,}",
+              per_branch=per_branch, aum=f"{aum:,.0f}", profit=f"{profit:,.0f}",
+              horizon=horizon, at_risk=f"{at_risk:,.0f}")
 
 
-def recommendation(captured: dict, differences: dict) -> str:
+def recommendation(captured: dict, differences: dict, names: dict | None = None) -> str:
     """Which list to use: the model when it clearly beats every rule on value captured, else
     the best by value captured, said to be no clear winner.
 
     ``captured``: method -> value captured; ``differences``: rule -> (diff, lo, hi) of the model
-    minus that rule.
+    minus that rule; ``names``: method -> words for the reader (default: the method's name).
 
     >>> recommendation({"model": 0.4, "a": 0.1}, {"a": (0.3, 0.2, 0.4)})
     'Use the risk model\u2019s list: it clearly captured more of the departing profit than every rule.'
@@ -105,14 +124,14 @@ def recommendation(captured: dict, differences: dict) -> str:
     'The risk model\u2019s list captured the most departing profit, but not clearly more than every rule.'
     """
     if all(lo > 0 for _, lo, _ in differences.values()):
-        return ("Use the risk model\u2019s list: it clearly captured more of the departing profit "
-                "than every rule.")
+        return tr("Use the risk model\u2019s list: it clearly captured more of the departing "
+                  "profit than every rule.")
     best = max(captured, key=captured.get)
     if best == "model":
-        return ("The risk model\u2019s list captured the most departing profit, but not clearly "
-                "more than every rule.")
-    return (f"The list \u201c{best}\u201d captured the most departing profit; the risk model does "
-            "not clearly beat it.")
+        return tr("The risk model\u2019s list captured the most departing profit, but not "
+                  "clearly more than every rule.")
+    return tr("The list \u201c{best}\u201d captured the most departing profit; the risk model "
+              "does not clearly beat it.", best=(names or {}).get(best, best))
 
 
 def key_findings(ew: EarlyWarning) -> str:
@@ -125,9 +144,9 @@ def key_findings(ew: EarlyWarning) -> str:
                                    float(cur["annual_profit"].sum()),
                                    float(cur["value_at_risk"].sum()), ew.horizon))
     else:
-        lines.append(ew.current.note)
+        lines.append(_note(ew.current.note))
     if not ew.backtest.ok:
-        lines.append(ew.backtest.note)
+        lines.append(_note(ew.backtest.note))
         return "\n".join(f"- {x}" for x in lines)
     bt = ew.backtest.value
     h = ew.horizon
@@ -137,13 +156,16 @@ def key_findings(ew: EarlyWarning) -> str:
     words = ew.rule_words()
     rules = [m for m in bt.methods if m not in ("model", "oracle")]
     lines.append(recommendation({m: t.loc[m, "value_captured"] for m in ["model", *rules]},
-                                {m: tuple(d.loc[m, ["diff", "ci_low", "ci_high"]]) for m in rules}))
+                                {m: tuple(d.loc[m, ["diff", "ci_low", "ci_high"]]) for m in rules},
+                                names=method_labels(ew)))
     for m in rules:
         lines.append(compare_sentence(_name(m, words), *d.loc[m, ["diff", "ci_low", "ci_high"]]))
-    lines.append(f"Of those the model listed, {t.loc['model', 'precision_at_k']:.0%} left within "
-                 f"{h} months (all customers: {t.loc['model', 'departures'] / t.loc['model', 'n_scored']:.1%}); "
-                 f"they were first listed a median {t.loc['model', 'median_lead_months']:.1f} months "
-                 "before leaving.")
+    model = t.loc["model"]
+    lines.append(tr("Of those the model listed, {precision} left within {h} months (all "
+                    "customers: {base}); they were first listed a median {lead} months before "
+                    "leaving.", precision=f"{model['precision_at_k']:.0%}", h=h,
+                    base=f"{model['departures'] / model['n_scored']:.1%}",
+                    lead=f"{model['median_lead_months']:.1f}"))
     if "oracle" in t.index:
         lines.append(oracle_sentence(t.loc["model", "lift_top_decile"],
                                      t.loc["oracle", "lift_top_decile"]))

@@ -22,9 +22,10 @@ import pandas as pd
 
 from analysis.config import WATCH_HORIZON_MAX, WATCH_RIDGE, WATCH_TRAIN_MONTHS
 from analysis.errors import InsufficientDataError
+from analysis.i18n import tr
 from analysis.stats.discrete_hazard import DiscreteHazardFit, cumulative_risk, fit_discrete_hazard
 from analysis.stats.splines import restricted_cubic_basis
-from analysis.studies.early_warning.features import PersonMonths
+from analysis.studies.early_warning.features import PersonMonths, month_text
 
 __all__ = ["RiskModel", "fit_risk_model", "score", "contributions", "BASE_TERMS"]
 
@@ -120,9 +121,9 @@ def fit_risk_model(pm: PersonMonths, as_of_index: int, *, horizon: int = WATCH_H
     lm = f[f["at_risk"].to_numpy() & (f["m"].to_numpy() >= a - train_months)
            & (f["m"].to_numpy() <= a - 1 - pm.delay)]
     if lm.empty:
-        raise InsufficientDataError(
-            f"no month before {pm.months[a]:%B %Y} to learn from: the risk model needs at least "
-            "one earlier month of the panel")
+        raise InsufficientDataError(tr(
+            "no month before {month} to learn from: the risk model needs at least one earlier "
+            "month of the panel", month=month_text(pm.months[a])))
     branches = sorted(lm["branch"].unique().tolist())
     tiers = sorted(int(t) for t in lm["tier"].unique())
     base, names = _base(lm, branches, tiers, pm.has_engagement)
@@ -144,9 +145,9 @@ def fit_risk_model(pm: PersonMonths, as_of_index: int, *, horizon: int = WATCH_H
     X -= mean
     X /= scale
     if y.sum() < 5:
-        raise InsufficientDataError(
-            f"only {int(y.sum())} departures before {pm.months[a]:%B %Y}: too few to learn "
-            "who is at risk (at least 5 needed)")
+        raise InsufficientDataError(tr(
+            "only {n} departures before {month}: too few to learn who is at risk (at least 5 "
+            "needed)", n=int(y.sum()), month=month_text(pm.months[a])))
     fit = fit_discrete_hazard(X, y, link="cloglog", ridge=ridge,
                               init=init if init is not None and init.size == X.shape[1] else None)
     return RiskModel(fit=fit, columns=_column_names(names, knots, horizon), knots=knots,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.i18n import tr
+
 __all__ = ["reasons", "actions", "ACTIONS", "MIN_PUSH"]
 
 #: Suggested action by reliance segment (the paper: deposit-reliant customers are served by
@@ -19,6 +21,13 @@ MIN_PUSH = 0.1
 
 def _pct(x: pd.Series) -> pd.Series:
     return (100 * x).round().astype(int).astype(str) + "%"
+
+
+def _fill(text: str, **columns: pd.Series) -> pd.Series:
+    """``text`` (a message in the report's language) filled row by row from ``columns``."""
+    frame = pd.DataFrame(columns)
+    return pd.Series([text.format(**r) for r in frame.to_dict("records")], index=frame.index,
+                     dtype=object)
 
 
 def reasons(rows: pd.DataFrame, contrib: pd.DataFrame, top: int = 2) -> pd.Series:
@@ -37,12 +46,14 @@ def reasons(rows: pd.DataFrame, contrib: pd.DataFrame, top: int = 2) -> pd.Serie
     ['moved 45% of assets out last month; moved 45% of assets out over the last 3 months', 'profile: 1 product(s), 5 months on book']
     """
     words = {
-        "outflow_1m": "moved " + _pct(rows["share_out_1m"]) + " of assets out last month",
-        "outflow_3m": "moved " + _pct(rows["share_out_3m"]) + " of assets out over the last 3 months",
-        "aum_trend_6m": "assets down " + _pct(1 - np.exp(rows["aum_trend_6m"].clip(upper=0)))
-                        + " over 6 months",
-        "prod_drop_3m": pd.Series("dropped a product in the last 3 months", index=rows.index),
-        "tier_down_3m": pd.Series("fell a value tier in the last 3 months", index=rows.index),
+        "outflow_1m": _fill(tr("moved {share} of assets out last month"),
+                            share=_pct(rows["share_out_1m"])),
+        "outflow_3m": _fill(tr("moved {share} of assets out over the last 3 months"),
+                            share=_pct(rows["share_out_3m"])),
+        "aum_trend_6m": _fill(tr("assets down {share} over 6 months"), share=_pct(
+            1 - np.exp(rows["aum_trend_6m"].clip(upper=0)))),
+        "prod_drop_3m": pd.Series(tr("dropped a product in the last 3 months"), index=rows.index),
+        "tier_down_3m": pd.Series(tr("fell a value tier in the last 3 months"), index=rows.index),
     }
     push = pd.DataFrame({
         "outflow_1m": contrib["out_1m"] + contrib["share_out_1m"],
@@ -56,15 +67,17 @@ def reasons(rows: pd.DataFrame, contrib: pd.DataFrame, top: int = 2) -> pd.Serie
     strong = np.take_along_axis(vals, order, axis=1) >= MIN_PUSH
     parts = pd.DataFrame(np.where(strong, picked, ""), index=rows.index)
     joined = parts.iloc[:, 0]
+    sep = tr("; ")
     for j in range(1, parts.shape[1]):
         nxt = parts.iloc[:, j]
-        joined = joined.where(nxt == "", joined + "; " + nxt).str.lstrip("; ")
-    profile = ("profile: " + rows["n_products"].astype(int).astype(str) + " product(s), "
-               + rows["tenure_months"].astype(int).astype(str) + " months on book")
+        joined = joined.where(nxt == "", joined + sep + nxt).str.lstrip(sep)
+    profile = _fill(tr("profile: {n} product(s), {months} months on book"),
+                    n=rows["n_products"].astype(int), months=rows["tenure_months"].astype(int))
     return joined.where(joined != "", profile).rename("reasons")
 
 
 def actions(segment: pd.Series) -> pd.Series:
     """The suggested action for each customer's reliance segment."""
-    return segment.astype(str).map(ACTIONS).fillna("review by the relationship manager").rename(
+    words = {k: tr(v) for k, v in ACTIONS.items()}
+    return segment.astype(str).map(words).fillna(tr("review by the relationship manager")).rename(
         "suggested_action")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import WATCH_OUTFLOW_AMOUNT, WATCH_OUTFLOW_SHARE, WATCH_RULE_TIERS
+from analysis.i18n import tr
 
 __all__ = ["Rule", "RuleSettings", "RULES", "apply_rules", "moved_out"]
 
@@ -67,24 +68,26 @@ def _random(rows, s: RuleSettings, month: int):
 
 def _tiers_words(s: RuleSettings) -> str:
     t = sorted(s.tiers)
-    return f"tier {t[0]}-{t[-1]}" if len(t) > 1 and t == list(range(t[0], t[-1] + 1)) else \
-        "tier " + "/".join(map(str, t))
+    tiers = (f"{t[0]}-{t[-1]}" if len(t) > 1 and t == list(range(t[0], t[-1] + 1))
+             else "/".join(map(str, t)))
+    return tr("tier {tiers}", tiers=tiers)
 
 
 #: The rule baselines, in the report's order.
 RULES: dict[str, Rule] = {
     "rule_tier_outflow": Rule(
         "rule_tier_outflow",
-        lambda s: (f"{_tiers_words(s)} customers who moved out more than {s.outflow_share:.0%} "
-                   f"of their assets (or more than {s.outflow_amount:,.0f}) this month"),
+        lambda s: tr("{tiers} customers who moved out more than {share} of their assets (or "
+                     "more than {amount}) this month", tiers=_tiers_words(s),
+                     share=f"{s.outflow_share:.0%}", amount=f"{s.outflow_amount:,.0f}"),
         _tier_outflow),
-    "rule_largest_aum": Rule("rule_largest_aum", lambda s: "largest AUM first", _largest_aum),
+    "rule_largest_aum": Rule("rule_largest_aum", lambda s: tr("largest AUM first"), _largest_aum),
     "rule_last_outflow": Rule(
         "rule_last_outflow",
-        lambda s: (f"largest outflows last month first (customers who moved out more than "
-                   f"{s.outflow_share:.0%} of their assets)"),
+        lambda s: tr("largest outflows last month first (customers who moved out more than "
+                     "{share} of their assets)", share=f"{s.outflow_share:.0%}"),
         _last_outflow),
-    "random": Rule("random", lambda s: "customers picked at random", _random),
+    "random": Rule("random", lambda s: tr("customers picked at random"), _random),
 }
 
 

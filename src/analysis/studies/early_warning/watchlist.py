@@ -6,6 +6,11 @@ Keys are an HMAC-SHA256 of the customer id with the bank's secret from the envir
 them back. Without the secret the keys come from a one-off random secret (they change every run)
 and real ids are refused. Real ids are written only on an explicit request, to a separate folder
 (``restricted-ids/``, mode 0700, files 0600) that the reports index never links.
+
+Language: the column names (:data:`COLUMNS`) and the data labels (tier, segment) stay as they
+are in every language: they are the file's interface for the bank's systems. The reasons and
+the suggested action are written for the relationship manager, in the language of the run
+(:func:`analysis.i18n.set_language`: the report's ``lang``; English for ``analysis watchlist``).
 """
 
 from __future__ import annotations
