@@ -68,6 +68,19 @@ show(ov.summary)
 if len(ov.exclusions):
     show(ov.exclusions, caption=tr('Customers outside the population studied, and why'))
 
+# %%
+if ov.versus_bank is not None:  # a branch's report: the branch against the bank
+    display(Markdown('## ' + tr('This branch against the bank')))
+    if ov.versus_bank.ok:
+        vb = ov.versus_bank.value
+        show(vb.table, digits=3, caption=tr('The branch, the rest of the bank and the whole bank'))
+        ax = plots.km_plot(vb.km, at_risk_times=list(range(0, 121, 24)),
+                           title=tr('Customers remaining: the branch and the rest of the bank'))
+        _ = ax.set_xlim(0, 120)
+        plt.show()
+    else:
+        note(ov.versus_bank.note)
+
 # %% [markdown]
 # ## Attrition rates
 #
@@ -82,7 +95,9 @@ for col, words in study.groupings.items():
     if not rates.ok:
         note(rates.note)
         continue
-    ax = plots.rate_plot(rates.value, x=col, xlabel=words)
+    bank = ov.versus_bank.value.bank_rate if ov.versus_bank is not None and ov.versus_bank.ok else None
+    ax = plots.rate_plot(rates.value, x=col, xlabel=words, reference=bank,
+                         reference_label=None if bank is None else tr('whole bank {value}', value=f'{bank:.1f}'))
     _ = ax.set_title(tr('Attrition rate by {words}', words=words))
     plt.show()
     show(rates.value, digits=1)

@@ -28,6 +28,7 @@ test_size = 0.3  # share of customers held out to measure accuracy
 seed = 1  # seed of the held-out split
 show_ids = False  # this report never lists customers; kept for a common interface
 min_events = 10  # fewer departures than this: the report says so at the top
+lang = "en"  # report language: "en" or "zh" (Chinese)
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
@@ -37,13 +38,15 @@ from analysis.studies.drivers.headline import headline
 from analysis.studies.drivers.findings import key_findings
 from analysis.studies.drivers.ph import schoenfeld_panels
 from analysis.studies.overview.estimate import portfolio_summary
-from analysis.report.display import Markdown, display, note, show  # escaped: data may hold HTML
+from analysis.report.display import Markdown, display, note, note_words, show  # escaped: data may hold HTML
 from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
 from analysis import plots
+from analysis.i18n import set_language, tr, tr_value
 
+set_language(lang)
 plots.set_style()
 study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
 dr = attrition_drivers(study, horizons=horizons, test_size=test_size, seed=seed)
@@ -73,7 +76,7 @@ show(portfolio_summary(study))
 
 # %%
 if dr.design.ok:
-    show(dr.design.value.describe(), caption='Covariates and how they are coded')
+    show(dr.design.value.describe(), caption=tr('Covariates and how they are coded'))
     for text in dr.design.value.notes:
         note(text)
 else:
@@ -85,13 +88,14 @@ else:
 # Each continuous covariate is replaced in turn by a natural cubic spline (4 knots) and compared with the linear model by a likelihood-ratio test; a spline is kept where the p-value is below 0.05 divided by the number of covariates tested.
 
 # %%
-show(dr.linearity, digits=4, caption='Likelihood-ratio tests of linearity')
+show(dr.linearity.value.drop(columns='term') if dr.linearity.ok else dr.linearity, digits=4,
+     caption=tr('Likelihood-ratio tests of linearity'))
 if dr.model.ok:
     for term in dr.design.value.terms:
         if term.kind == 'spline':
             curve = partial_effect(term, dr.model.value.params, dr.model.value.variance)
             ax = plots.partial_effect_plot(curve, xlabel=term.words)
-            _ = ax.set_title(f'Risk of leaving by {term.words} (spline)')
+            _ = ax.set_title(tr('Risk of leaving by {covariate} (spline)', covariate=term.words))
             plt.show()
 
 # %% [markdown]
@@ -106,8 +110,8 @@ if dr.effects.ok:
          rename={'label': 'effect', 'hr': 'HR', 'ci_low': '95% CI low', 'ci_high': '95% CI high',
                  'ph_test_p': 'PH test p'})
     ax = plots.forest_plot(eff, label='label')
-    _ = ax.set_title('Hazard ratios of leaving (95% CI)')
-    _ = ax.set_xlabel('Hazard ratio (log scale)')
+    _ = ax.set_title(tr('Hazard ratios of leaving (95% CI)'))
+    _ = ax.set_xlabel(tr('Hazard ratio (log scale)'))
     plt.show()
 else:
     note(dr.effects.note)
@@ -119,7 +123,7 @@ else:
 
 # %%
 if dr.ph.ok:
-    display(Markdown(f'Time transform: **{dr.transform}**.'))
+    display(Markdown(tr('Time transform: **{transform}**.', transform=tr(dr.transform))))
     show(dr.ph.value[0].reset_index(drop=True), digits=4,
          rename={'threshold': 'fails below', 'flagged': 'fails'})
     panels = schoenfeld_panels(dr)
@@ -127,6 +131,7 @@ if dr.ph.ok:
         fig, axes = plots.grid(len(panels))
         for ax, (col, title, beta) in zip(axes, panels):
             plots.schoenfeld_plot(dr.ph.value[1].residuals, col, beta=beta, ax=ax, transform=dr.transform)
+            _ = ax.set_ylabel(tr('beta(t) (log hazard ratio)'))
             _ = ax.set_title(title, fontsize='small')
         fig.tight_layout()
         plt.show()
@@ -142,15 +147,19 @@ else:
 if not dr.remedy.ok:
     note(dr.remedy.note)
 elif dr.remedy.value is None:
-    display(Markdown('No covariate fails the test: the model is kept as it is.'))
+    display(Markdown(tr('No covariate fails the test: the model is kept as it is.')))
 else:
     r = dr.remedy.value
     display(Markdown('\n'.join(f'- {a}' for a in r.actions)))
-    show(r.steps, digits=4, caption='Covariates remedied, in order (test before the remedy)')
-    show(r.compare, digits=3, caption='Hazard ratios and PH tests before and after')
+    show(r.steps, digits=4, caption=tr('Covariates remedied, in order (test before the remedy)'))
+    show(r.compare.drop(columns='key'), digits=3, caption=tr('Hazard ratios and PH tests before and after'),
+         rename={'label': 'effect', 'hr_before': 'HR before', 'ci_low_before': '95% CI low before',
+                 'ci_high_before': '95% CI high before', 'ph_test_p_before': 'PH test p before',
+                 'hr_after': 'HR after', 'ci_low_after': '95% CI low after',
+                 'ci_high_after': '95% CI high after', 'ph_test_p_after': 'PH test p after'})
     if len(r.bands):
-        show(r.bands, digits=3, caption='Hazard ratios by tenure band')
-    show(r.ph_after.reset_index(drop=True), digits=4, caption='PH test after the remedy',
+        show(r.bands, digits=3, caption=tr('Hazard ratios by tenure band'))
+    show(r.ph_after.reset_index(drop=True), digits=4, caption=tr('PH test after the remedy'),
          rename={'threshold': 'fails below', 'flagged': 'fails'})
 
 # %% [markdown]
@@ -174,13 +183,13 @@ else:
 # %%
 if dr.aft.ok:
     a = dr.aft.value
-    show(a.comparison, digits=1, caption='Model comparison')
+    show(a.comparison, digits=1, caption=tr('Model comparison'))
     show(a.time_ratios[['label', 'tr', 'ci_low', 'ci_high', 'p']], digits=3,
-         caption=f'Time ratios of the best model ({a.best})',
+         caption=tr('Time ratios of the best model ({model})', model=tr_value(a.best)),
          rename={'label': 'effect', 'tr': 'time ratio', 'ci_low': '95% CI low', 'ci_high': '95% CI high'})
     ax = plots.forest_plot(a.time_ratios, estimate='tr', label='label')
-    _ = ax.set_title(f'Time ratios ({a.best} model, 95% CI)')
-    _ = ax.set_xlabel('Time ratio (log scale; above 1 = stays longer)')
+    _ = ax.set_title(tr('Time ratios ({model} model, 95% CI)', model=tr_value(a.best)))
+    _ = ax.set_xlabel(tr('Time ratio (log scale; above 1 = stays longer)'))
     plt.show()
 else:
     note(dr.aft.note)
@@ -194,25 +203,28 @@ else:
 if dr.held_out.ok:
     h = dr.held_out.value
     a = h.accuracy
-    display(Markdown(
-        f'Fitted on {a.n_train:,} customers, tested on {a.n_test:,} ({a.events_test:,} left). '
-        f"Harrell's C **{a.c_harrell:.3f}**, Uno's C **{a.c_uno:.3f}** (up to {a.horizons[-1]:g} months)."))
+    display(Markdown(tr(
+        "Fitted on {train} customers, tested on {test} ({left} left). Harrell's C **{harrell}**, "
+        "Uno's C **{uno}** (up to {h} months).", train=f'{a.n_train:,}', test=f'{a.n_test:,}',
+        left=f'{a.events_test:,}', harrell=f'{a.c_harrell:.3f}', uno=f'{a.c_uno:.3f}',
+        h=f'{a.horizons[-1]:g}')))
     for text in h.notes:
         note(text)
     show(a.table, digits=3, rename={'auc': 'AUC', 'brier': 'Brier', 'brier_null': 'Brier without covariates',
                                     'ipa': 'improvement over no covariates'})
     ax = plots.accuracy_plot(a.table)
-    _ = ax.set_title('Discrimination and error by horizon (held-out customers)')
+    _ = ax.set_title(tr('Discrimination and error by horizon (held-out customers)'))
     plt.show()
     ok = [(hz, c.value) for hz, c in h.calibration.items() if c.ok]
     for hz, c in h.calibration.items():
         if not c.ok:
-            note(f'{hz:g} months: {c.note}')
+            note(tr('{h} months: {note}', h=f'{hz:g}', note=note_words(c.note)))
     if ok:
         fig, axes = plots.grid(len(ok), ncols=3, size=(4.2, 4.0))
         for ax, (hz, c) in zip(axes, ok):
             plots.calibration_plot(c.groups, c.curve, ax=ax)
-            _ = ax.set_title(f'Within {hz:g} months: ICI {c.ici:.3f}', fontsize='small')
+            _ = ax.set_title(tr('Within {h} months: ICI {ici}', h=f'{hz:g}', ici=f'{c.ici:.3f}'),
+                             fontsize='small')
         fig.tight_layout()
         plt.show()
 else:
@@ -226,17 +238,17 @@ else:
 # %%
 if dr.reasons.ok:
     r = dr.reasons.value
-    show(r.counts, digits=3, caption='Departures by reason')
+    show(r.counts, digits=3, caption=tr('Departures by reason'))
     ax = plots.cif_plot(r.cif, max_time=120)
-    _ = ax.set_title('Cumulative incidence of leaving, by reason')
+    _ = ax.set_title(tr('Cumulative incidence of leaving, by reason'))
     plt.show()
-    show(r.cif_at, digits=3, caption='Cumulative incidence at the horizons (tenure, months)')
+    show(r.cif_at, digits=3, caption=tr('Cumulative incidence at the horizons (tenure, months)'))
     if r.cause_hr.ok:
         t = r.cause_hr.value
         show(t[['cause', 'driver', 'events', 'hr', 'ci_low', 'ci_high', 'p']], digits=3,
-             caption='Cause-specific hazard ratios')
+             caption=tr('Cause-specific hazard ratios'))
         ax = plots.cause_forest_plot(t)
-        _ = ax.set_title('Cause-specific hazard ratios (95% CI)')
+        _ = ax.set_title(tr('Cause-specific hazard ratios (95% CI)'))
         plt.show()
     else:
         note(r.cause_hr.note)
@@ -252,14 +264,14 @@ else:
 
 # %%
 shown = False
-for words, att in (('Model of characteristics at entry', dr.truth_static),
-                   ('Time-varying model', dr.truth_tv)):
+for words, att in ((tr('Model of characteristics at entry'), dr.truth_static),
+                   (tr('Time-varying model'), dr.truth_tv)):
     if att.ok:
         show(att.value.drop(columns='key'), digits=3, caption=words,
              rename={'hr': 'estimate', 'true_hr': 'true HR', 'covered': 'CI covers truth'})
         shown = True
 if not shown:
-    note('These data have no known truth (not synthetic).')
+    note(tr('These data have no known truth (not synthetic).'))
 
 # %% [markdown]
 # ## Methods

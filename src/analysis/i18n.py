@@ -181,9 +181,11 @@ def translate_markdown(source: str, lang: str) -> str:
 #: ASCII words a Chinese report may show: abbreviations and names of the field's methods
 #: (kept in Latin script in Chinese statistics too), and units.
 ALLOWED_ASCII = frozenset({
-    "HR", "CI", "AUM", "RMST", "IPW", "MSM", "SMD", "AUC", "PCRM", "ID", "PNG", "SVG",
+    "HR", "CI", "AUM", "RMST", "IPW", "MSM", "SMD", "AUC", "AFT", "PH", "AIC", "VIF", "ICI",
+    "PCRM", "ID", "PNG", "SVG",
     "Kaplan", "Meier", "Kaplan-Meier", "Cox", "Efron", "Poisson", "Greenwood", "Schoenfeld", "Lorenz", "Gini",
-    "Weibull", "Wald", "Brier", "Harrell", "EMPC", "Verbraken", "ln", "df", "vs", "English",
+    "Weibull", "Wald", "Brier", "Harrell", "Uno", "Aalen", "Johansen", "EMPC", "Verbraken",
+    "ln", "df", "vs", "English",
 })
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from analysis.i18n import tr, tr_value
 from analysis.plots.base import PALETTE, TENURE_LABEL, _ax, _log_ticks, _need, _titled
 
 __all__ = ["cif_plot", "cause_forest_plot"]
@@ -44,13 +45,14 @@ def cif_plot(cif: pd.DataFrame, *, ax: Axes | None = None, max_time: float | Non
         if max_time is not None:
             sub = sub[sub["time"] <= max_time]
         color = PALETTE[i % len(PALETTE)]
-        (ln,) = ax.step(sub["time"], sub["cif"], where="post", color=color, lw=1.8, label=str(name))
+        (ln,) = ax.step(sub["time"], sub["cif"], where="post", color=color, lw=1.8,
+                        label=str(tr_value(name)))
         ln.set_gid(f"cif:{name}")
         if ci:
             ax.fill_between(sub["time"], sub["ci_low"], sub["ci_high"], step="post", color=color,
                             alpha=0.15, lw=0)
-    ax.set_xlabel(TENURE_LABEL)
-    ax.set_ylabel("Cumulative incidence (share who left for the reason)")
+    ax.set_xlabel(tr(TENURE_LABEL))
+    ax.set_ylabel(tr("Cumulative incidence (share who left for the reason)"))
     ax.set_ylim(bottom=0)
     if max_time is not None:
         ax.set_xlim(0, max_time)
@@ -90,13 +92,13 @@ def cause_forest_plot(table: pd.DataFrame, *, ax: Axes | None = None,
         err = np.vstack([est - sub["ci_low"].to_numpy(dtype=float),
                          sub["ci_high"].to_numpy(dtype=float) - est])
         c = ax.errorbar(est, y, xerr=err, fmt="o", ms=4, capsize=2, lw=1.2,
-                        color=PALETTE[j % len(PALETTE)], label=str(cause))
+                        color=PALETTE[j % len(PALETTE)], label=str(tr_value(cause)))
         c.lines[0].set_gid(f"cause:{cause}")
     ax.axvline(1, ls="--", color="0.5", lw=1, gid="reference")
     ax.set_xscale("log")
     _log_ticks(ax, "x")
     ax.set_yticks(np.arange(len(drivers))[::-1])
-    ax.set_yticklabels(drivers)
-    ax.set_xlabel("Cause-specific hazard ratio (log scale)")
+    ax.set_yticklabels([str(tr_value(d)) for d in drivers])
+    ax.set_xlabel(tr("Cause-specific hazard ratio (log scale)"))
     ax.legend(loc="best", fontsize="small")
     return _titled(ax, title)

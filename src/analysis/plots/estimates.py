@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.transforms import blended_transform_factory
 
+from analysis.i18n import tr, tr_value
 from analysis.plots.base import PALETTE, _ax, _log_ticks, _need, _titled
 
 __all__ = ["forest_plot", "estimates_plot"]
@@ -78,9 +79,9 @@ def forest_plot(
         hi_all = float(max(hi.max(), ref if ref is not None else hi.max()))
         _log_ticks(ax, "x", span=(lo_all / 1.2, hi_all * 1.2))
     ax.set_yticks(ypos)
-    ax.set_yticklabels([str(v) for v in table[label]])
+    ax.set_yticklabels([str(tr_value(v)) for v in table[label]])
     ax.set_ylim(-0.7, k - 0.3)
-    ax.set_xlabel(estimate)
+    ax.set_xlabel(tr(estimate))
     if annotate:
         trans = blended_transform_factory(ax.transAxes, ax.transData)
         for y, e, a, b in zip(ypos, est, lo, hi):
@@ -111,13 +112,14 @@ def estimates_plot(summary: pd.DataFrame, *, ax: Axes | None = None,
     """
     _need(summary, ["method", "contrast", "hr", "ci_low", "ci_high"], "summary")
     s = summary[summary["hr"].notna()].reset_index(drop=True)
-    s = s.assign(label=s["method"] + ": " + s["contrast"])
+    s = s.assign(label=[tr("{method}: {contrast}", method=tr_value(m), contrast=tr_value(c))
+                        for m, c in zip(s["method"], s["contrast"])])
     ax = forest_plot(s, label="label", ax=ax, title=title)
     if "truth" in s and s["truth"].notna().any():
         ypos = np.arange(len(s))[::-1]
         m = s["truth"].notna().to_numpy()
         ax.scatter(s["truth"].to_numpy(dtype=float)[m], ypos[m], marker="x", color=PALETTE[3],
-                   zorder=5, label="true value (synthetic data)", gid="truth")
+                   zorder=5, label=tr("true value (synthetic data)"), gid="truth")
         ax.legend(loc="lower left", fontsize="small")
-    ax.set_xlabel("hazard ratio (log scale)")
+    ax.set_xlabel(tr("hazard ratio (log scale)"))
     return ax

@@ -245,8 +245,13 @@ def rate_plot(
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
+    reference: float | None = None,
+    reference_label: str | None = None,
 ) -> Axes:
     """Point estimates with confidence-interval error bars, one per level of ``x``.
+
+    ``reference`` draws a dashed line (e.g. the whole bank's rate on a branch's chart),
+    labelled ``reference_label``.
 
     Made for :func:`analysis.stats.rates.attrition_rates` (default columns: the attrition rate per
     100 customer-years with its exact Poisson interval); pass ``y="share_leaving",
@@ -272,5 +277,10 @@ def rate_plot(
         "share_leaving": "Share of customers who left",
     }
     ax.set_ylabel(ylabel or tr(default.get(y, y)))
+    if reference is not None and np.isfinite(reference):
+        ax.axhline(reference, ls="--", color="0.35", lw=1, gid="reference",
+                   label=reference_label or "_nolegend_")
+        if reference_label:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_ylim(bottom=0)
     return _titled(ax, title)

@@ -132,7 +132,9 @@ COLUMN_WORDS = {
     "se": "Standard error", "median": "Median (months)",
     "tier_group": "Value tier at entry", "segment": "Reliance segment",
     "product_group": "Products held at entry", "branch": "Branch",
-    "item": "Item", "value": "Value", "reason": "Reason",
+    "item": "Item", "value": "Value", "reason": "Reason", "scope": "Scope",
+    "share_staying_12": "Still a customer after 12 months",
+    "share_staying_12_ci_low": "95% CI low", "share_staying_12_ci_high": "95% CI high",
 }
 
 

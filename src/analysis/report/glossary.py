@@ -80,7 +80,7 @@ GLOSSARY_ZH: dict[str, tuple[str, str]] = {
     "p-value": ("p值", "若实际上没有差异，出现至少这么大差异的概率；低于0.05视为差异明显。"),
     "PH": ("比例风险（PH）", "假设风险比在各个开户月数都相同；用Schoenfeld残差检验。"),
     "RMST": ("限制平均生存时间（RMST）", "在一定期限内（如前36个月）客户平均留存的月数。"),
-    "Schoenfeld residuals": ("Schoenfeld残差", "检验风险比是否随开户月数变化（R语言的cox.zph检验）。"),
+    "Schoenfeld residuals": ("Schoenfeld残差", "检验风险比是否随开户月数变化（与R语言生存分析包的比例风险检验相同）。"),
     "Tenure": ("开户月数", "自客户开立第一个账户以来的月数。"),
 }
 

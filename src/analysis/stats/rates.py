@@ -11,6 +11,7 @@ from analysis.stats._validate import _check_columns, _check_labels, _groups, _pr
 __all__ = [
     "hazard_by_tenure",
     "attrition_rates",
+    "rate_ratio",
 ]
 
 
@@ -178,3 +179,41 @@ def attrition_rates(data: pd.DataFrame, *, by: str | list[str], duration: str = 
     return agg[by_cols + ["n", "events", "share_leaving", "share_ci_low", "share_ci_high",
                           "person_months", "rate_per_100_person_years", "rate_ci_low",
                           "rate_ci_high"]]
+
+
+def rate_ratio(events1: float, exposure1: float, events0: float, exposure0: float,
+               alpha: float = 0.05) -> dict:
+    """Ratio of two Poisson rates with its exact conditional interval and test.
+
+    Given both counts' total, ``events1`` is binomial with ``p = r E1 / (r E1 + E0)`` (``r`` the
+    rate ratio): the Clopper-Pearson interval of ``p`` gives the interval of ``r``, and the
+    two-sided binomial test of ``p`` at ``r = 1`` its p-value (the textbook exact method, e.g.
+    Breslow and Day vol. II, 2.4).
+
+    Returns
+    -------
+    dict
+        ``ratio``, ``ci_low``, ``ci_high``, ``p`` (NaN where a rate is undefined).
+
+    Examples
+    --------
+    >>> r = rate_ratio(30, 100.0, 60, 400.0)
+    >>> round(r["ratio"], 3), round(r["ci_low"], 3), round(r["ci_high"], 3)
+    (2.0, 1.245, 3.15)
+    """
+    k1, k0 = float(events1), float(events0)
+    e1, e0 = float(exposure1), float(exposure0)
+    nan = {"ratio": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
+    if not (e1 > 0 and e0 > 0) or k1 + k0 == 0:
+        return nan
+    n = k1 + k0
+    lo_p = stats.beta.ppf(alpha / 2, k1, n - k1 + 1) if k1 > 0 else 0.0
+    hi_p = stats.beta.ppf(1 - alpha / 2, k1 + 1, n - k1) if k0 > 0 else 1.0
+
+    def odds(p):
+        return np.inf if p >= 1 else p / (1 - p) * e0 / e1
+
+    ratio = (k1 / e1) / (k0 / e0) if k0 > 0 else np.inf
+    test = stats.binomtest(int(round(k1)), int(round(n)), e1 / (e1 + e0))
+    return {"ratio": float(ratio), "ci_low": float(odds(lo_p)), "ci_high": float(odds(hi_p)),
+            "p": float(test.pvalue)}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Sequence
+import re
+
 import numpy as np
 import pandas as pd
 
+from analysis.i18n import language, tr, tr_value
 from analysis.stats.splines import restricted_cubic_basis
 from analysis.studies.population import Study
 from analysis.errors import InsufficientDataError
@@ -15,13 +18,15 @@ __all__ = [
     "Term",
     "Design",
     "build_design",
+    "level_words",
 ]
 
 
 ENTRY, DURATION, EVENT = "entry", "duration", "event"
 
 
-#: Natural units of the covariates the study knows: column -> (divide by, unit words).
+#: Natural units of the covariates the study knows: column -> (divide by, unit words in English;
+#: shown through :func:`analysis.i18n.tr`).
 UNITS: dict[str, tuple[float, str]] = {
     "n_products_entry": (1.0, "per product"),
     "age_entry": (10.0, "per 10 years"),
@@ -62,16 +67,22 @@ class Term:
     quartiles: tuple | None = None
     median: float | None = None
     span: tuple | None = None
+    standardised: bool = False
 
     @property
     def coding(self) -> str:
+        """How the term is coded, in the report's language."""
         if self.kind == "categorical":
-            return f"dummies, reference level '{self.reference}'"
+            return tr("dummies, reference level '{reference}'",
+                      reference=level_words(self.reference))
         if self.kind == "spline":
-            return (f"natural cubic spline, knots at {', '.join(f'{k:.3g}' for k in self.knots)}; "
-                    f"effect shown for {self.quartiles[1]:.3g} vs {self.quartiles[0]:.3g} "
-                    "(75th vs 25th percentile)")
-        return f"linear, {self.unit}" + (" (standardised)" if self.unit.startswith("per SD") else "")
+            return tr("natural cubic spline, knots at {knots}; effect shown for {hi} vs {lo} "
+                      "(75th vs 25th percentile)",
+                      knots=", ".join(f"{k:.3g}" for k in self.knots),
+                      hi=f"{self.quartiles[1]:.3g}", lo=f"{self.quartiles[0]:.3g}")
+        if self.standardised:
+            return tr("linear, {unit} (standardised)", unit=self.unit)
+        return tr("linear, {unit}", unit=self.unit)
 
 
 @dataclass
@@ -101,8 +112,30 @@ class Design:
     def describe(self) -> pd.DataFrame:
         """Covariate, kind, coding (reference level, unit), for readers."""
         return pd.DataFrame(
-            [(t.words, t.kind, t.coding) for t in self.terms], columns=["covariate", "type", "coding"]
-        )
+            [(t.words, tr(t.kind), t.coding) for t in self.terms],
+            columns=["covariate", "type", "coding"])
+
+
+def level_words(level) -> str:
+    """A level of a categorical covariate as shown: a known label in the report's language
+    (:func:`analysis.i18n.tr_value`), merged tiers (``"Tier 4-5"``) and pooled levels
+    (``"a / b"``, ``"other levels"``) word by word; English unchanged.
+
+    >>> from analysis.i18n import set_language
+    >>> _ = set_language("zh"); level_words("Tier 4-5"), level_words("loan"); _ = set_language("en")
+    ('四星级至五星级', '贷款倚重型')
+    """
+    text = str(level)
+    if language() == "en":
+        return text
+    m = re.fullmatch(r"Tier (\d+)-(\d+)", text)
+    if m:
+        return tr("{start} to {end}", start=tr_value(f"Tier {m[1]}"), end=tr_value(f"Tier {m[2]}"))
+    if " / " in text:
+        return " / ".join(level_words(part) for part in text.split(" / "))
+    if text == "other levels":
+        return tr("other levels")
+    return str(tr_value(text))
 
 
 #: The spline columns of a ``"spline"`` term (:func:`analysis.stats.splines.restricted_cubic_basis`,
@@ -147,8 +180,9 @@ def _merge_sparse(s: pd.Series, event: pd.Series, min_events: int) -> tuple[pd.S
             j = i - 1 if i > 0 else i + 1
             a, b = (current[j], current[i]) if j < i else (current[i], current[j])
             merged = _merged_name(a, b)
-            notes.append(f"levels '{a}' and '{b}' merged into '{merged}' (fewer than "
-                         f"{min_events} departures in one of them)")
+            notes.append(tr("levels '{a}' and '{b}' merged into '{merged}' (fewer than {n} "
+                            "departures in one of them)", a=level_words(a), b=level_words(b),
+                            merged=level_words(merged), n=min_events))
             for v in order:
                 if labels[v] in (a, b):
                     labels[v] = merged
@@ -159,8 +193,9 @@ def _merge_sparse(s: pd.Series, event: pd.Series, min_events: int) -> tuple[pd.S
                 big = max((lv for lv in current if lv not in pool), key=lambda lv: ev.get(lv, 0))
                 pool.append(big)
                 name = f"{big} / other levels"
-            notes.append(f"levels {', '.join(repr(x) for x in pool)} pooled into '{name}' "
-                         f"(fewer than {min_events} departures each)")
+            notes.append(tr("levels {levels} pooled into '{name}' (fewer than {n} departures "
+                            "each)", levels=", ".join(f"'{level_words(x)}'" for x in pool),
+                            name=level_words(name), n=min_events))
             for v in order:
                 if labels[v] in pool:
                     labels[v] = name
@@ -226,10 +261,9 @@ def build_design(
     f = study.frame
     n_events = int(f[EVENT].sum())
     if n_events < 10:
-        raise InsufficientDataError(
-            f"only {n_events} customers left in these data: too few for a multivariable model "
-            "(at least 10 needed)"
-        )
+        raise InsufficientDataError(tr(
+            "only {n} customers left in these data: too few for a multivariable model "
+            "(at least 10 needed)", n=n_events))
     notes: list[str] = []
     dropped: list[str] = []
     cats = [c for c in study.groupings if c not in exclude and c in f]
@@ -237,19 +271,21 @@ def build_design(
     for col, over in REDUNDANT.items():
         if col in nums and over in cats and f[over].nunique() > 1:
             nums.remove(col)
-            notes.append(f"{study.numeric[col]} is left out: {study.groupings[over]} already "
-                         "carries it (tiers are AUM bands)")
+            notes.append(tr("{covariate} is left out: {other} already carries it (tiers are "
+                            "AUM bands)", covariate=study.numeric[col],
+                            other=study.groupings[over]))
     # missing values
     for col in list(cats) + list(nums):
         miss = f[col].isna().mean()
         if miss > 0.2:
             (cats if col in cats else nums).remove(col)
-            notes.append(f"{col} is left out: {miss:.0%} of values missing")
+            notes.append(tr("{covariate} is left out: {share} of values missing",
+                            covariate=col, share=f"{miss:.0%}"))
     use = cats + nums
     complete = f[use].notna().all(axis=1) if use else pd.Series(True, index=f.index)
     if (~complete).any():
-        notes.append(f"{int((~complete).sum()):,} customers with missing covariate values are "
-                     "left out of the model")
+        notes.append(tr("{n} customers with missing covariate values are left out of the model",
+                        n=f"{int((~complete).sum()):,}"))
     f = f[complete]
     base_cols = [c for c in ("customer_id", ENTRY, DURATION, EVENT) if c in f]
     data = f[base_cols].copy().reset_index(drop=True)
@@ -263,12 +299,15 @@ def build_design(
                                                min_level_events)
         words = study.groupings[col]
         if len(levels) < 2:
-            only = levels[0] if levels else "none"
-            notes.append(f"{words} is left out: only one level ('{only}') in these data"
-                         + (" after pooling levels with few departures" if merge_notes else ""))
+            only = level_words(levels[0]) if levels else tr("none")
+            notes.append(tr("{covariate} is left out: only one level ('{level}') in these data "
+                            "after pooling levels with few departures", covariate=words, level=only)
+                         if merge_notes else
+                         tr("{covariate} is left out: only one level ('{level}') in these data",
+                            covariate=words, level=only))
             dropped.append(col)
             continue
-        notes.extend(f"{words}: {m}" for m in merge_notes)
+        notes.extend(tr("{covariate}: {note}", covariate=words, note=m) for m in merge_notes)
         data[f"{col}__level"] = s.to_numpy()
         columns = []
         for lv in levels[1:]:
@@ -281,14 +320,16 @@ def build_design(
         x = pd.to_numeric(f[col], errors="coerce").astype(float).reset_index(drop=True)
         words = study.numeric[col]
         if x.nunique() < 2:
-            notes.append(f"{words} is left out: the same value for every customer")
+            notes.append(tr("{covariate} is left out: the same value for every customer",
+                            covariate=words))
             dropped.append(col)
             continue
         if col in UNITS:
             scale, unit = UNITS[col]
+            unit = tr(unit)
         else:
             scale = float(x.std())
-            unit = f"per SD ({scale:.3g})"
+            unit = tr("per SD ({sd})", sd=f"{scale:.3g}")
         q = tuple(float(v) for v in np.quantile(x, [0.25, 0.75]))
         med = float(np.median(x))
         span = tuple(float(v) for v in np.quantile(x, [0.05, 0.95]))
@@ -302,13 +343,14 @@ def build_design(
                     data[name] = basis[:, j]
                 terms.append(Term(name=col, words=words, kind="spline", columns=columns,
                                   scale=scale, unit=unit, knots=knots, quartiles=q, median=med,
-                                  span=span))
+                                  span=span, standardised=col not in UNITS))
                 continue
         data[cname] = x.to_numpy() / scale
         terms.append(Term(name=col, words=words, kind="numeric", columns=[cname], scale=scale,
-                          unit=unit, quartiles=q, median=med, span=span))
+                          unit=unit, quartiles=q, median=med, span=span,
+                          standardised=col not in UNITS))
     if not terms:
-        raise InsufficientDataError("no covariate varies in these data: nothing to model")
+        raise InsufficientDataError(tr("no covariate varies in these data: nothing to model"))
     # collinearity: drop numeric terms with a huge variance inflation factor
     while True:
         cols = [c for t in terms for c in t.columns]
@@ -321,11 +363,12 @@ def build_design(
             break
         terms.remove(worst)
         data = data.drop(columns=worst.columns)
-        notes.append(f"{worst.words} is left out: almost collinear with the other covariates "
-                     f"(variance inflation factor {vif[worst.columns[0]]:.0f})")
+        notes.append(tr("{covariate} is left out: almost collinear with the other covariates "
+                        "(variance inflation factor {vif})", covariate=worst.words,
+                        vif=f"{vif[worst.columns[0]]:.0f}"))
         dropped.append(worst.name)
     p = sum(len(t.columns) for t in terms)
     if n_events < 10 * p:
-        notes.append(f"{n_events} departures for {p} coefficients (fewer than 10 per "
-                     "coefficient): estimates are imprecise")
+        notes.append(tr("{n} departures for {p} coefficients (fewer than 10 per coefficient): "
+                        "estimates are imprecise", n=n_events, p=p))
     return Design(data=data, terms=terms, notes=notes, dropped=dropped)

@@ -33,6 +33,7 @@ Reasons
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 import numpy as np
@@ -43,6 +44,7 @@ from analysis.config import ALPHA
 from analysis.stats import metrics
 from analysis.stats.aft import fit_aft
 from analysis.errors import Attempt, attempt
+from analysis.i18n import tr
 from analysis.studies.population import Study
 from analysis.errors import InsufficientDataError
 from analysis.studies.drivers.design import (
@@ -179,10 +181,9 @@ def held_out_accuracy(design: Design, horizons: Sequence[float], *, test_size: f
     test_idx, train_idx = np.sort(perm[:n_test]), np.sort(perm[n_test:])
     train, test = data.iloc[train_idx], data.iloc[test_idx]
     if train[EVENT].sum() < 10 or test[EVENT].sum() < 5:
-        raise InsufficientDataError(
-            f"too few departures to split into training ({int(train[EVENT].sum())}) and held-out "
-            f"({int(test[EVENT].sum())}) customers"
-        )
+        raise InsufficientDataError(tr(
+            "too few departures to split into training ({train}) and held-out ({test}) customers",
+            train=int(train[EVENT].sum()), test=int(test[EVENT].sum())))
     cols = design.columns
     cph = fit_cox(train, cols)
     beta = cph.params[cols].to_numpy()
@@ -190,13 +191,12 @@ def held_out_accuracy(design: Design, horizons: Sequence[float], *, test_size: f
     fu_train = (train[DURATION] - train[ENTRY]).to_numpy()
     fu_test = (test[DURATION] - test[ENTRY]).to_numpy()
     hs, notes = metrics.clip_horizons(horizons, fu_test, fu_train)
-    notes = list(notes)
-    notes.append(
+    notes = [_metrics_note(text) for text in notes]
+    notes.append(tr(
         "scikit-survival's metrics take no entry times: they are measured on time since entry "
         "into observation (no truncation on that scale), with predictions conditional on being "
         "on the book at entry; censoring weights from the training customers' Kaplan-Meier of "
-        "censoring"
-    )
+        "censoring"))
     # Follow-up is censored just after the last horizon: every metric then refers to the
     # horizons, and the censoring distribution stays positive where it is used.
     fu_train, ev_train = metrics.censor_after(fu_train, train[EVENT].to_numpy(), max(hs))
@@ -212,6 +212,26 @@ def held_out_accuracy(design: Design, horizons: Sequence[float], *, test_size: f
                    risk=risk, test=tdf)
 
 
+#: Notes of :func:`analysis.stats.metrics.clip_horizons` (English, made in the stats layer) as
+#: report messages: pattern -> (message, placeholder names).
+_METRICS_NOTES = (
+    (r"horizon (\S+) months is at or beyond the longest follow-up \((\S+)\); measured at (\S+) "
+     r"months instead", "horizon {h} months is at or beyond the longest follow-up ({limit}); "
+     "measured at {new} months instead", ("h", "limit", "new")),
+    (r"horizon (\S+) is shorter than any follow-up; left out",
+     "horizon {h} is shorter than any follow-up; left out", ("h",)),
+)
+
+
+def _metrics_note(text: str) -> str:
+    """A note of the accuracy metrics in the report's language (unknown notes unchanged)."""
+    for pattern, msgid, names in _METRICS_NOTES:
+        m = re.fullmatch(pattern, text)
+        if m:
+            return tr(msgid, **dict(zip(names, m.groups())))
+    return tr(text)
+
+
 @dataclass
 class TimeVarying:
     effects: pd.DataFrame
@@ -221,13 +241,15 @@ class TimeVarying:
     model: object
 
 
-TV_TERMS = {
-    "n_products": Term(name="n_products", words="products held now", kind="numeric",
-                       columns=["n_products"], unit="per product"),
-    "outflow_3m": Term(name="outflow_3m", words="large outflow in the last 3 months",
-                       kind="categorical", columns=["outflow_3m"], reference="no",
-                       levels=["yes"]),
-}
+def tv_terms() -> dict:
+    """The time-varying terms, their words in the report's language."""
+    return {
+        "n_products": Term(name="n_products", words=tr("products held now"), kind="numeric",
+                           columns=["n_products"], unit=tr("per product")),
+        "outflow_3m": Term(name="outflow_3m", words=tr("large outflow in the last 3 months"),
+                           kind="categorical", columns=["outflow_3m"], reference="no",
+                           levels=["yes"]),
+    }
 
 
 def time_varying_model(study: Study, design: Design) -> TimeVarying:
@@ -240,10 +262,9 @@ def time_varying_model(study: Study, design: Design) -> TimeVarying:
     from analysis.frames import counting_process
 
     if not study.has_panel:
-        raise InsufficientDataError(
+        raise InsufficientDataError(tr(
             "the data hold one row per customer (no monthly history): products held over time "
-            "and recent outflows cannot be modelled"
-        )
+            "and recent outflows cannot be modelled"))
     p = study.portfolio
     params = study.params
     cp = counting_process(p.panel, p.customers, attrition=params["attrition"], k=params["k"],
@@ -257,7 +278,8 @@ def time_varying_model(study: Study, design: Design) -> TimeVarying:
     d = d.rename(columns={"start": ENTRY, "stop": DURATION})
     d["n_products"] = d["n_products"].astype(float)
     d["outflow_3m"] = d["outflow_3m"].astype(float)
-    terms = [TV_TERMS["n_products"], TV_TERMS["outflow_3m"], *static]
+    tv = tv_terms()
+    terms = [tv["n_products"], tv["outflow_3m"], *static]
     cols = [c for t in terms for c in t.columns]
     if d.loc[d[EVENT] == 1, "outflow_3m"].nunique() < 2 and d["outflow_3m"].sum() == 0:
         terms = [t for t in terms if t.name != "outflow_3m"]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analysis.config import ALPHA, ci_label
+from analysis.i18n import language, tr, tr_value
 from analysis.studies.words import p_text as _p
 from analysis.studies.drivers.design import EVENT
 
@@ -19,20 +20,49 @@ __all__ = [
 
 
 def _ci(r, col="hr") -> str:
-    return f"{r[col]:.2f} ({ci_label()} {r['ci_low']:.2f} to {r['ci_high']:.2f})"
+    return tr("{est} ({ci} {low} to {high})", est=f"{r[col]:.2f}", ci=ci_label(),
+              low=f"{r['ci_low']:.2f}", high=f"{r['ci_high']:.2f}")
 
 
 def _change(hr: float) -> str:
     if hr >= 1:
-        return f"{hr - 1:.0%} higher"
-    return f"{1 - hr:.0%} lower"
+        return tr("{pct} higher", pct=f"{hr - 1:.0%}")
+    return tr("{pct} lower", pct=f"{1 - hr:.0%}")
 
 
 def _effect(r) -> str:
     """"risk X% higher/lower (HR ...)", or "no clear difference" when the CI includes 1."""
     if r["ci_low"] <= 1 <= r["ci_high"]:
-        return f"no clear difference in the risk of leaving (HR {_ci(r)})"
-    return f"risk {_change(r['hr'])} (HR {_ci(r)})"
+        return tr("no clear difference in the risk of leaving (HR {ci})", ci=_ci(r))
+    return tr("risk {change} (HR {ci})", change=_change(r["hr"]), ci=_ci(r))
+
+
+def _en() -> bool:
+    return language() == "en"
+
+
+def _join(items, sep: str = "; ") -> str:
+    """Items joined as the report's language writes a list ("; " or ", " in English)."""
+    if _en():
+        return sep.join(items)
+    return ("；" if sep == "; " else "、").join(items)
+
+
+def _cap(text: str) -> str:
+    return text.capitalize() if _en() else text
+
+
+def _note(text: str) -> str:
+    """A step's note ("Not estimable: why") in the report's language."""
+    prefix = "Not estimable: "
+    if text.startswith(prefix):
+        return tr("Not estimable: {why}", why=tr(text[len(prefix):]))
+    return tr(text)
+
+
+def _contrast(label: str) -> str:
+    """The "level vs reference" part of an effect's label ("covariate: level vs reference")."""
+    return label.split(": ", 1)[1] if ": " in label else label.split("：", 1)[-1]
 
 
 def key_findings(dr: Drivers) -> str:
@@ -41,13 +71,13 @@ def key_findings(dr: Drivers) -> str:
     f = s.frame
     lines = []
     if not dr.design.ok:
-        return f"- {dr.design.note}"
-    period = f" {s.period_words}" if s.has_panel else ""
-    lines.append(
-        f"**{len(f):,} customers** of {s.scope}{period}, **{int(f[EVENT].sum()):,} left** "
-        f"({s.attrition_words}). The model relates leaving to "
-        f"{len(dr.design.value.terms)} characteristics at entry, each adjusted for the others."
-    )
+        return f"- {_note(dr.design.note)}"
+    period = (f" {s.period_words}" if _en() else s.period_words) if s.has_panel else ""
+    lines.append(tr(
+        "**{n} customers** of {scope}{period}, **{left} left** ({attrition}). The model relates "
+        "leaving to {k} characteristics at entry, each adjusted for the others.",
+        n=f"{len(f):,}", scope=s.scope, period=period, left=f"{int(f[EVENT].sum()):,}",
+        attrition=s.attrition_words, k=len(dr.design.value.terms)))
     if dr.effects.ok:
         eff = dr.effects.value
         sig = eff[eff["p"] < ALPHA].copy()
@@ -55,88 +85,94 @@ def key_findings(dr: Drivers) -> str:
         top = sig[~sig["term"].isin(["branch"])].sort_values("chisq", ascending=False)
         top = top.drop_duplicates("term").head(3)
         if len(top):
-            parts = [f"{r['label']}: risk {_change(r['hr'])} (HR {_ci(r)})"
-                     for _, r in top.iterrows()]
-            lines.append("Strongest drivers, holding the others fixed: " + "; ".join(parts) + ".")
+            parts = [tr("{label}: risk {change} (HR {ci})", label=r["label"],
+                        change=_change(r["hr"]), ci=_ci(r)) for _, r in top.iterrows()]
+            lines.append(tr("Strongest drivers, holding the others fixed: {drivers}.",
+                            drivers=_join(parts)))
         elif len(sig):  # only branch differences are significant
-            lines.append("No characteristic at entry other than the branch is clearly related to "
-                         f"leaving (all other p >= {ALPHA:g}).")
+            lines.append(tr("No characteristic at entry other than the branch is clearly related "
+                            "to leaving (all other p >= {alpha}).", alpha=f"{ALPHA:g}"))
         else:
-            lines.append(f"No characteristic at entry is clearly related to leaving (all p >= {ALPHA:g}).")
+            lines.append(tr("No characteristic at entry is clearly related to leaving (all p >= "
+                            "{alpha}).", alpha=f"{ALPHA:g}"))
         hv = eff[eff["key"].str.startswith("tier_group=")]
         if len(hv):
             r = hv.iloc[-1]
-            verdict = ("leave at a clearly different rate" if r["p"] < ALPHA else
-                       "do not leave at a clearly different rate")
-            lines.append(
-                f"High-value customers ({r['label'].split(': ')[1]}) {verdict} after adjustment: "
-                f"HR {_ci(r)}, {_p(r['p'])}."
-            )
+            msg = ("High-value customers ({level}) leave at a clearly different rate after "
+                   "adjustment: HR {ci}, {p}." if r["p"] < ALPHA else
+                   "High-value customers ({level}) do not leave at a clearly different rate after "
+                   "adjustment: HR {ci}, {p}.")
+            lines.append(tr(msg, level=_contrast(r["label"]), ci=_ci(r), p=_p(r["p"])))
     else:
-        lines.append(dr.effects.note)
+        lines.append(_note(dr.effects.note))
     if dr.time_varying.ok:
         tv = dr.time_varying.value.effects
         out = tv[tv["key"] == "outflow_3m"]
         if len(out):
             r = out.iloc[0]
             if r["ci_low"] > 1:
-                lines.append(
-                    f"**Early warning:** a large fund outflow in the last 3 months multiplies the "
-                    f"risk of leaving by **{r['hr']:.1f}** ({ci_label()} {r['ci_low']:.1f} to "
-                    f"{r['ci_high']:.1f})."
-                )
+                lines.append(tr(
+                    "**Early warning:** a large fund outflow in the last 3 months multiplies the "
+                    "risk of leaving by **{hr}** ({ci} {low} to {high}).", hr=f"{r['hr']:.1f}",
+                    ci=ci_label(), low=f"{r['ci_low']:.1f}", high=f"{r['ci_high']:.1f}"))
             else:  # the interval reaches 1 or lies below it: not a warning sign
-                lines.append(f"A large fund outflow in the last 3 months is not a clear warning "
-                             f"sign: {_effect(r)}.")
+                lines.append(tr("A large fund outflow in the last 3 months is not a clear "
+                                "warning sign: {effect}.", effect=_effect(r)))
         prod = tv[tv["key"] == "n_products"]
         if len(prod):
             r = prod.iloc[0]
-            lines.append(f"Each product held (counted month by month): {_effect(r)}; adjusted, "
-                         f"but not a causal estimate.")
+            lines.append(tr("Each product held (counted month by month): {effect}; adjusted, but "
+                            "not a causal estimate.", effect=_effect(r)))
     if dr.ph.ok:
         tab = dr.ph.value[0]
         fl = tab[tab["flagged"]]
         if len(fl):
-            what = ", ".join(f"{r['covariate']} ({_p(r['p'])})" for _, r in fl.iterrows())
-            line = (f"The proportional-hazards check finds effects that change with tenure: {what}.")
+            what = _join([tr("{covariate} ({p})", covariate=r["covariate"], p=_p(r["p"]))
+                          for _, r in fl.iterrows()], ", ")
+            line = tr("The proportional-hazards check finds effects that change with tenure: "
+                      "{covariates}.", covariates=what)
             if dr.remedy.ok and dr.remedy.value is not None:
                 rem = dr.remedy.value
                 words = {t.name: t.words for t in dr.design.value.terms}
                 done = []
                 if rem.strata:
-                    done.append("stratified on " + ", ".join(words[n] for n in rem.strata))
+                    done.append(tr("stratified on {covariates}",
+                                   covariates=_join([words[n] for n in rem.strata], ", ")))
                 if rem.banded:
-                    done.append("separate hazard ratios by tenure band for "
-                                + ", ".join(words[n] for n in rem.banded))
+                    done.append(tr("separate hazard ratios by tenure band for {covariates}",
+                                   covariates=_join([words[n] for n in rem.banded], ", ")))
                 still = rem.ph_after[rem.ph_after["flagged"]]
-                after = ("after which no covariate fails" if still.empty else
-                         f"{', '.join(still['covariate'])} still fail(s)")
-                line += f" Remedied step by step ({'; '.join(done)}), {after}."
+                after = (tr("after which no covariate fails") if still.empty else
+                         tr("{covariates} still fail(s)",
+                            covariates=_join(list(still["covariate"]), ", ")))
+                line += (" " if _en() else "") + tr("Remedied step by step ({steps}), {after}.",
+                                                    steps=_join(done), after=after)
             lines.append(line)
         else:
-            lines.append("The proportional-hazards check finds no covariate whose effect changes "
-                         f"with tenure (global {_p(tab.loc['GLOBAL', 'p'])}).")
+            lines.append(tr("The proportional-hazards check finds no covariate whose effect "
+                            "changes with tenure (global {p}).", p=_p(tab.loc["GLOBAL", "p"])))
     if dr.held_out.ok:
         a = dr.held_out.value.accuracy
         t = a.table
         first = t.iloc[0]
         ici = [c.value.ici for c in dr.held_out.value.calibration.values() if c.ok]
-        cal = (f"; predicted and observed risks differ by {np.mean(ici):.1%} on average (ICI)"
-               if ici else "")
-        lines.append(
-            f"On {a.n_test:,} customers held out of the fit, the model ranks who leaves first "
-            f"correctly for {a.c_harrell:.0%} of comparable pairs (Harrell's C; Uno's "
-            f"{a.c_uno:.2f}); AUC {first['auc']:.2f} for leaving within {first['horizon']:g} "
-            f"months, Brier score {first['brier']:.3f} vs {first['brier_null']:.3f} without "
-            f"covariates{cal}."
-        )
+        cal = (tr("; predicted and observed risks differ by {ici} on average (ICI)",
+                  ici=f"{np.mean(ici):.1%}") if ici else "")
+        lines.append(tr(
+            "On {n} customers held out of the fit, the model ranks who leaves first correctly "
+            "for {c} of comparable pairs (Harrell's C; Uno's {uno}); AUC {auc} for leaving within "
+            "{h} months, Brier score {brier} vs {null} without covariates{cal}.",
+            n=f"{a.n_test:,}", c=f"{a.c_harrell:.0%}", uno=f"{a.c_uno:.2f}",
+            auc=f"{first['auc']:.2f}", h=f"{first['horizon']:g}", brier=f"{first['brier']:.3f}",
+            null=f"{first['brier_null']:.3f}", cal=cal))
     else:
-        lines.append(f"Accuracy: {dr.held_out.note}")
+        lines.append(tr("Accuracy: {note}", note=_note(dr.held_out.note)))
     if dr.reasons.ok:
         r = dr.reasons.value
         top = r.counts.loc[r.counts["departures"].idxmax()]
-        lines.append(f"Most frequent reason for leaving: **{top['reason']}** "
-                     f"({top['share']:.0%} of {int(r.counts['departures'].sum()):,} departures).")
+        lines.append(tr("Most frequent reason for leaving: **{reason}** ({share} of {n} "
+                        "departures).", reason=tr_value(top["reason"]),
+                        share=f"{top['share']:.0%}", n=f"{int(r.counts['departures'].sum()):,}"))
         if r.cause_hr.ok:
             t = r.cause_hr.value
             for col in ("high_value", "outflow_3m"):
@@ -146,21 +182,20 @@ def key_findings(dr: Drivers) -> str:
                 raised = sub[sub["ci_low"] > 1]  # causes this driver clearly raises
                 if len(raised):
                     hi = raised.loc[raised["hr"].idxmax()]
-                    lines.append(
-                        f"{hi['driver'].capitalize()}: raises leaving for **{hi['cause']}** the "
-                        f"most (cause-specific HR {_ci(hi)})."
-                    )
+                    lines.append(tr("{driver}: raises leaving for **{cause}** the most "
+                                    "(cause-specific HR {ci}).", driver=_cap(hi["driver"]),
+                                    cause=tr_value(hi["cause"]), ci=_ci(hi)))
                 else:
-                    lines.append(
-                        f"{sub['driver'].iloc[0].capitalize()}: raises leaving for no reason "
-                        f"clearly (every cause-specific {ci_label()} includes 1 or lies below it)."
-                    )
+                    lines.append(tr("{driver}: raises leaving for no reason clearly (every "
+                                    "cause-specific {ci} includes 1 or lies below it).",
+                                    driver=_cap(sub["driver"].iloc[0]), ci=ci_label()))
     elif s.has_panel:
-        lines.append(dr.reasons.note)
+        lines.append(_note(dr.reasons.note))
     if dr.aft.ok:
         a = dr.aft.value
-        lines.append(f"Parametric check: the {a.best} time-to-leaving model fits best by AIC "
-                     f"(AIC difference to the next {a.comparison['delta_aic'].iloc[1]:.0f}).")
-    lines.append("Hazard ratios describe association, adjusted for the other covariates; they are "
-                 "not the effect of changing a characteristic.")
+        lines.append(tr("Parametric check: the {model} time-to-leaving model fits best by AIC "
+                        "(AIC difference to the next {delta}).", model=tr_value(a.best),
+                        delta=f"{a.comparison['delta_aic'].iloc[1]:.0f}"))
+    lines.append(tr("Hazard ratios describe association, adjusted for the other covariates; they "
+                    "are not the effect of changing a characteristic."))
     return "\n".join(f"- {line}" for line in lines)

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.i18n import tr
 from analysis.stats.hypothesis import wald_test
-from analysis.studies.drivers.design import Term, _spline_basis
+from analysis.studies.drivers.design import Term, _spline_basis, level_words
 
 __all__ = ["effects_table"]
 
@@ -43,14 +44,17 @@ def effects_table(params: pd.Series, cov: pd.DataFrame, terms: Sequence[Term],
             est, se = _contrast(t, params, cov)
             lo, hi = t.quartiles
             rows.append(dict(key=f"{t.name} (p75 vs p25)", term=t.name,
-                             label=f"{t.words}, 75th vs 25th percentile ({hi:.3g} vs {lo:.3g})",
+                             label=tr("{covariate}, 75th vs 25th percentile ({hi} vs {lo})",
+                                      covariate=t.words, hi=f"{hi:.3g}", lo=f"{lo:.3g}"),
                              est=est, se=se, p=p_term,
                              ph_test_p=ph_p, chisq=chi, df=df))
             continue
         for c, lv in zip(t.columns, t.levels if t.kind == "categorical" else [None]):
             est, se = float(params[c]), float(np.sqrt(cov.loc[c, c]))
-            label = (f"{t.words}: {lv} vs {t.reference}" if t.kind == "categorical"
-                     else f"{t.words}, {t.unit}")
+            label = (tr("{covariate}: {level} vs {reference}", covariate=t.words,
+                        level=level_words(lv), reference=level_words(t.reference))
+                     if t.kind == "categorical" else
+                     tr("{covariate}, {unit}", covariate=t.words, unit=t.unit))
             p = float(2 * stats.norm.sf(abs(est / se)))
             rows.append(dict(key=c, term=t.name, label=label, est=est, se=se, p=p,
                              ph_test_p=ph_p, chisq=chi, df=df))

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.config import ALPHA
+from analysis.i18n import language, tr
 from analysis.stats.cox.zph import ZphResult, zph_for
 from analysis.studies.drivers.design import DURATION, Design, ENTRY, EVENT, Term
 from analysis.stats.cox.episodes import split_intervals
@@ -35,7 +36,8 @@ def ph_check(cph, data: pd.DataFrame, terms: Sequence[Term], *, transform: str =
     zph = zph_for(cph, data, terms={t.name: t.columns for t in present}, transform=transform)
     tab = zph.table.copy()
     words = {t.name: t.words for t in present}
-    tab.insert(0, "covariate", [words.get(i, "all covariates (global test)") for i in tab.index])
+    tab.insert(0, "covariate", [words.get(i, tr("all covariates (global test)"))
+                                for i in tab.index])
     tab["threshold"] = alpha / max(len(present), 1)
     tab["flagged"] = (tab["p"] < tab["threshold"]) & (tab.index != "GLOBAL")
     return tab, zph
@@ -90,8 +92,8 @@ class Remedy:
 def _band_label(cuts, b) -> str:
     edges = [0.0, *cuts]
     if b < len(cuts):
-        return f"tenure {edges[b]:g}-{cuts[b]:g} months"
-    return f"tenure over {edges[b]:g} months"
+        return tr("tenure {start}-{end} months", start=f"{edges[b]:g}", end=f"{cuts[b]:g}")
+    return tr("tenure over {start} months", start=f"{edges[b]:g}")
 
 
 def _refit_remedied(design: Design, remedied: Sequence[str], transform: str, threshold: float):
@@ -162,12 +164,14 @@ def ph_remedy(design: Design, cph, ph: pd.DataFrame, effects: pd.DataFrame, *,
     model, data, columns, new_terms, strata, banded, cuts, ph_after, zph_after = fitted
     actions = []
     for n in strata:
-        actions.append(f"stratified on {words[n]}: each level gets its own baseline hazard, so "
-                       "the model no longer assumes a constant hazard ratio for it (and no "
-                       "longer estimates one)")
+        actions.append(tr("stratified on {covariate}: each level gets its own baseline hazard, "
+                          "so the model no longer assumes a constant hazard ratio for it (and no "
+                          "longer estimates one)", covariate=words[n]))
     for n in banded:
-        actions.append(f"{words[n]}: a separate hazard ratio in each tenure band "
-                       f"({', '.join(_band_label(cuts, b) for b in range(len(cuts) + 1))})")
+        actions.append(tr("{covariate}: a separate hazard ratio in each tenure band ({bands})",
+                          covariate=words[n],
+                          bands=(", " if language() == "en" else "、").join(
+                              _band_label(cuts, b) for b in range(len(cuts) + 1))))
     after = effects_table(model.params, model.variance,
                           [t for t in new_terms if t.kind != "banded"], ph_after)
     compare = effects[["key", "label", "hr", "ci_low", "ci_high", "ph_test_p"]].merge(
@@ -175,9 +179,9 @@ def ph_remedy(design: Design, cph, ph: pd.DataFrame, effects: pd.DataFrame, *,
         suffixes=("_before", "_after"))
     compare["note"] = ""
     for n in strata:
-        compare.loc[effects["term"].to_numpy() == n, "note"] = "stratified on (no HR)"
+        compare.loc[effects["term"].to_numpy() == n, "note"] = tr("stratified on (no HR)")
     for n in banded:
-        compare.loc[effects["term"].to_numpy() == n, "note"] = "tenure-band HRs below"
+        compare.loc[effects["term"].to_numpy() == n, "note"] = tr("tenure-band HRs below")
     band_rows = []
     z = stats.norm.ppf(1 - ALPHA / 2)
     terms = {t.name: t for t in design.terms}
@@ -214,8 +218,9 @@ def schoenfeld_panels(dr: "Drivers", max_panels: int = 10) -> list[tuple[str, st
     for name in tab.index:
         t = dr.design.value.term(name)
         for c in t.columns[:1]:  # one panel per covariate (a categorical one: its first level)
-            title = labels.get(c, f"{t.words}" + (" (linear part)" if t.kind == "spline" else ""))
-            title = f"{title}\nPH test p = {tab.loc[name, 'p']:.3g}"
+            title = labels.get(c, tr("{covariate} (linear part)", covariate=t.words)
+                               if t.kind == "spline" else t.words)
+            title = tr("{title}\nPH test p = {p}", title=title, p=f"{tab.loc[name, 'p']:.3g}")
             out.append((c, title, float(zph.beta[c])))
             if len(out) >= max_panels:
                 return out

@@ -11,10 +11,13 @@ import pandas as pd
 
 from analysis.config import HIGH_AUM_TIER
 from analysis.stats import competing
+import re
+
 from analysis.errors import Attempt, attempt
+from analysis.i18n import tr, tr_value
 from analysis.studies.population import Study
 from analysis.errors import InsufficientDataError
-from analysis.studies.drivers.design import DURATION, Design, ENTRY, EVENT, Term
+from analysis.studies.drivers.design import DURATION, Design, ENTRY, EVENT, Term, level_words
 
 if TYPE_CHECKING:
     from analysis.studies.drivers.estimate import TimeVarying
@@ -45,9 +48,9 @@ def _driver_columns(study: Study, terms: Sequence[Term], effects: pd.DataFrame |
     out = {}
     f = study.frame
     if "tier_entry" in f:
-        out["high_value"] = "value tier 4-5 at entry"
+        out["high_value"] = tr("value tier 4-5 at entry")
     if tv and "outflow_3m" in data:
-        out["outflow_3m"] = "large outflow in the last 3 months"
+        out["outflow_3m"] = tr("large outflow in the last 3 months")
     by_name = {t.name: t for t in terms}
     if effects is not None:
         ranked = effects.drop_duplicates("term").sort_values("chisq", ascending=False)
@@ -58,9 +61,11 @@ def _driver_columns(study: Study, terms: Sequence[Term], effects: pd.DataFrame |
             if len(out) >= 6:
                 break
             if t.kind == "numeric":
-                out[t.columns[0]] = f"{t.words}, {t.unit}"
+                out[t.columns[0]] = tr("{covariate}, {unit}", covariate=t.words, unit=t.unit)
             elif t.kind == "categorical" and len(t.columns) == 1:
-                out[t.columns[0]] = f"{t.words}: {t.levels[0]} vs {t.reference}"
+                out[t.columns[0]] = tr("{covariate}: {level} vs {reference}", covariate=t.words,
+                                       level=level_words(t.levels[0]),
+                                       reference=level_words(t.reference))
     return out
 
 
@@ -73,9 +78,8 @@ def departure_reasons(study: Study, design: Design, *, effects: pd.DataFrame | N
     """
     f = study.frame
     if "reason" not in f or not f["reason"].notna().any():
-        raise InsufficientDataError(
-            "the data record no departure reasons, so why customers leave cannot be broken down"
-        )
+        raise InsufficientDataError(tr(
+            "the data record no departure reasons, so why customers leave cannot be broken down"))
     attrition = study.params.get("attrition", "closure")
     cause = competing.event_types(f, attrition=attrition)
     counts = cause.value_counts().rename_axis("reason").reset_index(name="departures")
@@ -113,16 +117,41 @@ def departure_reasons(study: Study, design: Design, *, effects: pd.DataFrame | N
                    notes=notes)
 
 
+#: Notes of :func:`analysis.stats.competing.cause_specific_cox` (English, made in the stats
+#: layer) as report messages: pattern -> message.
+_COMPETING_NOTES = (
+    (r"'(?P<cause>.*)': only (?P<n>\d+) departures, too few for a cause-specific model "
+     r"\(at least (?P<m>\d+) needed\)",
+     "'{cause}': only {n} departures, too few for a cause-specific model (at least {m} needed)"),
+    (r"'(?P<cause>.*)': (?P<driver>.*) left out \(all departures for this reason share one "
+     r"value of it\)",
+     "'{cause}': {driver} left out (all departures for this reason share one value of it)"),
+)
+
+
+def _competing_note(text: str, drivers: dict) -> str:
+    """A note of the cause-specific models in the report's language, the drivers in words."""
+    for pattern, msgid in _COMPETING_NOTES:
+        m = re.fullmatch(pattern, text)
+        if m:
+            values = m.groupdict()
+            values["cause"] = tr_value(values["cause"])
+            if "driver" in values:
+                values["driver"] = drivers.get(values["driver"], values["driver"])
+            return tr(msgid, **values)
+    for col, words in drivers.items():
+        text = text.replace(f": {col} left out", f": {words} left out")
+    return text
+
+
 def _cause_table(data, drivers, causes, min_events, notes):
     if not drivers:
-        raise InsufficientDataError("no covariate to relate to the reasons")
+        raise InsufficientDataError(tr("no covariate to relate to the reasons"))
     table, n = competing.cause_specific_cox(data, list(drivers), causes=causes,
                                             min_events=min_events)
     for text in n:
-        for col, words in drivers.items():
-            text = text.replace(f": {col} left out", f": {words} left out")
-        notes.append(text)
+        notes.append(_competing_note(text, drivers))
     if table.empty:
-        raise InsufficientDataError("too few departures per reason for cause-specific models")
+        raise InsufficientDataError(tr("too few departures per reason for cause-specific models"))
     table.insert(2, "driver", table["column"].map(drivers))
     return table

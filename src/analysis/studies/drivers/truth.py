@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InsufficientDataError
+from analysis.i18n import tr
 from analysis.studies.drivers.design import Term
 
 __all__ = [
@@ -22,37 +23,40 @@ def _truth_map(truth: dict, design_terms: Sequence[Term], model: str) -> dict:
     np_on = bool(truth.get("non_proportional", {}).get("segment_loan_time_interaction"))
     if "engagement" in names and names["engagement"].kind == "numeric":
         out["engagement"] = (np.exp(lh["engagement"]),
-                             "yes" if model == "time-varying" else
-                             "no: at entry it also carries engagement's effect through products "
-                             "adopted and outflows after entry")
+                             tr("yes") if model == "time-varying" else
+                             tr("no: at entry it also carries engagement's effect through "
+                                "products adopted and outflows after entry"))
     if "age_entry" in names and names["age_entry"].kind == "numeric":
-        out["age_entry"] = (np.exp(lh["age_per_10y"]), "yes")
+        out["age_entry"] = (np.exp(lh["age_per_10y"]), tr("yes"))
         if "entry" in names and names["entry"].kind == "numeric":
             # age at entry = age at opening + tenure/12: the generator's age effect implies
             # -log_hr(age per 10y)/10 per year of tenure at entry
             out["tenure_entry"] = (np.exp(-lh["age_per_10y"] / 10.0),
-                            "yes (implied by the age effect: age at entry = age at opening + "
-                            "tenure)")
+                            tr("yes (implied by the age effect: age at entry = age at opening "
+                               "+ tenure)"))
     if "segment" in names:
         out["segment=loan"] = (np.exp(lh["segment_loan"]),
-                               "no: made non-proportional by the generator" if np_on else "yes")
+                               tr("no: made non-proportional by the generator") if np_on
+                               else tr("yes"))
     if "n_products_entry" in names:
         out["n_products_entry"] = (np.exp(lh["n_products"]),
-                                   "no: products change after entry (count at entry only)")
+                                   tr("no: products change after entry (count at entry only)"))
     if model == "time-varying":
-        out["n_products"] = (np.exp(lh["n_products"]), "yes")
+        out["n_products"] = (np.exp(lh["n_products"]), tr("yes"))
         out["outflow_3m"] = (np.exp(lh["outflow_3m"]),
-                             "yes (outflows before the window are not seen: slight attenuation)")
+                             tr("yes (outflows before the window are not seen: slight "
+                                "attenuation)"))
     bhr = truth.get("branch_hr") or {}
     if "branch" in names and bhr:
         ref = names["branch"].reference
         for lv in names["branch"].levels:
             if lv in bhr and ref in bhr:
-                out[f"branch={lv}"] = (bhr[lv] / bhr[ref], "yes")
+                out[f"branch={lv}"] = (bhr[lv] / bhr[ref], tr("yes"))
     if "tier_group" in names:
         for lv in names["tier_group"].levels:
-            out[f"tier_group={lv}"] = (1.0, "no: no direct effect in the generator, but the "
-                                            "tier at entry also reflects outflows just before")
+            out[f"tier_group={lv}"] = (1.0, tr("no: no direct effect in the generator, but the "
+                                               "tier at entry also reflects outflows just "
+                                               "before"))
     return out
 
 
@@ -64,7 +68,7 @@ def truth_comparison(effects: pd.DataFrame, truth: dict | None, terms: Sequence[
     whether the 95% CI contains it.
     """
     if not truth or truth.get("generator") != "analysis.data.synthetic":
-        raise InsufficientDataError("these data have no known truth (not synthetic)")
+        raise InsufficientDataError(tr("these data have no known truth (not synthetic)"))
     tm = _truth_map(truth, terms, model)
     rows = []
     for _, r in effects.iterrows():

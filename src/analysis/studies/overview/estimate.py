@@ -16,6 +16,7 @@ from analysis.i18n import format_month, language, tr, tr_value
 from analysis.config import HIGH_VALUE_TIER
 from analysis.errors import Attempt, attempt
 from analysis.studies.population import Study
+from analysis.studies.overview.versus_bank import versus_bank
 from analysis.stats.concentration import gini, lorenz_curve, top_share
 from analysis.stats.rates import attrition_rates, hazard_by_tenure
 from analysis.stats.km import km_table, median_survival, survival_at
@@ -50,6 +51,7 @@ class Overview:
     median_by: dict[str, Attempt] = field(default_factory=dict)
     hazard: Attempt | None = None
     lorenz: Attempt | None = None
+    versus_bank: Attempt | None = None  # a branch's report: the branch against the bank
     top20_share: float = float("nan")
     gini: float = float("nan")
 
@@ -152,6 +154,8 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
     else:
         ov.lorenz = Attempt(note="Not estimable: fewer than 5 customers.")
     ov.exclusions = _exclusion_table(study)
+    if study.params.get("branch") is not None:
+        ov.versus_bank = attempt(versus_bank, study)
     return ov
 
 

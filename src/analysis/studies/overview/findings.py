@@ -8,6 +8,7 @@ from analysis.i18n import tr, tr_value
 from analysis.config import ALPHA, MIN_EVENTS, ci_label
 from analysis.studies.words import p_text as _p
 from analysis.studies.overview.estimate import Overview, hazard_peak
+from analysis.studies.overview.versus_bank import versus_bank_words
 
 __all__ = [
     "key_findings",
@@ -41,6 +42,8 @@ def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
             ci=ci_label(), low=f"{r['rate_ci_low']:.1f}", high=f"{r['rate_ci_high']:.1f}"))
     else:
         lines.append(ov.overall_rate.note)
+    if ov.versus_bank is not None and ov.versus_bank.ok:
+        lines.append(versus_bank_words(ov.versus_bank.value))
     if ov.survival_at.ok:
         parts = []
         for _, row in ov.survival_at.value.iterrows():
