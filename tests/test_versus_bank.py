@@ -84,3 +84,21 @@ def test_the_bank_report_has_no_comparison():
     from analysis.studies.overview.estimate import attrition_overview
 
     assert attrition_overview(prepare_study("synthetic")).versus_bank is None
+
+
+def test_the_overview_quotes_the_drivers_reports_outflow_effect():
+    """One number for the early-warning effect: the overview's finding is the drivers report's."""
+    from analysis.studies.drivers.estimate import attrition_drivers
+    from analysis.studies.drivers.findings import outflow_words
+    from analysis.studies.overview.estimate import attrition_overview
+    from analysis.studies.overview.findings import key_findings
+
+    study = prepare_study("synthetic", branch="North")
+    ov = attrition_overview(study)
+    tv = attrition_drivers(study).time_varying.value.effects.set_index("key").loc["outflow_3m"]
+    assert ov.warning.value["hr"] == pytest.approx(tv["hr"], rel=1e-10)
+    assert ov.warning.value["ci_low"] == pytest.approx(tv["ci_low"], rel=1e-10)
+    assert outflow_words(ov.warning.value) in key_findings(ov)
+    # the wording rule: "multiplies" only when the interval lies above 1
+    weak = pd.Series({"hr": 1.4, "ci_low": 0.8, "ci_high": 2.3, "p": 0.2, "label": "x"})
+    assert "not a clear warning sign" in outflow_words(weak) and "multiplies" not in outflow_words(weak)

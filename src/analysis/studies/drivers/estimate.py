@@ -69,6 +69,7 @@ __all__ = [
     "aft_models",
     "held_out_accuracy",
     "time_varying_model",
+    "outflow_warning",
     "Drivers",
     "attrition_drivers",
 ]
@@ -287,6 +288,23 @@ def time_varying_model(study: Study, design: Design) -> TimeVarying:
     cph = fit_cox(d, cols)
     eff = effects_table(cph.params, cph.variance, terms)
     return TimeVarying(effects=eff, data=d, columns=cols, terms=terms, model=cph)
+
+
+def outflow_warning(study: Study) -> pd.Series:
+    """The early-warning effect of a recent large outflow: the ``outflow_3m`` row of the drivers
+    report's time-varying model (linear terms, as in that report), so that every report quotes
+    the same number.
+
+    Raises
+    ------
+    InsufficientDataError
+        Without monthly histories, or when no customer-month has an outflow.
+    """
+    tv = time_varying_model(study, build_design(study))
+    row = tv.effects[tv.effects["key"] == "outflow_3m"]
+    if row.empty:
+        raise InsufficientDataError(tr("no customer had a large outflow in these data"))
+    return row.iloc[0]
 
 
 @dataclass

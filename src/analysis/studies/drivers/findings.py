@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "key_findings",
+    "outflow_words",
 ]
 
 
@@ -109,15 +110,7 @@ def key_findings(dr: Drivers) -> str:
         tv = dr.time_varying.value.effects
         out = tv[tv["key"] == "outflow_3m"]
         if len(out):
-            r = out.iloc[0]
-            if r["ci_low"] > 1:
-                lines.append(tr(
-                    "**Early warning:** a large fund outflow in the last 3 months multiplies the "
-                    "risk of leaving by **{hr}** ({ci} {low} to {high}).", hr=f"{r['hr']:.1f}",
-                    ci=ci_label(), low=f"{r['ci_low']:.1f}", high=f"{r['ci_high']:.1f}"))
-            else:  # the interval reaches 1 or lies below it: not a warning sign
-                lines.append(tr("A large fund outflow in the last 3 months is not a clear "
-                                "warning sign: {effect}.", effect=_effect(r)))
+            lines.append(outflow_words(out.iloc[0]))
         prod = tv[tv["key"] == "n_products"]
         if len(prod):
             r = prod.iloc[0]
@@ -199,3 +192,18 @@ def key_findings(dr: Drivers) -> str:
     lines.append(tr("Hazard ratios describe association, adjusted for the other covariates; they "
                     "are not the effect of changing a characteristic."))
     return "\n".join(f"- {line}" for line in lines)
+
+
+def outflow_words(r) -> str:
+    """The early-warning finding from the time-varying model's ``outflow_3m`` row (``hr``,
+    ``ci_low``, ``ci_high``, ``p``): the one wording of this number in every report.
+
+    "multiplies" only when the interval lies above 1; otherwise "not a clear warning sign".
+    """
+    if r["ci_low"] > 1:
+        return tr("**Early warning:** a large fund outflow in the last 3 months multiplies the "
+                  "risk of leaving by **{hr}** ({ci} {low} to {high}).", hr=f"{r['hr']:.1f}",
+                  ci=ci_label(), low=f"{r['ci_low']:.1f}", high=f"{r['ci_high']:.1f}")
+    # the interval reaches 1 or lies below it: not a warning sign
+    return tr("A large fund outflow in the last 3 months is not a clear warning sign: "
+              "{effect}.", effect=_effect(r))

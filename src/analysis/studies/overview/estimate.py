@@ -17,6 +17,7 @@ from analysis.config import HIGH_VALUE_TIER
 from analysis.errors import Attempt, attempt
 from analysis.studies.population import Study
 from analysis.studies.overview.versus_bank import versus_bank
+from analysis.studies.drivers.estimate import outflow_warning
 from analysis.stats.concentration import gini, lorenz_curve, top_share
 from analysis.stats.rates import attrition_rates, hazard_by_tenure
 from analysis.stats.km import km_table, median_survival, survival_at
@@ -52,6 +53,7 @@ class Overview:
     hazard: Attempt | None = None
     lorenz: Attempt | None = None
     versus_bank: Attempt | None = None  # a branch's report: the branch against the bank
+    warning: Attempt | None = None  # the outflow warning effect (the drivers report's model)
     top20_share: float = float("nan")
     gini: float = float("nan")
 
@@ -156,6 +158,8 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
     ov.exclusions = _exclusion_table(study)
     if study.params.get("branch") is not None:
         ov.versus_bank = attempt(versus_bank, study)
+    if study.has_panel:
+        ov.warning = attempt(outflow_warning, study)
     return ov
 
 

@@ -9,6 +9,7 @@ from analysis.config import ALPHA, MIN_EVENTS, ci_label
 from analysis.studies.words import p_text as _p
 from analysis.studies.overview.estimate import Overview, hazard_peak
 from analysis.studies.overview.versus_bank import versus_bank_words
+from analysis.studies.drivers.findings import outflow_words
 
 __all__ = [
     "key_findings",
@@ -44,6 +45,9 @@ def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
         lines.append(ov.overall_rate.note)
     if ov.versus_bank is not None and ov.versus_bank.ok:
         lines.append(versus_bank_words(ov.versus_bank.value))
+    if ov.warning is not None and ov.warning.ok and not few:
+        lines.append(outflow_words(ov.warning.value) + " " + tr(
+            "(Adjusted time-varying model of the drivers report, which quotes the same number.)"))
     if ov.survival_at.ok:
         parts = []
         for _, row in ov.survival_at.value.iterrows():
