@@ -116,8 +116,13 @@ for col, words in study.groupings.items():
     if not km.ok:
         note(km.note)
         continue
-    ax = plots.km_plot(km.value, at_risk_times=list(range(0, 121, 24)), title=tr('Customers remaining by {words}', words=words))
-    _ = ax.set_xlim(0, 120)
+    title = tr('Customers remaining by {words}', words=words)
+    if km.value['group'].nunique() > 4 and ov.km_all.ok:  # small multiples, each against everyone
+        plots.km_panels(km.value, reference=ov.km_all.value, reference_label=tr('all customers'),
+                        at_risk_times=list(range(0, 121, 24)), xmax=120, title=title)
+    else:
+        ax = plots.km_plot(km.value, at_risk_times=list(range(0, 121, 24)), title=title)
+        _ = ax.set_xlim(0, 120)
     plt.show()
     if lr.ok:
         display(Markdown(tr('Log-rank test: chi-square {chi2} on {df} df, {p}.', chi2=f'{lr.value.chi2:.1f}',

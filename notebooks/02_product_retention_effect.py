@@ -35,6 +35,7 @@ landmarks = [6, 12, 24]  # tenures (months) of the landmark analysis
 n_boot = 20  # g-formula replicates for its intervals (more: steadier intervals, slower)
 mc_size = 2000  # customers simulated per g-formula replicate
 show_ids = False  # this report never lists customers; kept for a common interface
+lang = "en"  # report language: "en" or "zh" (Chinese)
 
 # %% tags=["remove-output"]
 import matplotlib.pyplot as plt
@@ -43,11 +44,13 @@ from IPython.display import Markdown, display
 from analysis.data import load_source
 from analysis.frames import ATTRITION_DEFINITIONS
 from analysis.studies.product_effect.estimate import estimate_product_effect
+from analysis.studies.product_effect.words import cell_words, note_words, shown
 from analysis.report.display import note, show
 from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis import plots
+from analysis.i18n import set_language, tr
 
 if attrition not in ATTRITION_DEFINITIONS:
     raise ValueError(f"attrition must be one of {ATTRITION_DEFINITIONS}, got {attrition!r}")
@@ -56,6 +59,7 @@ if int(lag) < 0 or not horizons or not landmarks:
 if int(n_boot) < 2 or int(mc_size) < 100:
     raise ValueError("n_boot must be >= 2 and mc_size >= 100")
 
+set_language(lang)
 plots.set_style()
 portfolio = load_source(data).for_branch(branch)
 # Panels give survival frames and monthly intervals; snapshots (mapping files) one row each.
@@ -69,7 +73,7 @@ def notes_for(*keys):
     for key in keys:
         for k in (key, f"{key}_caution"):  # a step's note, then any warning it raised
             if k in pe.notes:
-                note(pe.notes[k])
+                note(note_words(pe.notes[k]))
 
 
 # %%
@@ -108,14 +112,16 @@ display(Markdown(pe.findings_markdown()))
 # %%
 notes_for("causal")
 if pe.causal is not None:
-    show(pe.summary[pe.summary["method"].str.startswith("Marginal structural")][
-        ["method", "contrast", "hr", "ci_low", "ci_high", "estimand", "note"]], digits=3)
-    show(pe.tables["gformula"][["intervention", "quantity", "estimate", "ci_low", "ci_high"]],
-         digits=3, caption="g-formula: months retained (RMST) and 12-month retention")
+    show(shown(pe.summary[pe.summary["method"].str.startswith("Marginal structural")][
+        ["method", "contrast", "hr", "ci_low", "ci_high", "estimand", "note"]]), digits=3)
+    show(shown(pe.tables["gformula"][["intervention", "quantity", "estimate", "ci_low",
+                                      "ci_high"]]),
+         digits=3, caption=tr("g-formula: months retained (RMST) and 12-month retention"))
     gs = pe.headline["gformula"]["settings"]
-    note(f"g-formula: {gs['n_boot']} replicates, {gs['mc_size']} simulated customers each, "
-         f"seed {gs['seed']} (parameters n_boot, mc_size); intervals {gs['ci']}; product "
-         f"history in the leaving model: half-life {gs['history_halflife']:g} months.")
+    note(tr("g-formula: {n_boot} replicates, {mc_size} simulated customers each, seed {seed} "
+            "(parameters n_boot, mc_size); intervals {ci}; product history in the leaving "
+            "model: half-life {halflife} months.", n_boot=gs["n_boot"], mc_size=gs["mc_size"],
+            seed=gs["seed"], ci=cell_words(gs["ci"]), halflife=f"{gs['history_halflife']:g}"))
 
 # %% [markdown]
 # ## 1. Who leaves, by number of products
@@ -129,15 +135,15 @@ if pe.causal is not None:
 # %%
 notes_for("attrition", "km", "logrank")
 if pe.tables.get("attrition") is not None:
-    show(pe.tables["attrition"], caption="Attrition by products held at entry")
+    show(pe.tables["attrition"], caption=tr("Attrition by products held at entry"))
 if pe.tables.get("km") is not None:
     ax = plots.km_plot(pe.tables["km"], at_risk_times=[0] + list(horizons), censor_marks=False)
-    _ = ax.set_title("Share still a customer, by products held at entry")
+    _ = ax.set_title(tr("Share still a customer, by products held at entry"))
     plt.show()
 lr = pe.headline["logrank"]
 if lr.get("chi2") is not None:
-    display(Markdown(f"Log-rank test: chi-square {lr['chi2']:.1f} on {lr['df']} df, "
-                     f"p = {lr['p']:.2g}."))
+    display(Markdown(tr("Log-rank test: chi-square {chi2} on {df} df, p = {p}.",
+                        chi2=f"{lr['chi2']:.1f}", df=lr["df"], p=f"{lr['p']:.2g}")))
 
 # %% [markdown]
 # ## 2. The naive comparison (unadjusted Cox model)
@@ -149,7 +155,7 @@ if lr.get("chi2") is not None:
 # %%
 notes_for("cox_unadjusted_linear", "cox_unadjusted_categorical")
 if len(pe.tables["cox_unadjusted"]):
-    show(pe.tables["cox_unadjusted"][["label", "hr", "ci_low", "ci_high", "p"]], digits=3)
+    show(shown(pe.tables["cox_unadjusted"][["label", "hr", "ci_low", "ci_high", "p"]]), digits=3)
 
 # %% [markdown]
 # ## 3. Adjusted for what goes with holding products
@@ -161,7 +167,7 @@ if len(pe.tables["cox_unadjusted"]):
 # %%
 notes_for("cox_adjusted", "cox_adjusted_covariates")
 if len(pe.tables["cox_adjusted"]):
-    show(pe.tables["cox_adjusted"][["label", "hr", "ci_low", "ci_high", "p"]], digits=3)
+    show(shown(pe.tables["cox_adjusted"][["label", "hr", "ci_low", "ci_high", "p"]]), digits=3)
 
 # %% [markdown]
 # ## 4. Products as they change over time (conditional on current holdings)
@@ -177,7 +183,8 @@ if len(pe.tables["cox_adjusted"]):
 # %%
 notes_for("cox_time_varying", "cox_time_varying_covariates")
 if len(pe.tables["cox_time_varying"]):
-    show(pe.tables["cox_time_varying"][["label", "hr", "ci_low", "ci_high", "p"]], digits=3)
+    show(shown(pe.tables["cox_time_varying"][["label", "hr", "ci_low", "ci_high", "p"]]),
+         digits=3)
 
 # %% [markdown]
 # ## 5. Landmark analysis
@@ -190,8 +197,8 @@ if len(pe.tables["cox_time_varying"]):
 # %%
 notes_for("landmark")
 if pe.tables.get("landmark") is not None:
-    show(pe.tables["landmark"], digits=3,
-         caption="Hazard ratio per additional product held at the landmark (adjusted)")
+    show(shown(pe.tables["landmark"]), digits=3,
+         caption=tr("Hazard ratio per additional product held at the landmark (adjusted)"))
 
 # %% [markdown]
 # ## 6. Weighting: customers with 2+ products against comparable customers with 1
@@ -206,14 +213,14 @@ if pe.tables.get("landmark") is not None:
 # %%
 notes_for("iptw_population", "iptw", "iptw_balance", "iptw_trimmed")
 if pe.ipw is not None:
-    show(pe.summary[pe.summary["method"].str.startswith("IPW")][
-        ["method", "contrast", "hr", "ci_low", "ci_high", "p", "n", "events"]], digits=3)
-    show(pe.ipw.balance, digits=2, caption="Balance before and after weighting")
-    ax = plots.balance_plot(pe.ipw.balance)
-    _ = ax.set_title("Standardised differences, 2+ vs 1 product")
+    show(shown(pe.summary[pe.summary["method"].str.startswith("IPW")][
+        ["method", "contrast", "hr", "ci_low", "ci_high", "p", "n", "events"]]), digits=3)
+    show(shown(pe.ipw.balance), digits=2, caption=tr("Balance before and after weighting"))
+    ax = plots.balance_plot(shown(pe.ipw.balance))
+    _ = ax.set_title(tr("Standardised differences, 2+ vs 1 product"))
     plt.show()
-    ax = plots.km_plot(pe.ipw.km, ci=False, risk_table=False, censor_marks=False)
-    _ = ax.set_title("Weighted share still a customer (comparable groups)")
+    ax = plots.km_plot(shown(pe.ipw.km), ci=False, risk_table=False, censor_marks=False)
+    _ = ax.set_title(tr("Weighted share still a customer (comparable groups)"))
     plt.show()
 
 # %% [markdown]
@@ -227,7 +234,7 @@ if pe.ipw is not None:
 notes_for("rmst", "rmst_2plus")
 if pe.tables.get("rmst") is not None:
     show(pe.tables["rmst"][["group", "reference", "tau", "difference", "ci_low", "ci_high", "p"]],
-         digits=2, caption="Months gained within each horizon vs 1 product")
+         digits=2, caption=tr("Months gained within each horizon vs 1 product"))
 
 # %% [markdown]
 # ## 8. Does every extra product help as much?
@@ -241,12 +248,12 @@ if pe.tables.get("rmst") is not None:
 notes_for("shape", "cox_time_varying_categorical")
 if pe.tables.get("shape") is not None:
     ax = plots.dose_response_plot(pe.tables["shape"])
-    _ = ax.set_title("Risk of leaving by products held (adjusted)")
+    _ = ax.set_title(tr("Risk of leaving by products held (adjusted)"))
     plt.show()
-    show(pe.tables["monotonicity"], digits=3, caption="Each step against the previous level")
+    show(pe.tables["monotonicity"], digits=3, caption=tr("Each step against the previous level"))
 if pe.tables.get("linearity") is not None:
-    show(pe.tables["linearity"], digits=3,
-         caption="Likelihood-ratio test: levels vs the same HR for every added product")
+    show(shown(pe.tables["linearity"]), digits=3,
+         caption=tr("Likelihood-ratio test: levels vs the same HR for every added product"))
 
 # %% [markdown]
 # ## 9. Is the effect the same early and late in the relationship?
@@ -259,13 +266,14 @@ if pe.tables.get("linearity") is not None:
 # %%
 notes_for("ph_test_time_varying", "ph_test_adjusted_linear", "ph_bands")
 if pe.tables.get("ph_test") is not None:
-    show(pe.tables["ph_test"], digits=3)
+    show(shown(pe.tables["ph_test"]), digits=3)
 if pe.tables.get("schoenfeld_time_varying") is not None:
     ax = plots.schoenfeld_plot(pe.tables["schoenfeld_time_varying"], "n_products")
-    _ = ax.set_title("Product effect over tenure (scaled Schoenfeld residuals)")
+    _ = ax.set_title(tr("Product effect over tenure (scaled Schoenfeld residuals)"))
     plt.show()
 if pe.tables.get("ph_bands") is not None:
-    show(pe.tables["ph_bands"], digits=3, caption="Hazard ratio per product by tenure band")
+    show(shown(pe.tables["ph_bands"]), digits=3,
+         caption=tr("Hazard ratio per product by tenure band"))
 
 # %% [markdown]
 # ## 10. Could something we did not measure explain it away?
@@ -277,8 +285,8 @@ if pe.tables.get("ph_bands") is not None:
 # %%
 notes_for("evalue")
 if pe.tables.get("evalue") is not None:
-    show(pe.tables["evalue"][["estimate", "evalue", "evalue_ci", "rr", "outcome_share",
-                              "conversion"]], digits=2)
+    show(shown(pe.tables["evalue"][["estimate", "evalue", "evalue_ci", "rr", "outcome_share",
+                                    "conversion"]]), digits=2)
 
 # %% [markdown]
 # ## 11. All estimates side by side
@@ -287,21 +295,22 @@ if pe.tables.get("evalue") is not None:
 # confounding should agree with each other and differ from the naive one.
 
 # %%
-show(pe.summary[["method", "contrast", "hr", "ci_low", "ci_high", "p", "n", "events", "note"]],
-     digits=3)
+show(shown(pe.summary[["method", "contrast", "hr", "ci_low", "ci_high", "p", "n", "events",
+                        "note"]]), digits=3)
 if pe.summary["hr"].notna().any():
-    ax = plots.estimates_plot(pe.summary)
-    _ = ax.set_title("Hazard ratios by method (95% CI)")
+    ax = plots.estimates_plot(shown(pe.summary))
+    _ = ax.set_title(tr("Hazard ratios by method (95% CI)"))
     plt.show()
-display(Markdown("**Conclusion.** " + pe.conclusion))
+display(Markdown(tr("**Conclusion.**") + " " + pe.conclusion))
 tt = pe.truth_table()
 if tt is not None:
-    display(Markdown("### Truth vs estimate (synthetic data)\n\nThe synthetic book was "
-                     "generated with known effects. Each estimate is compared only with the "
-                     "true value of its own estimand (naive and at-entry estimates have none)."))
-    show(tt, digits=3)
+    display(Markdown("### " + tr("Truth vs estimate (synthetic data)") + "\n\n"
+                     + tr("The synthetic book was generated with known effects. Each estimate is "
+                          "compared only with the true value of its own estimand (naive and "
+                          "at-entry estimates have none).")))
+    show(shown(tt), digits=3)
     if pe.truth and pe.truth.get("iptw_note"):
-        note(pe.truth["iptw_note"])
+        note(cell_words(pe.truth["iptw_note"]))
 
 # %% [markdown]
 # ## Methods

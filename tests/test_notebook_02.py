@@ -17,7 +17,7 @@ NB = NOTEBOOKS_DIR / "02_product_retention_effect.ipynb"
 PARAMETERS = [
     'data = "synthetic"', "branch = None", "as_of = None", 'attrition = "closure"', "k = 3",
     "horizons = [12, 24, 36]", "lag = 1", "landmarks = [6, 12, 24]", "n_boot = 20",
-    "mc_size = 2000", "show_ids = False",
+    "mc_size = 2000", "show_ids = False", 'lang = "en"',
 ]
 
 

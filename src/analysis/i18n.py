@@ -24,7 +24,7 @@ import string
 from pathlib import Path
 
 __all__ = ["LANGUAGES", "MESSAGES", "t", "tr", "tr_value", "set_language", "language",
-           "catalogue", "translate_markdown", "html_lang", "format_month", "check_lang",
+           "catalogue", "catalogue_clashes", "translate_markdown", "html_lang", "format_month", "check_lang",
            "english_words", "ALLOWED_ASCII"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -120,27 +120,43 @@ def language() -> str:
     return _current
 
 
-@functools.lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
     """English text -> translation, from the ``.po`` files of ``locale/<lang>/``.
 
-    Fuzzy and untranslated entries are left out (their English is shown); a message given two
-    different translations is an error naming both files.
+    Fuzzy and untranslated entries are left out (their English is shown). ``common.po`` is
+    read first; a message another file translates differently keeps its first translation
+    and is listed by :func:`catalogue_clashes` (a test keeps that list empty: a report must
+    never fail over a wording).
     """
+    return _read_catalogue(lang)[0]
+
+
+def catalogue_clashes(lang: str) -> list[str]:
+    """Messages translated differently by two ``.po`` files of ``lang`` (should be none)."""
+    return _read_catalogue(lang)[1]
+
+
+@functools.lru_cache(maxsize=None)
+def _read_catalogue(lang: str) -> tuple[dict[str, str], list[str]]:
     from babel.messages.pofile import read_po
 
     out: dict[str, str] = {}
     where: dict[str, str] = {}
-    for path in sorted((LOCALE_DIR / check_lang(lang)).glob("*.po")):
+    clashes: list[str] = []
+    files = sorted((LOCALE_DIR / check_lang(lang)).glob("*.po"),
+                   key=lambda p: (p.name != "common.po", p.name))
+    for path in files:
         with path.open("rb") as fh:
             for msg in read_po(fh, locale=None):
                 if not msg.id or not msg.string or msg.fuzzy:
                     continue
-                if msg.id in out and out[msg.id] != msg.string:
-                    raise ValueError(f"{path.name}: {msg.id!r} is translated differently in "
-                                     f"{where[msg.id]}")
+                if msg.id in out:
+                    if out[msg.id] != msg.string:
+                        clashes.append(f"{msg.id!r}: {where[msg.id]} {out[msg.id]!r}, "
+                                       f"{path.name} {msg.string!r}")
+                    continue
                 out[msg.id], where[msg.id] = msg.string, path.name
-    return out
+    return out, clashes
 
 
 def tr(msgid: str, /, lang: str | None = None, **values) -> str:

@@ -20,10 +20,10 @@ from analysis.plots.cox import dose_response_plot, partial_effect_plot, schoenfe
 from analysis.plots.estimates import estimates_plot, forest_plot
 from analysis.plots.ipw import balance_plot
 from analysis.plots.ranking import lead_time_plot, list_curve_plot
-from analysis.plots.survival import hazard_plot, km_plot, lorenz_plot, rate_plot
+from analysis.plots.survival import hazard_plot, km_panels, km_plot, lorenz_plot, rate_plot
 
 __all__ = ["PALETTE", "TENURE_LABEL", "set_style", "grid",
-           "km_plot", "hazard_plot", "lorenz_plot", "rate_plot",
+           "km_plot", "km_panels", "hazard_plot", "lorenz_plot", "rate_plot",
            "forest_plot", "estimates_plot",
            "schoenfeld_plot", "partial_effect_plot", "dose_response_plot",
            "calibration_plot", "accuracy_plot",

@@ -11,12 +11,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from analysis.i18n import language, tr, tr_value
 from analysis.plots.base import PALETTE, _ax, _log_ticks, _need, _titled
 
 __all__ = ["schoenfeld_plot", "partial_effect_plot", "dose_response_plot"]
 
-#: x-axis label of tenure at the event times the residuals belong to.
+#: x-axis label of tenure at the event times the residuals belong to (English; shown with tr).
 _EVENT_TENURE = "Tenure at departure (months)"
+
+#: Time transforms of the PH test in words (Chinese reports; the code in English ones).
+_TRANSFORMS = {"km": "Kaplan-Meier", "rank": "rank of time", "identity": "time itself",
+               "log": "log of time"}
 
 
 def _tenure_ticks(ax: Axes, g: np.ndarray, t: np.ndarray) -> None:
@@ -81,23 +86,24 @@ def schoenfeld_plot(residuals: pd.DataFrame, column: str, *, beta: float | None 
     g = residuals[x].to_numpy(dtype=float)
     y = residuals[column].to_numpy(dtype=float)
     ax.scatter(g, y, s=4, alpha=0.25, color=PALETTE[0], lw=0, gid="residuals",
-               label="scaled residuals")
+               label=tr("scaled residuals"))
     if len(g) >= 5:
         sm = lowess(y, g, frac=0.4, return_sorted=True)
         ax.plot(sm[:, 0], sm[:, 1], color=PALETTE[3], lw=2, gid="smooth",
-                label="smoothed beta(t)")
+                label=tr("smoothed beta(t)"))
     level = float(np.nanmean(y)) if beta is None else float(beta)
-    ax.axhline(level, ls="--", color="0.3", lw=1, gid="beta", label="fitted (constant)")
+    ax.axhline(level, ls="--", color="0.3", lw=1, gid="beta", label=tr("fitted (constant)"))
     ax.axhline(0, ls=":", color="0.6", lw=1)
     lo, hi = np.nanquantile(y, [0.02, 0.98])
     pad = 0.1 * (hi - lo if hi > lo else 1.0)
     ax.set_ylim(lo - pad, hi + pad)
     if x == "time":
-        ax.set_xlabel(_EVENT_TENURE)
+        ax.set_xlabel(tr(_EVENT_TENURE))
     else:
         _tenure_ticks(ax, g, residuals["time"].to_numpy(dtype=float))
-        ax.set_xlabel(f"{_EVENT_TENURE}, {transform} scale")
-    ax.set_ylabel(f"beta(t) of {column} (log hazard ratio)")
+        scale = transform if language() == "en" else tr(_TRANSFORMS.get(transform, transform))
+        ax.set_xlabel(tr("{label}, {transform} scale", label=tr(_EVENT_TENURE), transform=scale))
+    ax.set_ylabel(tr("beta(t) of {column} (log hazard ratio)", column=tr_value(column)))
     if legend:
         ax.legend(loc="upper right", fontsize="small")
     return _titled(ax, title)
@@ -134,7 +140,7 @@ def partial_effect_plot(curve: pd.DataFrame, *, ax: Axes | None = None, xlabel: 
     ax.set_yscale("log")
     _log_ticks(ax, "y")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("Hazard ratio (vs the median)")
+    ax.set_ylabel(tr("Hazard ratio (vs the median)"))
     return _titled(ax, title)
 
 
@@ -166,20 +172,20 @@ def dose_response_plot(shape: pd.DataFrame, *, ax: Axes | None = None,
     err = np.vstack([hr - shape["ci_low"].to_numpy(dtype=float),
                      shape["ci_high"].to_numpy(dtype=float) - hr])
     c = ax.errorbar(x, hr, yerr=err, fmt="o", color=PALETTE[0], capsize=4, lw=1.6,
-                    label="by number of products")
+                    label=tr("by number of products"))
     c.lines[0].set_gid("estimates")
     if "linear_hr" in shape and shape["linear_hr"].notna().all():
         xx = np.linspace(1, x.max(), 50)
         slope = np.log(shape["linear_hr"].to_numpy(dtype=float)[-1]) / max(x[-1] - 1, 1)
         ax.plot(xx, np.exp(slope * (xx - 1)), ls="--", color=PALETTE[1], gid="linear",
-                label="same HR for every added product")
+                label=tr("same HR for every added product"))
     ax.axhline(1.0, color="0.5", lw=1, ls=":", gid="reference")
     ax.set_yscale("log")
     _log_ticks(ax, "y", span=(float(np.nanmin(shape["ci_low"])) * 0.9,
                               max(1.05, float(np.nanmax(shape["ci_high"])) * 1.1)))
     ax.set_xticks(x)
-    ax.set_xticklabels(shape["level"].astype(str))
-    ax.set_xlabel("Products held")
-    ax.set_ylabel("Hazard ratio vs 1 product (log scale)")
+    ax.set_xticklabels([str(tr_value(v)) for v in shape["level"].astype(str)])
+    ax.set_xlabel(tr("Products held"))
+    ax.set_ylabel(tr("Hazard ratio vs 1 product (log scale)"))
     ax.legend(loc="lower left")
     return _titled(ax, title)

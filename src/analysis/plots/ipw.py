@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from analysis.i18n import tr, tr_value
 from analysis.plots.base import PALETTE, _ax, _need, _titled
 
 __all__ = ["balance_plot"]
@@ -41,14 +42,14 @@ def balance_plot(balance: pd.DataFrame, *, ax: Axes | None = None,
     ax = _ax(ax, figsize=(6.0, 0.4 * len(balance) + 1.4))
     b = balance.dropna(subset=["smd_before"])
     y = np.arange(len(b))[::-1]
-    ax.scatter(b["smd_before"].abs(), y, marker="o", color=PALETTE[3], label="before weighting",
+    ax.scatter(b["smd_before"].abs(), y, marker="o", color=PALETTE[3], label=tr("before weighting"),
                gid="before")
     if "smd_after" in b:
-        ax.scatter(b["smd_after"].abs(), y, marker="s", color=PALETTE[0], label="after weighting",
+        ax.scatter(b["smd_after"].abs(), y, marker="s", color=PALETTE[0], label=tr("after weighting"),
                    gid="after")
     ax.axvline(_SMD_OK, color="0.5", ls="--", lw=1, gid="threshold")
     ax.set_yticks(y)
-    ax.set_yticklabels(b["covariate"].astype(str))
-    ax.set_xlabel("|standardised mean difference| (2+ vs 1 product)")
+    ax.set_yticklabels([str(tr_value(c)) for c in b["covariate"].astype(str)])
+    ax.set_xlabel(tr("|standardised mean difference| (2+ vs 1 product)"))
     ax.legend(loc="lower right", fontsize="small")
     return _titled(ax, title)

@@ -15,11 +15,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
 from analysis.stats.km import numbers_at_risk
 from analysis.i18n import tr, tr_value
-from analysis.plots.base import (PALETTE, TENURE_LABEL, _ax, _group_levels, _need, _subset,
+from analysis.plots.base import (PALETTE, TENURE_LABEL, _ax, _group_levels, _need, _subset, grid,
                                  _titled)
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "hazard_plot",
     "lorenz_plot",
     "rate_plot",
+    "km_panels",
 ]
 
 
@@ -99,8 +101,8 @@ def km_plot(
         tmax = min(tmax, float(enough.max()))
     ax.set_xlim(tmin, tmax if tmax > tmin else tmin + 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(xlabel or tr(TENURE_LABEL))
-    ax.set_ylabel(ylabel or tr("Share still a customer"))
+    ax.set_xlabel(tr(TENURE_LABEL) if xlabel is None else xlabel)  # "": no label
+    ax.set_ylabel(tr("Share still a customer") if ylabel is None else ylabel)
     if title:
         ax.set_title(title)
     if len(levels) > 1:  # outside the curves, right of the plot
@@ -284,3 +286,52 @@ def rate_plot(
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_ylim(bottom=0)
     return _titled(ax, title)
+
+
+def km_panels(
+    km: pd.DataFrame,
+    *,
+    reference: pd.DataFrame | None = None,
+    reference_label: str | None = None,
+    at_risk_times: Sequence[float] | None = None,
+    xmax: float | None = None,
+    ncols: int = 3,
+    title: str | None = None,
+) -> Figure:
+    """Small multiples: one Kaplan-Meier panel per group instead of many overlapping curves.
+
+    Each panel shows its group's curve with band and numbers at risk (as :func:`km_plot`), and
+    ``reference`` (a one-group ``km_table``, e.g. all customers) as a grey dashed line, so that
+    every group is read against the same yardstick. Panels share both axes.
+
+    Returns
+    -------
+    Figure
+    """
+    levels = _group_levels(km)
+    fig, axes = grid(len(levels), ncols=ncols, size=(3.6, 3.0))
+    for i, (lvl, ax) in enumerate(zip(levels, axes)):
+        sub = _subset(km, lvl)
+        km_plot(sub, ax=ax, at_risk_times=at_risk_times, title=str(tr_value(lvl)),
+                xlabel="", ylabel="")
+        for line in ax.get_lines():
+            line.set_color(PALETTE[i % len(PALETTE)])
+        for coll in ax.collections:
+            coll.set_color(PALETTE[i % len(PALETTE)])
+        table = getattr(ax, "risk_table_ax", None)
+        for text in ([] if table is None else [*table.texts, *table.get_yticklabels()]):
+            text.set_color(PALETTE[i % len(PALETTE)])
+        if reference is not None and len(reference):
+            ref = reference.sort_values("time", kind="stable")
+            ax.step(ref["time"], ref["survival"], where="post", color="0.45", lw=1.1, ls="--",
+                    label=reference_label or "_nolegend_", gid="reference")
+        if xmax is not None:
+            ax.set_xlim(0, xmax)
+    if reference_label and axes:
+        axes[0].legend(loc="lower left", frameon=False, fontsize="small")
+    fig.supxlabel(tr(TENURE_LABEL))
+    fig.supylabel(tr("Share still a customer"))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

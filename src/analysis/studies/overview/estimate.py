@@ -54,6 +54,7 @@ class Overview:
     lorenz: Attempt | None = None
     versus_bank: Attempt | None = None  # a branch's report: the branch against the bank
     warning: Attempt | None = None  # the outflow warning effect (the drivers report's model)
+    km_all: Attempt | None = None  # all customers' curve: the yardstick of the small multiples
     top20_share: float = float("nan")
     gini: float = float("nan")
 
@@ -141,6 +142,7 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
         ov.km[col] = attempt(km_table, f, group=col, **SURV)
         ov.logrank[col] = attempt(logrank, f, group=col, **SURV)
         ov.median_by[col] = attempt(median_survival, f, group=col, **SURV)
+    ov.km_all = attempt(km_table, f, **SURV)
     ov.survival_at = attempt(survival_at, f, horizons, **SURV)
     ov.survival_at_products = attempt(survival_at, f, horizons, group="product_group", **SURV)
     ov.rmst = attempt(rmst, f, horizons, **SURV)

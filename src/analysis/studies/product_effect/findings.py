@@ -1,4 +1,5 @@
-"""Key findings of the product-effect report in plain words."""
+"""Key findings of the product-effect report in plain words (in the report's language:
+:func:`analysis.i18n.tr`; the English is the message id)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analysis.config import ALPHA, ci_label
+from analysis.i18n import language, tr, tr_value
 from analysis.stats.cox.result import CoxResult
 from analysis.studies.product_effect.terms import PER_PRODUCT
+from analysis.studies.product_effect.words import cell_words, note_words
 
 if TYPE_CHECKING:
     from analysis.studies.product_effect.estimate import ProductEffect
@@ -23,6 +26,13 @@ _SHORT = {"tier": "value tier", "tier_entry": "value tier", "loan": "segment",
           "log_aum": "assets", "engagement": "engagement"}
 
 
+def _join(words: list[str]) -> str:
+    """'a, b and c' (Chinese: 'a、b和c')."""
+    if language() == "zh":
+        return "、".join(words[:-1]) + ("和" if len(words) > 1 else "") + words[-1]
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+
+
 def _adjusted_for(fit: CoxResult | None) -> str:
     """The adjustment set in words (what the model actually used)."""
     words = [_SHORT[c] for c in (fit.covariates if fit else []) if c in _SHORT]
@@ -30,98 +40,138 @@ def _adjusted_for(fit: CoxResult | None) -> str:
     if fit is not None and fit.strata:
         words.append("branch")
     if not words:
-        return "nothing else"
-    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+        return tr("nothing else")
+    return _join([tr(w) for w in words])
 
 
 def _ci_text(hr, lo, hi) -> str:
-    return f"HR {hr:.2f} ({ci_label()} {lo:.2f}-{hi:.2f})"
+    return tr("HR {hr} ({ci} {low}-{high})", hr=f"{hr:.2f}", ci=ci_label(), low=f"{lo:.2f}",
+              high=f"{hi:.2f}")
+
+
+def _point(hr: float) -> str:
+    """'point estimate 12% lower' (or higher)."""
+    if hr < 1:
+        return tr("point estimate {pct} lower", pct=_fmt_pct(hr))
+    return tr("point estimate {pct} higher", pct=_fmt_pct(hr))
 
 
 def _rmst_words(r) -> str:
     """Months gained with 2+ products (RMST difference): a gain or loss only when its CI excludes 0."""
-    head = f"Within the first {r['tau']:g} months of tenure, customers with 2+ products at entry"
-    ci = f"({ci_label()} {r['ci_low']:.1f} to {r['ci_high']:.1f}; unadjusted)"
-    d = r["difference"]
+    ci = tr("({ci} {low} to {high}; unadjusted)", ci=ci_label(), low=f"{r['ci_low']:.1f}",
+            high=f"{r['ci_high']:.1f}")
+    d, tau = r["difference"], f"{r['tau']:g}"
     if r["ci_low"] > 0:
-        return f"{head} stayed {d:.1f} months longer on average than those with 1 {ci}."
+        return tr("Within the first {tau} months of tenure, customers with 2+ products at entry "
+                  "stayed {months} months longer on average than those with 1 {ci}.",
+                  tau=tau, months=f"{d:.1f}", ci=ci)
     if r["ci_high"] < 0:
-        return f"{head} stayed {-d:.1f} months less on average than those with 1 {ci}."
-    return (f"{head} did not stay clearly longer or shorter than those with 1: difference "
-            f"{d:.1f} months {ci}.")
+        return tr("Within the first {tau} months of tenure, customers with 2+ products at entry "
+                  "stayed {months} months less on average than those with 1 {ci}.",
+                  tau=tau, months=f"{-d:.1f}", ci=ci)
+    return tr("Within the first {tau} months of tenure, customers with 2+ products at entry did "
+              "not stay clearly longer or shorter than those with 1: difference {months} months "
+              "{ci}.", tau=tau, months=f"{d:.1f}", ci=ci)
+
+
+_ATTRITION = {"closure": "attrition: closure", "value": "attrition: value"}
 
 
 def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segments):
-    """Plain-language findings and conclusion, computed from the estimates."""
+    """Plain-language findings and conclusion, computed from the estimates.
+
+    The conclusion is the leading sentences (the recommended estimate and its caveat, the naive
+    comparison, the g-formula's months gained, the agreement of the methods, a changing effect).
+    """
     s = pe.summary
-    find = []
+    find: list[tuple[str, bool]] = []  # (sentence, part of the conclusion)
     lvl = pe.settings
-    scope = f"branch {lvl['branch']}" if lvl.get("branch") else "the whole bank"
-    find.append(
-        f"{pe.n:,} customers of {scope}; {pe.events:,} left during the observation window "
-        f"(attrition: {lvl['attrition']}).")
+    scope = (tr("branch {branch}", branch=tr_value(lvl["branch"])) if lvl.get("branch")
+             else tr("the whole bank"))
+    att = lvl["attrition"]
+    find.append((tr("{n} customers of {scope}; {events} left during the observation window "
+                    "({attrition}).", n=f"{pe.n:,}", scope=scope, events=f"{pe.events:,}",
+                    attrition=tr(_ATTRITION[att]) if att in _ATTRITION
+                    else f"attrition: {att}"), False))
     rec = s[s["recommended"]]
     main = rec.iloc[0] if len(rec) else None
     naive = s[s["method"].str.startswith("Cox, unadjusted")
               & (s["contrast"] == PER_PRODUCT)].iloc[0]
     is_msm = main is not None and main["method"].startswith("Marginal structural")
     if main is not None and np.isfinite(main["hr"]) and is_msm:
-        direction = "lower" if main["hr"] < 1 else "higher"
         unclear = main["ci_low"] <= 1 <= main["ci_high"]
         ci = _ci_text(main["hr"], main["ci_low"], main["ci_high"])
-        claim = (f"**Holding one more product from entry is not clearly linked to the monthly "
-                 f"risk of leaving** ({ci}; point estimate {_fmt_pct(main['hr'])} {direction})"
-                 if unclear else
-                 f"**Had every customer held one more product from entry, the monthly risk of "
-                 f"leaving would have been an estimated {_fmt_pct(main['hr'])} {direction}** "
-                 f"({ci})")
-        find.append(
-            f"{claim}: marginal structural Cox model, which weights each customer-month by how "
+        pct = _fmt_pct(main["hr"])
+        if unclear:
+            claim = tr("**Holding one more product from entry is not clearly linked to the "
+                       "monthly risk of leaving** ({ci}; {point})", ci=ci,
+                       point=_point(main["hr"]))
+        elif main["hr"] < 1:
+            claim = tr("**Had every customer held one more product from entry, the monthly risk "
+                       "of leaving would have been an estimated {pct} lower** ({ci})",
+                       pct=pct, ci=ci)
+        else:
+            claim = tr("**Had every customer held one more product from entry, the monthly risk "
+                       "of leaving would have been an estimated {pct} higher** ({ci})",
+                       pct=pct, ci=ci)
+        find.append((tr(
+            "{claim}: marginal structural Cox model, which weights each customer-month by how "
             "unusual its product holding was given the customer's history (assets, tier, "
             "outflows, engagement where measured). It assumes that this history holds "
-            "everything that drives both product holding and leaving.")
+            "everything that drives both product holding and leaving.", claim=claim), True))
     elif main is not None and np.isfinite(main["hr"]):
-        direction = "lower" if main["hr"] < 1 else "higher"
         unclear = main["ci_low"] <= 1 <= main["ci_high"]
         ci = _ci_text(main["hr"], main["ci_low"], main["ci_high"])
-        claim = (f"**Each additional product is not clearly linked to the monthly risk of "
-                 f"leaving** ({ci}; point estimate {_fmt_pct(main['hr'])} {direction})"
-                 if unclear else
-                 f"**Each additional product is linked to an estimated {_fmt_pct(main['hr'])} "
-                 f"{direction} monthly risk of leaving** ({ci})")
-        find.append(
-            f"{claim}, after adjusting for {_adjusted_for(pe.fits.get(main_key))}"
-            + (f", with products counted as they change (lagged {lvl['lag']} "
-               f"month{'s' if lvl['lag'] != 1 else ''})" if main_key == "time_varying" else
-               ", with products counted at entry")
-            + ": conditional on current holdings and covariates, not the effect of adding a "
-            "product.")
+        pct = _fmt_pct(main["hr"])
         if unclear:
-            find.append("The interval includes no effect (HR 1): this data cannot rule out that "
-                        "products make no difference.")
+            claim = tr("**Each additional product is not clearly linked to the monthly risk of "
+                       "leaving** ({ci}; {point})", ci=ci, point=_point(main["hr"]))
+        elif main["hr"] < 1:
+            claim = tr("**Each additional product is linked to an estimated {pct} lower monthly "
+                       "risk of leaving** ({ci})", pct=pct, ci=ci)
+        else:
+            claim = tr("**Each additional product is linked to an estimated {pct} higher "
+                       "monthly risk of leaving** ({ci})", pct=pct, ci=ci)
+        if main_key != "time_varying":
+            counted = tr(", with products counted at entry")
+        elif lvl["lag"] == 1:
+            counted = tr(", with products counted as they change (lagged {lag} month)",
+                         lag=lvl["lag"])
+        else:
+            counted = tr(", with products counted as they change (lagged {lag} months)",
+                         lag=lvl["lag"])
+        find.append((tr("{claim}, after adjusting for {adjusted}{counted}: conditional on "
+                        "current holdings and covariates, not the effect of adding a product.",
+                        claim=claim, adjusted=_adjusted_for(pe.fits.get(main_key)),
+                        counted=counted), True))
+        if unclear:
+            find.append((tr("The interval includes no effect (HR 1): this data cannot rule out "
+                            "that products make no difference."), True))
     else:
-        find.append("The leading estimate is not available for this data: "
-                    + pe.notes.get("cox_time_varying", "see the notes."))
+        why = pe.notes.get("cox_time_varying")
+        find.append((tr("The leading estimate is not available for this data: {why}",
+                        why=note_words(why) if why else tr("see the notes.")), True))
     if np.isfinite(naive["hr"]):
-        txt = (f"A naive comparison of products at entry gives "
-               f"{_ci_text(naive['hr'], naive['ci_low'], naive['ci_high'])}")
+        ci = _ci_text(naive["hr"], naive["ci_low"], naive["ci_high"])
         clear = (main is not None and np.isfinite(main["hr"])
                  and naive["ci_high"] < main["hr"])
         if clear and lvl.get("has_engagement"):
-            txt += (": clearly more protective than the adjusted estimate, as expected if "
-                    "engaged customers both buy more and stay longer (this data measures "
-                    "engagement).")
+            txt = tr("A naive comparison of products at entry gives {ci}: clearly more "
+                     "protective than the adjusted estimate, as expected if engaged customers "
+                     "both buy more and stay longer (this data measures engagement).", ci=ci)
         elif clear:
-            txt += ": clearly more protective than the adjusted estimate."
+            txt = tr("A naive comparison of products at entry gives {ci}: clearly more "
+                     "protective than the adjusted estimate.", ci=ci)
         else:
-            txt += "."
-        find.append(txt)
+            txt = tr("A naive comparison of products at entry gives {ci}.", ci=ci)
+        find.append((txt, True))
     ipw_row = s[s["method"].str.startswith("IPW")].iloc[0]
     if np.isfinite(ipw_row["hr"]):
-        find.append(
-            f"Weighting customers with 2+ products against those with 1 (IPW, {ipw_row['note']}) "
-            f"gives {_ci_text(ipw_row['hr'], ipw_row['ci_low'], ipw_row['ci_high'])}: a "
-            "comparison of groups, not a per-product figure.")
+        find.append((tr(
+            "Weighting customers with 2+ products against those with 1 (IPW, {note}) gives "
+            "{ci}: a comparison of groups, not a per-product figure.",
+            note=cell_words(ipw_row["note"]),
+            ci=_ci_text(ipw_row["hr"], ipw_row["ci_low"], ipw_row["ci_high"])), False))
     g = pe.tables.get("gformula")
     if g is not None:
         r = g[(g["section"] == "one_more_product") & g["quantity"].str.startswith("rmst_")
@@ -129,41 +179,51 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
         if len(r):
             r = r.iloc[0]
             tau = r["quantity"].split("_")[1]
-            ci = f"({ci_label()} {r['ci_low']:.2f} to {r['ci_high']:.2f})"
+            ci = tr("({ci} {low} to {high})", ci=ci_label(), low=f"{r['ci_low']:.2f}",
+                    high=f"{r['ci_high']:.2f}")
             if r["ci_low"] > 0:
-                txt = (f"One more product than each customer held would keep them "
-                       f"{r['estimate']:.2f} months longer on average within {tau} months of "
-                       f"entry {ci}")
+                txt = tr("One more product than each customer held would keep them {months} "
+                         "months longer on average within {tau} months of entry {ci}",
+                         months=f"{r['estimate']:.2f}", tau=tau, ci=ci)
             elif r["ci_high"] < 0:
-                txt = (f"One more product than each customer held would shorten their stay by "
-                       f"{-r['estimate']:.2f} months on average within {tau} months of entry {ci}")
+                txt = tr("One more product than each customer held would shorten their stay by "
+                         "{months} months on average within {tau} months of entry {ci}",
+                         months=f"{-r['estimate']:.2f}", tau=tau, ci=ci)
             else:
-                txt = (f"One more product than each customer held would not clearly change "
-                       f"the months retained within {tau} months of entry: "
-                       f"{r['estimate']:.2f} {ci}")
-            find.append(txt + " (g-formula; assumes the fitted monthly models of products, "
-                        "assets, outflows and leaving are right).")
+                txt = tr("One more product than each customer held would not clearly change "
+                         "the months retained within {tau} months of entry: {months} {ci}",
+                         tau=tau, months=f"{r['estimate']:.2f}", ci=ci)
+            find.append((tr("{sentence} (g-formula; assumes the fitted monthly models of "
+                            "products, assets, outflows and leaving are right).", sentence=txt),
+                         True))
     if pe.tables.get("rmst") is not None:
         r = pe.tables["rmst"]
         r = r[(r["group"] == "2+") & r["difference"].notna()]
         if len(r):
-            find.append(_rmst_words(r.iloc[-1]))
+            find.append((_rmst_words(r.iloc[-1]), False))
     if shape_info.get("monotone") is False:
         rising = ", ".join(shape_info["rising_steps"])
-        sig = shape_info["rising_significant"]
-        find.append(f"The effect is **not monotone**: the hazard rises at step(s) {rising}"
-                    + (" (significantly)." if sig else " (within the uncertainty)."))
+        if shape_info["rising_significant"]:
+            txt = tr("The effect is **not monotone**: the hazard rises at step(s) {steps} "
+                     "(significantly).", steps=rising)
+        else:
+            txt = tr("The effect is **not monotone**: the hazard rises at step(s) {steps} "
+                     "(within the uncertainty).", steps=rising)
+        find.append((txt, False))
     elif shape_info.get("monotone"):
         top = pe.tables["shape"]["level"].iloc[-1] if pe.tables.get("shape") is not None else "4+"
-        find.append(f"The hazard falls at every step from 1 to {top} products (point estimates).")
+        find.append((tr("The hazard falls at every step from 1 to {top} products (point "
+                        "estimates).", top=top), False))
     if band_test is not None and band_test["p"] < ALPHA:
-        find.append(f"The effect changes with tenure (test of equal hazard ratios across tenure "
-                    f"bands: p = {band_test['p']:.3f}); see the band-specific estimates.")
+        find.append((tr("The effect changes with tenure (test of equal hazard ratios across "
+                        "tenure bands: p = {p}); see the band-specific estimates.",
+                        p=f"{band_test['p']:.3f}"), True))
     if ev is not None:
-        find.append(
-            f"E-value {ev['evalue']:.2f} (confidence limit: {ev['evalue_ci']:.2f}): an unmeasured "
-            f"factor would need a risk ratio of at least {ev['evalue']:.2f} with both product "
-            "holding and attrition, beyond the measured covariates, to explain the effect away.")
+        find.append((tr(
+            "E-value {evalue} (confidence limit: {evalue_ci}): an unmeasured factor would need "
+            "a risk ratio of at least {evalue} with both product holding and attrition, beyond "
+            "the measured covariates, to explain the effect away.",
+            evalue=f"{ev['evalue']:.2f}", evalue_ci=f"{ev['evalue_ci']:.2f}"), False))
     # agreement between methods (per-product estimates that adjust for confounding)
     per = s[(s["contrast"] == PER_PRODUCT) & s["hr"].notna()
             & ~s["method"].str.startswith("Cox, unadjusted")]
@@ -172,19 +232,23 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
         # estimates clearly on the other side of 1 than the recommended point estimate
         lower = main["hr"] >= 1
         opposite = per[per["ci_high"] < 1] if lower else per[per["ci_low"] > 1]
-        span = (f"The adjusted per-product estimates range from HR {per['hr'].min():.2f} to "
-                f"{per['hr'].max():.2f}")
+        low, high = f"{per['hr'].min():.2f}", f"{per['hr'].max():.2f}"
+        sep = "、" if language() == "zh" else ", "
         if not opposite.empty:
-            agree = ("The methods disagree on the direction: " + ", ".join(opposite["method"])
-                     + f" show(s) a significantly {'lower' if lower else 'higher'} risk with "
-                     "more products.")
+            methods = sep.join(cell_words(m) for m in opposite["method"])
+            agree = (tr("The methods disagree on the direction: {methods} show(s) a "
+                        "significantly lower risk with more products.", methods=methods)
+                     if lower else
+                     tr("The methods disagree on the direction: {methods} show(s) a "
+                        "significantly higher risk with more products.", methods=methods))
         elif outside.empty:
-            agree = span + "; their intervals overlap with the leading one."
+            agree = tr("The adjusted per-product estimates range from HR {low} to {high}; their "
+                       "intervals overlap with the leading one.", low=low, high=high)
         else:
-            agree = (span + ", and " + ", ".join(outside["method"]) + " lie(s) outside the "
-                     "leading interval: the methods disagree on the size of the effect.")
-        find.append(agree)
-    keep = ("**Each", "**Had", "**Holding", "The interval", "The leading", "A naive",
-            "One more product", "The adjusted per-product", "The methods", "The effect changes")
-    conclusion = " ".join(f for f in find[1:] if f.startswith(keep))
-    return find, conclusion
+            agree = tr("The adjusted per-product estimates range from HR {low} to {high}, and "
+                       "{methods} lie(s) outside the leading interval: the methods disagree on "
+                       "the size of the effect.", low=low, high=high,
+                       methods=sep.join(cell_words(m) for m in outside["method"]))
+        find.append((agree, True))
+    conclusion = ("" if language() == "zh" else " ").join(f for f, lead in find if lead)
+    return [f for f, _ in find], conclusion
