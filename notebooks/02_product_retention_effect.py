@@ -187,6 +187,13 @@ if len(pe.tables["cox_time_varying"]):
          digits=3)
 
 # %% [markdown]
+# The large-outflow row of this model is not the early-warning number the other reports quote.
+# That number comes from the drivers report's time-varying model (products held now, other
+# characteristics at entry), which the overview repeats; this model adjusts for tier and segment
+# as they are each month and lags products, so its outflow estimate differs somewhat: the two
+# estimate the same warning effect under different adjustments.
+
+# %% [markdown]
 # ## 5. Landmark analysis
 #
 # At a fixed tenure (the landmark), take the customers still on the book and observed then, note
