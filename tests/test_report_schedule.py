@@ -192,3 +192,79 @@ def test_default_schedule_lists_the_overview_per_branch():
         "parameters": {"attrition": "closure"},
         "per_branch": True,
     }
+
+
+def test_languages_render_every_report_once_per_language(tmp_path, nb_dir):
+    from analysis.report.schedule import check_parameters
+
+    nb = nbformat.read(nb_dir / "fixture_report.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source += '\nlang = "en"'
+    nbformat.write(nb, nb_dir / "fixture_report.ipynb")
+    assert check_parameters(nb_dir / "fixture_report.ipynb", ["lang"])["lang"] == "en"
+    path = write_schedule(tmp_path, nb_dir, [{"notebook": "fixture_report", "per_branch": True}],
+                          languages=["en", "zh"])
+    jobs = expand(load_schedule(path), data="synthetic", as_of="2024-06-30", branches=["North"])
+    assert [j.name for j in jobs] == ["fixture_report__bank", "fixture_report__branch-North",
+                                      "fixture_report__lang-zh__bank",
+                                      "fixture_report__lang-zh__branch-North"]
+    assert "lang" not in jobs[0].parameters and jobs[3].parameters["lang"] == "zh"
+    only_en = expand(load_schedule(path), data="synthetic", branches=["North"], languages=["en"])
+    assert [j.name for j in only_en] == ["fixture_report__bank", "fixture_report__branch-North"]
+
+
+def test_a_notebook_without_lang_cannot_be_rendered_in_chinese(tmp_path, nb_dir):
+    path = write_schedule(tmp_path, nb_dir, [{"notebook": "fixture_report"}], languages=["zh"])
+    with pytest.raises(ScheduleError, match="lang"):
+        expand(load_schedule(path), data="synthetic")
+    bad = write_schedule(tmp_path, nb_dir, [{"notebook": "fixture_report"}], languages=["fr"])
+    with pytest.raises(ScheduleError, match="unknown language 'fr'"):
+        load_schedule(bad)
+
+
+def _job(notebook, branch=None, lang=None, **params):
+    from analysis.report.schedule import Job
+
+    p = {"data": "synthetic", "as_of": "2025-12-01", "branch": branch, **params}
+    if lang:
+        p["lang"] = lang
+    return Job(name=job_name(notebook, p, {"attrition": "closure"}), notebook=notebook,
+               path=Path(notebook), parameters=p)
+
+
+def test_navigation_links_a_scopes_reports_and_the_other_language():
+    from analysis.report.schedule import navigation
+
+    jobs = [_job("01_attrition_overview", attrition="closure"),
+            _job("01_attrition_overview", branch="North", attrition="closure"),
+            _job("01_attrition_overview", attrition="value"),
+            _job("02_product_retention_effect"), _job("02_product_retention_effect", "North"),
+            _job("01_attrition_overview", "North", "zh", attrition="closure"),
+            _job("02_product_retention_effect", "North", "zh")]
+    nav = navigation(jobs)
+    north = nav["01_attrition_overview__branch-North"]
+    assert [(x["kind"], x["href"], x["current"]) for x in north] == [
+        ("report", "01_attrition_overview__branch-North.html", True),
+        ("report", "02_product_retention_effect__branch-North.html", False),
+        ("language", "01_attrition_overview__lang-zh__branch-North.html", False)]
+    # the value-attrition variant links to the reports that share its parameters only
+    value = nav["01_attrition_overview__attrition-value__bank"]
+    assert [x["href"] for x in value] == ["01_attrition_overview__attrition-value__bank.html",
+                                          "02_product_retention_effect__bank.html"]
+    zh = nav["02_product_retention_effect__lang-zh__branch-North"]
+    assert [x["lang"] for x in zh] == ["zh", "zh", "en"]
+
+
+def test_the_report_header_carries_the_navigation():
+    from analysis.report.html import header_html
+
+    links = [{"kind": "report", "notebook": "01_attrition_overview", "lang": "zh",
+              "href": "a.html", "current": True},
+             {"kind": "report", "notebook": "02_product_retention_effect", "lang": "zh",
+              "href": "b <x>.html", "current": False},
+             {"kind": "language", "notebook": "01_attrition_overview", "lang": "en",
+              "href": "c.html", "current": False}]
+    page = header_html("T", {}, "zh", links)
+    assert '<a href="../index.zh.html">&larr; 全部报告</a>' in page
+    assert "<strong>流失概览</strong>" in page and '<a href="b%20%3Cx%3E.html">产品效应</a>' in page
+    assert '<a href="c.html" hreflang="en">English</a>' in page

@@ -77,6 +77,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Rate per 100 customer-years / share still a customer 12 months after entry.",
         "zh": "每百客户年流失数 / 12个月留存率。"},
     "index.other_language": {"en": "中文版", "zh": "English"},
+    "nav.index": {"en": "All reports", "zh": "全部报告"},
     "glossary.title": {"en": "Glossary", "zh": "术语表"},
 }
 

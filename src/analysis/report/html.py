@@ -21,9 +21,10 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 __all__ = [
@@ -375,7 +376,35 @@ TECHNICAL_ROWS = frozenset({"Report", "Parameters", "Data fingerprint", "Code ve
                             "Generated"})
 
 
-def header_html(title: str, rows: Mapping[str, Any], lang: str = "en") -> str:
+def nav_html(links: Sequence[Mapping[str, Any]], lang: str = "en") -> str:
+    """The report's navigation line: back to the index, the same scope's other reports, the
+    same report in the other language (``links`` from
+    :func:`analysis.report.schedule.navigation`)."""
+    from analysis.i18n import t
+    from analysis.report.landing import REPORT_LINKS
+
+    names = dict(REPORT_LINKS)
+    index = "../index.html" if lang == "en" else f"../index.{lang}.html"
+    parts = [f'<a href="{_html.escape(index, quote=True)}">&larr; {_html.escape(t("nav.index", lang))}</a>']
+    reports = []
+    for link in links:
+        label = (t(names[link["notebook"]], lang) if link["notebook"] in names
+                 else str(link["notebook"]))
+        href = _html.escape(quote(str(link["href"])), quote=True)
+        if link["kind"] == "language":
+            parts.append(f'<a href="{href}" hreflang="{_html.escape(str(link["lang"]))}">'
+                         f'{_html.escape(t("index.other_language", lang))}</a>')
+        elif link.get("current"):
+            reports.append(f"<strong>{_html.escape(label)}</strong>")
+        else:
+            reports.append(f'<a href="{href}">{_html.escape(label)}</a>')
+    if len(reports) > 1:
+        parts.insert(1, " &middot; ".join(reports))
+    return '<nav class="report-nav">' + " | ".join(parts) + "</nav>"
+
+
+def header_html(title: str, rows: Mapping[str, Any], lang: str = "en",
+                nav: Sequence[Mapping[str, Any]] | None = None) -> str:
     """Return the report header: a title and a two-column table (``rows`` values are escaped,
     except the ``Parameters`` row when given as a mapping, which is formatted); the rows in
     :data:`TECHNICAL_ROWS` go in a collapsed ``<details>`` block under it. Row labels are
@@ -393,7 +422,10 @@ def header_html(title: str, rows: Mapping[str, Any], lang: str = "en") -> str:
         return out + ["</table>"]
 
     shown = [(k, v) for k, v in rows.items() if v is not None]
-    lines = ['<header class="report-header">', f"<h1>{_html.escape(title)}</h1>"]
+    lines = ['<header class="report-header">']
+    if nav is not None:
+        lines.append(nav_html(nav, lang))
+    lines.append(f"<h1>{_html.escape(title)}</h1>")
     lines += table([(k, v) for k, v in shown if k not in TECHNICAL_ROWS])
     technical = [(k, v) for k, v in shown if k in TECHNICAL_ROWS]
     if technical:  # for analysts and auditors: folded away for the managers who read on
@@ -446,6 +478,7 @@ def notebook_to_html(
     title: str | None = None,
     info: Mapping[str, Any] | None = None,
     keep_stderr: bool = False,
+    nav: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """Convert an executed notebook to one offline HTML page and return it.
 
@@ -463,6 +496,8 @@ def notebook_to_html(
         ``None`` value drops a row.
     keep_stderr : bool
         Keep stderr streams (warnings) in the page; left out by default.
+    nav : list of mapping, optional
+        Links to the index and the related reports (:func:`nav_html`); none by default.
 
     Raises
     ------
@@ -496,7 +531,7 @@ def notebook_to_html(
     nb.metadata["title"] = title
     resources: dict[str, Any] = {
         "metadata": {"name": title, "path": str(path.parent) if path else ""},
-        "report_header": header_html(title, rows, lang),
+        "report_header": header_html(title, rows, lang, nav),
         "csp_meta": CSP_META,
     }
     body, _ = _exporter().from_notebook_node(nb, resources=resources)

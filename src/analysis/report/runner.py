@@ -45,7 +45,7 @@ from analysis.report import code_version
 from analysis.report.lock import RenderLock, check_out_dir, make_out_dir
 from analysis.report.paths import Scrubber, display_name, link_data
 from analysis.report.publish import FILE_KINDS, MANIFEST_NAME, STAGING_DIR, Publisher, recover, stage
-from analysis.report.schedule import Job, Schedule, ScheduleError, expand, load_schedule
+from analysis.report.schedule import Job, Schedule, ScheduleError, expand, load_schedule, navigation
 
 __all__ = [
     "ReportRecord", "RenderResult", "Staged", "render", "run_job", "resolve_as_of", "MANIFEST_NAME",
@@ -319,6 +319,7 @@ def run_job(
     cell_timeout: int | None = None,
     kernel_cwd: str | Path | None = None,
     scrubber: Scrubber | None = None,
+    nav: list[dict[str, Any]] | None = None,
 ) -> Staged:
     """Run one report into the ``staging`` folder and stage its files; never raises.
 
@@ -341,6 +342,9 @@ def run_job(
         The kernel's working folder (default: the notebook's folder).
     scrubber : Scrubber, optional
         Rewrites absolute paths in outputs and error messages.
+    nav : list of dict, optional
+        The report's links to the index and its related reports
+        (:func:`analysis.report.schedule.navigation`).
     """
     from analysis.report.headline import extract, to_jsonable
     from analysis.report.html import notebook_to_html
@@ -397,7 +401,7 @@ def run_job(
                 "Code version": version,
             }
             put("json", json.dumps(headline, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-            put("html", notebook_to_html(nb, info=info))
+            put("html", notebook_to_html(nb, info=info, nav=nav))
             record.status = "ok"
             record.headline = headline
     except Exception as exc:  # one failing report must not stop the others
@@ -513,7 +517,7 @@ def render(
     if not isinstance(schedule, Schedule):
         schedule = load_schedule(schedule, notebooks_dir=notebooks_dir)
     elif notebooks_dir is not None:
-        schedule = Schedule(schedule.entries, Path(notebooks_dir).resolve(), schedule.source)
+        schedule = replace(schedule, notebooks_dir=Path(notebooks_dir).resolve())
 
     window_end, fingerprint, data_branches = _data_info(data)
     if as_of is None and window_end is None:
@@ -523,6 +527,9 @@ def render(
     # Branches come from the data already loaded above (no second read of the source).
     job_list = expand(schedule, data=data_name, as_of=as_of, only=notebooks, languages=languages,
                       branches=data_branches if branches is None else branches)
+    # links between reports follow the whole schedule (a partial run links to the others too)
+    nav = navigation(expand(schedule, data=data_name, as_of=as_of, languages=languages,
+                            branches=data_branches if branches is None else branches))
     if not job_list:
         raise ScheduleError(f"{schedule.source}: nothing to render")
 
@@ -565,7 +572,8 @@ def render(
 
         def one(job: Job) -> ReportRecord:
             staged = run_job(job, staging, as_of=as_of, data_fingerprint=fingerprint, data_name=data_name,
-                             cell_timeout=cell_timeout, kernel_cwd=kernel_dir, scrubber=scrubber)
+                             cell_timeout=cell_timeout, kernel_cwd=kernel_dir, scrubber=scrubber,
+                             nav=nav.get(job.name))
             entry = publisher.publish(staged.record.to_dict(), staged.files)
             return staged.record.update_from(entry)
 

@@ -43,6 +43,7 @@ __all__ = [
     "Schedule",
     "Job",
     "RUN_PARAMETERS",
+    "navigation",
     "load_schedule",
     "parse_schedule",
     "notebook_parameters",
@@ -479,3 +480,47 @@ def expand(
             )
         jobs = [j for j in jobs if j.notebook in wanted or j.name in wanted]
     return jobs
+
+
+def navigation(jobs: Sequence[Job]) -> dict[str, list[dict[str, Any]]]:
+    """For each job, the reports a reader may go to from it: the same scope's reports in the
+    same language (``kind: "report"``; one per notebook, the variants that agree on the
+    parameters they share), and the same report in the other languages (``kind: "language"``).
+
+    Returns
+    -------
+    dict
+        Job name -> list of ``{"kind", "notebook", "lang", "href", "current"}`` (``href``: the
+        file name, in the same folder).
+    """
+    fixed = (*RUN_PARAMETERS, "branch", "lang")
+
+    def lang_of(job: Job) -> str:
+        return job.parameters.get("lang") or "en"
+
+    def agree(a: Job, b: Job) -> bool:
+        shared = (set(a.parameters) & set(b.parameters)) - set(fixed)
+        return all(a.parameters[k] == b.parameters[k] for k in shared)
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs:
+        here = (job.parameters.get("branch"), lang_of(job))
+        links: list[dict[str, Any]] = []
+        for other in jobs:
+            if (other.parameters.get("branch"), lang_of(other)) != here or not agree(job, other):
+                continue
+            if other.name != job.name and (other.notebook == job.notebook or any(
+                    x["notebook"] == other.notebook for x in links)):
+                continue  # one link per notebook
+            links.append({"kind": "report", "notebook": other.notebook, "lang": here[1],
+                          "href": f"{other.name}.html", "current": other.name == job.name})
+        for other in jobs:
+            if (other.notebook == job.notebook and lang_of(other) != here[1]
+                    and other.parameters.get("branch") == here[0]
+                    and {k: v for k, v in other.parameters.items() if k != "lang"}
+                    == {k: v for k, v in job.parameters.items() if k != "lang"}):
+                links.append({"kind": "language", "notebook": other.notebook,
+                              "lang": lang_of(other), "href": f"{other.name}.html",
+                              "current": False})
+        out[job.name] = links
+    return out
