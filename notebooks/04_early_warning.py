@@ -83,7 +83,8 @@ display(Markdown(key_findings(ew)))
 
 # %%
 show(ew.current if not ew.current.ok else listed_summary(ew), digits=0,
-     rename={'aum': 'AUM', 'annual_profit': 'annual profit', 'value_at_risk': 'value at risk'})
+     rename={'aum': 'AUM', 'annual_profit': 'annual profit', 'value_at_risk': 'value at risk'},
+     money=('aum', 'annual_profit', 'value_at_risk'))
 
 # %% [markdown]
 # ## How the list is made

@@ -50,8 +50,8 @@ def test_recommendation_names_the_winner_only_when_clear():
 def test_list_sentence_numbers():
     s = list_sentence(pd.Timestamp("2025-06-01"), 3, 20, 1234.4, 50.0, 2.6, 6)
     assert s == ("For June 2025 the list holds **3 customers** (up to 20 per branch) with AUM "
-                 "1,234 and annual profit 50; the profit expected to leave with them within 6 "
-                 "months is 3.")
+                 "1,234 yuan and annual profit 50 yuan; the profit expected to leave with them "
+                 "within 6 months is 3 yuan.")
 
 
 def test_snapshot_findings_say_what_a_panel_would_add():
@@ -62,8 +62,9 @@ def test_snapshot_findings_say_what_a_panel_would_add():
                          backtest=Attempt(note="A monthly panel would add the signals."))
     text = key_findings(ew)
     assert text.splitlines() == [
-        "- For January 2024 the list holds **2 customers** (up to 20 per branch) with AUM 3 and "
-        "annual profit 30; the profit expected to leave with them within 3 months is 2.",
+        "- For January 2024 the list holds **2 customers** (up to 20 per branch) with AUM 3 yuan "
+        "and annual profit 30 yuan; the profit expected to leave with them within 3 months is "
+        "2 yuan.",
         "- A monthly panel would add the signals."]
 
 

@@ -148,3 +148,19 @@ def test_a_chinese_table_has_chinese_headers_and_labels():
         assert text in html, text
     english = styled_table(df).to_html()
     assert "Value tier at entry" in english and "yes" in english and "True" not in english
+
+
+def test_money_columns_state_their_unit_in_each_language():
+    import pandas as pd
+
+    from analysis.report.display import styled_table
+
+    df = pd.DataFrame({"branch": ["North"], "aum": [12_345_678.0], "n": [3]})
+    en = styled_table(df, money=("aum",)).to_html()
+    assert "aum (yuan)" in en and "12,345,678" in en
+    try:
+        set_language("zh")
+        zh = styled_table(df, money=("aum",)).to_html()
+    finally:
+        set_language("en")
+    assert "aum（万元）" in zh and "1,234.6" in zh and "北区" in zh

@@ -79,9 +79,9 @@ def test_findings_in_chinese_keep_their_hedging(zh):
         "名单“AUM最大者优先”覆盖的流失客户利润最多；风险模型并不明显优于它。")
     assert findings.recommendation({"model": 0.5, "a": 0.45}, {"a": (0.05, -0.02, 0.1)}) == (
         "风险模型的名单覆盖的流失客户利润最多，但并不明显多于每一条规则。")
-    s = findings.list_sentence(pd.Timestamp("2025-06-01"), 3, 20, 1234.4, 50.0, 2.6, 6)
-    assert s == ("2025年6月的名单共有**3名客户**（每个网点最多20名），AUM合计1,234，年利润合计50；"
-                 "预计6个月内随这些客户流失的利润为3。")
+    s = findings.list_sentence(pd.Timestamp("2025-06-01"), 3, 20, 12_345_678, 500_000, 26_000, 6)
+    assert s == ("2025年6月的名单共有**3名客户**（每个网点最多20名），AUM合计1,234.6万元，"
+                 "年利润合计50.0万元；预计6个月内随这些客户流失的利润为2.6万元。")
 
 
 def test_key_findings_notes_rules_and_reasons_in_chinese(zh):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 __all__ = ["LANGUAGES", "MESSAGES", "t", "tr", "tr_value", "set_language", "language",
            "catalogue", "catalogue_clashes", "translate_markdown", "html_lang", "format_month", "check_lang",
-           "english_words", "ALLOWED_ASCII"]
+           "english_words", "ALLOWED_ASCII", "format_money", "money_unit"]
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
@@ -215,6 +215,27 @@ def english_words(text: str, allowed=ALLOWED_ASCII) -> list[str]:
     import re
 
     return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*[A-Za-z]", text) if w not in allowed]
+
+
+#: Money as each language shows it: the divisor of an amount in yuan and the unit's words.
+MONEY_UNITS = {"en": (1.0, "yuan"), "zh": (1e4, "万元")}
+
+
+def money_unit(lang: str | None = None) -> tuple[float, str]:
+    """``(divisor, unit)`` of money amounts in ``lang``: yuan in English, 万元 in Chinese."""
+    return MONEY_UNITS[check_lang(lang or _current)]
+
+
+def format_money(value: float, lang: str | None = None) -> str:
+    """An amount of money (yuan) as a reader of the language writes it, with its unit.
+
+    >>> format_money(12_345_678, "en"), format_money(12_345_678, "zh")
+    ('12,345,678 yuan', '1,234.6万元')
+    """
+    div, unit = money_unit(lang)
+    if div == 1:
+        return f"{value:,.0f} {unit}"
+    return f"{value / div:,.1f}{unit}"
 
 
 def placeholders(text: str) -> set[str]:

@@ -24,7 +24,7 @@ from IPython.display import Markdown as _IPyMarkdown
 from pandas.io.formats.style import Styler
 from IPython.display import display as _ipy_display
 
-from analysis.i18n import language, tr, tr_value
+from analysis.i18n import language, money_unit, tr, tr_value
 from analysis.report.numbers import MISSING, format_table
 
 __all__ = ["show", "note", "nice_table", "styled_table", "escape_markdown", "Markdown", "display"]
@@ -168,7 +168,8 @@ def _translated_values(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None, index: bool = False):
+def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = None, index: bool = False,
+                 money: tuple = ()):
     """Return the :class:`pandas.io.formats.style.Styler` :func:`show` displays.
 
     Numbers are formatted by :func:`analysis.report.numbers.format_table` (p-values as
@@ -186,8 +187,18 @@ def styled_table(df: pd.DataFrame, *, digits: int = 2, rename: dict | None = Non
     out = _without_empty_note(df)
     numeric = pd.api.types.is_numeric_dtype
     text_cols = [i for i, c in enumerate(out.columns) if not numeric(out.iloc[:, i])]
+    money_at = [i for i, c in enumerate(out.columns) if c in money]
+    if money_at:  # amounts in yuan: shown in the language's unit (万元 in Chinese)
+        div, unit = money_unit()
+        out = out.copy()
+        for i in money_at:
+            out.iloc[:, i] = out.iloc[:, i] / div
     # text: p < 0.001, whole numbers without decimals, ...
-    out = _headers(format_table(_translated_values(out), digits), rename)
+    out = _headers(format_table(_translated_values(out), digits if not money_at or div == 1
+                                else max(digits, 1)), rename)
+    if money_at:
+        out.columns = [f"{c}{tr(' ({unit})', unit=unit)}" if i in money_at else c
+                       for i, c in enumerate(out.columns)]
     # no id per cell (a third of a table's bytes); text columns get one CSS rule each
     styler = Styler(out, cell_ids=False)
     if text_cols:  # words read from the left, numbers line up on the right (the page's CSS)
@@ -228,7 +239,8 @@ def note(text: str) -> None:
     display(Markdown(f"> **{tr('Note.')}** {note_words(text)}"))
 
 
-def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | None = None) -> None:
+def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | None = None,
+         money: tuple = ()) -> None:
     """Display a DataFrame, or an :class:`~analysis.errors.Attempt` (its table or its note).
 
     Parameters
@@ -241,6 +253,9 @@ def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | Non
         Shown in italics above the table, escaped like any :class:`Markdown`.
     rename : dict, optional
         Column labels, applied after rounding.
+    money : tuple of str
+        Columns holding amounts in yuan: shown in the language's unit (yuan; 万元 in Chinese),
+        which the header states.
 
     Cells, headers and the caption are escaped (see :func:`styled_table`, :class:`Markdown`).
     """
@@ -253,6 +268,6 @@ def show(obj, *, digits: int = 2, caption: str | None = None, rename: dict | Non
     if caption:
         _ipy_display(Markdown(f"*{caption}*"))
     if isinstance(value, pd.DataFrame):
-        _ipy_display(styled_table(value, digits=digits, rename=rename))
+        _ipy_display(styled_table(value, digits=digits, rename=rename, money=money))
     else:
         display(value)

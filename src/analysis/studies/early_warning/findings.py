@@ -11,7 +11,7 @@ import numpy as np
 
 from analysis.config import ci_label
 from analysis.errors import NOT_ESTIMABLE
-from analysis.i18n import tr
+from analysis.i18n import format_money, tr
 from analysis.studies.early_warning.estimate import EarlyWarning, method_labels
 from analysis.studies.early_warning.features import month_text
 
@@ -107,8 +107,8 @@ def list_sentence(month, n: int, per_branch: int, aum: float, profit: float, at_
     return tr("For {month} the list holds **{n} customers** (up to {per_branch} per branch) with "
               "AUM {aum} and annual profit {profit}; the profit expected to leave with them "
               "within {horizon} months is {at_risk}.", month=month_text(month), n=f"{n:,}",
-              per_branch=per_branch, aum=f"{aum:,.0f}", profit=f"{profit:,.0f}",
-              horizon=horizon, at_risk=f"{at_risk:,.0f}")
+              per_branch=per_branch, aum=format_money(aum), profit=format_money(profit),
+              horizon=horizon, at_risk=format_money(at_risk))
 
 
 def recommendation(captured: dict, differences: dict, names: dict | None = None) -> str:
