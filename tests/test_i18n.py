@@ -163,4 +163,4 @@ def test_money_columns_state_their_unit_in_each_language():
         zh = styled_table(df, money=("aum",)).to_html()
     finally:
         set_language("en")
-    assert "aum（万元）" in zh and "1,234.6" in zh and "北区" in zh
+    assert "aum（万元）" in zh and "1,234.57" in zh and "北区" in zh
