@@ -90,6 +90,7 @@ class Study:
     numeric: dict = field(default_factory=dict)
     has_panel: bool = True
     value_column: str | None = None
+    whole: Portfolio | None = field(default=None, repr=False)  # the data before the branch cut
 
     @property
     def as_of(self) -> pd.Timestamp | None:
@@ -154,13 +155,16 @@ def prepare_study(
     as_of : date-like, optional
         End of observation; default the last month of the data.
     portfolio : Portfolio, optional
-        Already loaded data (skips loading).
+        Already loaded data (skips loading). The study keeps it as ``whole`` (a branch's
+        report compares the branch with it without reading the data again).
     """
     if portfolio is None:
         portfolio = load_source(data)
-    portfolio = portfolio.for_branch(branch)
+    whole, portfolio = portfolio, portfolio.for_branch(branch)
     if portfolio.kind == "snapshot":
-        return _snapshot_study(portfolio, data=data, branch=branch, attrition=attrition, k=k)
+        study = _snapshot_study(portfolio, data=data, branch=branch, attrition=attrition, k=k)
+        study.whole = whole
+        return study
     as_of_ts = portfolio.window_end if as_of is None else pd.Timestamp(as_of)
     if as_of_ts < portfolio.window_start:
         raise ValueError(
@@ -217,6 +221,7 @@ def prepare_study(
         numeric=numeric,
         has_panel=True,
         value_column="profit_annual",
+        whole=whole,
     )
 
 

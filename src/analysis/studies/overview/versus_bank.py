@@ -78,6 +78,7 @@ def versus_bank(study: Study, bank: Study | None = None) -> VersusBank:
     if bank is None:
         p = study.params
         bank = prepare_study(p["data"], attrition=p["attrition"], k=p["k"], as_of=p["as_of"],
+                             portfolio=study.whole,  # already read: no second load
                              **({"high_value_tier": p["high_value_tier"]}
                                 if p.get("high_value_tier") else {}))
     f = bank.frame
