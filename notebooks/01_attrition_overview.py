@@ -117,7 +117,7 @@ for col, words in study.groupings.items():
         note(km.note)
         continue
     title = tr('Customers remaining by {words}', words=words)
-    if km.value['group'].nunique() > 4 and ov.km_all.ok:  # small multiples, each against everyone
+    if km.value['group'].nunique() > 5 and ov.km_all.ok:  # small multiples, each against everyone
         plots.km_panels(km.value, reference=ov.km_all.value, reference_label=tr('all customers'),
                         at_risk_times=list(range(0, 121, 24)), xmax=120, title=title)
     else:

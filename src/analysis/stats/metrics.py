@@ -26,13 +26,6 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from sksurv.metrics import (
-    brier_score,
-    concordance_index_censored,
-    concordance_index_ipcw,
-    cumulative_dynamic_auc,
-)
-from sksurv.util import Surv
 
 from analysis.errors import InsufficientDataError
 from analysis.stats.km import survival_at
@@ -124,6 +117,7 @@ def censor_after(time, event, cut: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _surv(time, event):
+    from sksurv.util import Surv
     return Surv.from_arrays(event=np.asarray(event).astype(bool), time=np.asarray(time, dtype=float))
 
 
@@ -174,6 +168,7 @@ def accuracy(train_time, train_event, test_time, test_event, risk: np.ndarray,
     horizons : sequence of float
         Horizons within the follow-up (see :func:`clip_horizons`).
     """
+    from sksurv.metrics import brier_score, concordance_index_censored, concordance_index_ipcw, cumulative_dynamic_auc  # lazy: scikit-learn is slow to import
     risk = np.atleast_2d(np.asarray(risk, dtype=float))
     if risk.shape[0] != len(np.asarray(test_time)):
         risk = risk.T
