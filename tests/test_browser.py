@@ -27,14 +27,15 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The bank (English) and one branch (Chinese) of report 01, rendered as the schedule
-    does, plus the index."""
+    """Every report of the bank (English) and one branch's overview (Chinese), rendered as the
+    schedule does, plus the index."""
     from analysis.cli import main
 
     out = tmp_path_factory.mktemp("reports")
     rc = main(["render", "--lang", "en", "zh", "--notebook", "01_attrition_overview__bank",
-               "01_attrition_overview__lang-zh__branch-North", "--out", str(out),
-               "--no-progress"])
+               "01_attrition_overview__lang-zh__branch-North", "02_product_retention_effect__bank",
+               "03_attrition_drivers__bank", "04_early_warning__bank", "--out", str(out),
+               "--jobs", "2", "--no-progress"])
     assert rc == 0
     return out
 
@@ -78,11 +79,11 @@ def _check(page: dict) -> None:
 
 def test_reports_load_cleanly(rendered, browser):
     pages = sorted(rendered.glob("*/*.html"))
-    assert len(pages) == 2
+    assert len(pages) == 5  # every report of the bank, and report 01 of a branch in Chinese
     for path in pages:
         page = _load(browser, path)
         _check(page)
-        assert len(page["images"]) >= 5  # the figures are there and decode
+        assert len(page["images"]) >= 3  # the figures are there and decode
         toc = browser.execute_script(
             "return Array.from(document.querySelectorAll('nav.report-toc a'))"
             ".map(a => (document.getElementById(a.hash.slice(1))"  # Chinese ids: percent-encoded
@@ -100,7 +101,8 @@ def test_index_shows_every_card_above_the_fold(rendered, browser):
     assert [c[0] for c in cards] == ["Whole bank", "Branch North"]
     links = browser.execute_script(
         "return Array.from(document.querySelectorAll('.card a')).map(a => a.textContent);")
-    assert links == ["overview", "overview"]  # the branch's report exists in Chinese only
+    # the bank's four reports; the branch's overview exists in Chinese only
+    assert links == ["overview", "products", "drivers", "early warning", "overview"]
     assert all(bottom <= height for _, bottom in cards)
 
 

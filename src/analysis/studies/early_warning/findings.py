@@ -102,7 +102,7 @@ def list_sentence(month, n: int, per_branch: int, aum: float, profit: float, at_
 
     >>> import pandas as pd
     >>> list_sentence(pd.Timestamp("2025-12-01"), 120, 20, 3.2e8, 4.6e6, 9.1e4, 3)
-    'For December 2025 the list holds **120 customers** (up to 20 per branch) with AUM 320,000,000 and annual profit 4,600,000; the profit expected to leave with them within 3 months is 91,000.'
+    'For December 2025 the list holds **120 customers** (up to 20 per branch) with AUM 320,000,000 yuan and annual profit 4,600,000 yuan; the profit expected to leave with them within 3 months is 91,000 yuan.'
     """
     return tr("For {month} the list holds **{n} customers** (up to {per_branch} per branch) with "
               "AUM {aum} and annual profit {profit}; the profit expected to leave with them "
