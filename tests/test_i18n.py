@@ -59,8 +59,9 @@ def test_the_chinese_index_has_no_english_prose(tmp_path):
 # --------------------------------------------------------------------------------------------
 # the report catalogue (gettext style: English in the code, Chinese in locale/zh/*.po)
 
-import ast  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from tests.conftest import tr_literals  # noqa: E402
 
 import nbformat  # noqa: E402
 
@@ -71,21 +72,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "src" / "analysis").rglob("*.py")) + sorted((ROOT / "notebooks").glob("*.py"))
 
 
-def _tr_messages(path: Path) -> list[tuple[int, str]]:
-    """The literal first arguments of ``tr(...)`` calls in a Python file."""
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "tr"
-                and node.args and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)):
-            out.append((node.lineno, node.args[0].value))
-    return out
-
-
 def test_every_tr_message_of_the_code_has_its_chinese():
     zh = catalogue("zh")
     missing = [f"{p.relative_to(ROOT)}:{line}: {msg!r}" for p in SOURCES
-               for line, msg in _tr_messages(p) if msg not in zh]
+               for line, msg in tr_literals(p) if msg not in zh]
     assert missing == [], "\n".join(missing)
 
 

@@ -13,10 +13,11 @@ import nbformat
 import pandas as pd
 import pytest
 
+from tests.conftest import tr_literals
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import Attempt
 from analysis.i18n import (catalogue, english_words, placeholders,
-                           set_language, tr, tr_value)
+                           tr, tr_value)
 from analysis.studies.drivers import design, estimate, findings, reasons
 from analysis.studies.drivers.design import level_words
 from analysis.studies.drivers.estimate import Drivers
@@ -28,22 +29,10 @@ FILES = [*sorted(STUDY.glob("*.py")), PLOTS / "estimates.py", PLOTS / "competing
          PLOTS / "calibration.py", NB.with_suffix(".py")]
 
 
-@pytest.fixture
-def zh():
-    set_language("zh")
-    yield
-    set_language("en")
-
-
 def _tr_messages() -> set[str]:
     """The constant first argument of every ``tr(...)`` of the report's code, and the texts
     its code passes to ``tr`` from tables of words."""
-    out = set()
-    for path in FILES:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr"
-                    and node.args and isinstance(node.args[0], ast.Constant)):
-                out.add(node.args[0].value)
+    out = {msg for path in FILES for _, msg in tr_literals(path)}
     units = {unit for _, unit in design.UNITS.values()}
     notes = ({m for _, m, _ in estimate._METRICS_NOTES} | {m for _, m in reasons._COMPETING_NOTES})
     high_value = {line for line in _findings_source_strings() if line.startswith("High-value")}

@@ -4,7 +4,6 @@ English prose."""
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,10 +12,11 @@ import nbformat
 import pandas as pd
 import pytest
 
+from tests.conftest import tr_literals
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import Attempt
 from analysis.i18n import (catalogue, english_words, placeholders,
-                           set_language, tr)
+                           tr)
 from analysis.studies.early_warning import findings, reasons, rules
 from analysis.studies.early_warning.estimate import method_labels
 
@@ -26,22 +26,10 @@ FILES = [*sorted(STUDY.glob("*.py")), STUDY.parents[1] / "plots" / "ranking.py",
          NB.with_suffix(".py")]
 
 
-@pytest.fixture
-def zh():
-    set_language("zh")
-    yield
-    set_language("en")
-
-
 def _tr_messages() -> set[str]:
     """The constant first argument of every ``tr(...)`` of the report's code, and the texts
     its code passes to ``tr`` from tables of words."""
-    out = set()
-    for path in FILES:
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr"
-                    and node.args and isinstance(node.args[0], ast.Constant)):
-                out.add(node.args[0].value)
+    out = {msg for path in FILES for _, msg in tr_literals(path)}
     from analysis.plots.ranking import _LABELS
 
     return (out | set(findings.METHOD_WORDS.values()) | set(reasons.ACTIONS.values())

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis.i18n import catalogue, english_words, placeholders, set_language
+from tests.conftest import tr_literals
+from analysis.i18n import catalogue, english_words, placeholders
 from analysis.studies.product_effect.words import cell_words, note_words, shown
 from tests.test_findings_product_effect import _gf, _msm_summary, _run, _summary, RMST
 
@@ -19,28 +19,9 @@ OWN = [*sorted((SRC / "studies" / "product_effect").glob("*.py")), SRC / "plots"
        SRC / "plots" / "ipw.py"]
 
 
-@pytest.fixture
-def zh():
-    set_language("zh")
-    try:
-        yield
-    finally:
-        set_language("en")
-
-
-def _literal_msgids(path: Path) -> list[str]:
-    """The first arguments of ``tr("...")`` calls written as string literals."""
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr" and node.args
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            out.append(node.args[0].value)
-    return out
-
-
 def test_every_message_of_the_study_and_its_figures_is_translated():
     cat = catalogue("zh")
-    ids = [m for p in OWN for m in _literal_msgids(p)]
+    ids = [m for p in OWN for _, m in tr_literals(p)]
     assert len(ids) > 40
     missing = [m for m in ids if m not in cat]
     assert missing == []
