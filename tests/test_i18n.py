@@ -5,6 +5,7 @@ import re
 import pytest
 
 from analysis.i18n import LANGUAGES, MESSAGES, format_month, placeholders, t
+from analysis.report.html import visible_text
 from analysis.report.index import index_html
 from tests.test_landing import _overview, _write
 
@@ -32,14 +33,6 @@ def test_unknown_language_is_a_clear_error():
     assert format_month("2025-06-15", "zh") == "2025年6月"
 
 
-def _visible_text(page: str) -> str:
-    body = page[page.index("<body"):]
-    body = re.sub(r"<(style|title)[^>]*>.*?</\1>", " ", body, flags=re.S)
-    import html
-
-    return html.unescape(re.sub(r"<[^>]+>", " ", body))
-
-
 def test_the_chinese_index_has_no_english_prose(tmp_path):
     _write(tmp_path, "2025-11-01", {None: _overview(5900, 1300, 11.9, 11.3, 12.5, 0.83),
                                     "North": _overview(1000, 250, 12.0, 10.5, 13.5, 0.82)})
@@ -48,7 +41,7 @@ def test_the_chinese_index_has_no_english_prose(tmp_path):
     page = index_html(tmp_path, "zh")
     assert '<html lang="zh-CN">' in page and "各网点概览（截至2025-12-01）" in page
     assert "北区网点" in page and "全行" in page and "每百客户年流失数" in page
-    words = set(re.findall(r"[A-Za-z]{2,}", _visible_text(page)))
+    words = set(re.findall(r"[A-Za-z]{2,}", visible_text(page)))
     assert words <= ALLOWED_ASCII, words - ALLOWED_ASCII
     assert 'href="index.html"' in page  # the English page, with the technical table
     en = index_html(tmp_path, "en")

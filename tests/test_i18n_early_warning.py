@@ -4,18 +4,16 @@ English prose."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from types import SimpleNamespace
 
-import nbformat
 import pandas as pd
 import pytest
 
-from tests.conftest import tr_literals
+from tests.conftest import assert_translated, rendered_text, tr_literals
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import Attempt
-from analysis.i18n import (catalogue, english_words, placeholders,
+from analysis.i18n import (english_words,
                            tr)
 from analysis.studies.early_warning import findings, reasons, rules
 from analysis.studies.early_warning.estimate import method_labels
@@ -37,19 +35,7 @@ def _tr_messages() -> set[str]:
 
 
 def test_every_message_and_markdown_cell_of_report_04_is_translated():
-    cat = catalogue("zh")
-    messages = _tr_messages()
-    assert len(messages) > 50
-    missing = sorted(m for m in messages if m not in cat)
-    assert missing == []
-    for m in messages:
-        assert placeholders(m) == placeholders(cat[m]), m
-    nb = nbformat.read(NB, as_version=4)
-    cells = [c.source.strip() for c in nb.cells if c.cell_type == "markdown"]
-    assert [c.split("\n", 1)[0] for c in cells if c not in cat] == []
-    for text in [*(cat[m] for m in messages), *(cat[c] for c in cells)]:
-        prose = re.sub(r"`[^`]*`|\{[^}]*\}", "", text)  # code spans and placeholders
-        assert english_words(prose) == [], text
+    assert_translated(_tr_messages(), NB, 50)
 
 
 def test_findings_in_chinese_keep_their_hedging(zh):
@@ -100,14 +86,6 @@ def test_key_findings_notes_rules_and_reasons_in_chinese(zh):
 
 @pytest.mark.slow
 def test_the_chinese_report_shows_no_english_prose(tmp_path):
-    import papermill as pm
-
-    from analysis.report.html import notebook_to_html, visible_text
-
-    out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(NB), str(out), parameters={"lang": "zh", "branch": "North"},
-                        kernel_name="python3", progress_bar=False, log_output=False)
-    page = notebook_to_html(nbformat.read(out, as_version=4))
-    text = visible_text(page)
+    text = rendered_text(NB, tmp_path, lang="zh", branch="North")
     assert "主要发现" in text and "回测：名单中的客户流失了吗？" in text and "风险模型" in text
     assert english_words(text) == []

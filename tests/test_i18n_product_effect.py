@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import tr_literals
+from tests.conftest import rendered_text, tr_literals
 from analysis.i18n import catalogue, english_words, placeholders
 from analysis.studies.product_effect.words import cell_words, note_words, shown
 from tests.test_findings_product_effect import _gf, _msm_summary, _run, _summary, RMST
@@ -105,21 +105,10 @@ def test_english_is_unchanged():
 
 
 @pytest.mark.slow
-def test_the_chinese_report_has_no_english_prose():
-    import nbformat
-    import papermill as pm
-    import tempfile
-
+def test_the_chinese_report_has_no_english_prose(tmp_path):
     from analysis.config import NOTEBOOKS_DIR
-    from analysis.report.html import notebook_to_html, visible_text
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.ipynb"
-        pm.execute_notebook(str(NOTEBOOKS_DIR / "02_product_retention_effect.ipynb"), str(out),
-                            parameters={"lang": "zh", "branch": "North", "n_boot": 5,
-                                        "mc_size": 500},
-                            kernel_name="python3", progress_bar=False, log_output=False)
-        page = notebook_to_html(nbformat.read(out, as_version=4))
-    text = visible_text(page)
+    text = rendered_text(NOTEBOOKS_DIR / "02_product_retention_effect.ipynb", tmp_path,
+                         lang="zh", branch="North", n_boot=5, mc_size=500)
     assert "北区网点共有" in text and "边际结构Cox模型（MSM）" in text
     assert english_words(text) == []

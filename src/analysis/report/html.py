@@ -307,12 +307,14 @@ def _load(nb_or_path: Any) -> tuple[Any, Path | None]:
     raise TypeError(f"expected a notebook node or a path, not {type(nb_or_path).__name__}")
 
 
-def prepare_notebook(nb: Any, *, keep_stderr: bool = False) -> Any:
+def prepare_notebook(nb: Any, *, keep_stderr: bool = False, lang: str = "en") -> Any:
     """Return a copy of ``nb`` holding only what a manager should see.
 
     Removes cells tagged ``parameters``/``injected-parameters``/``remove-cell``, outputs of cells
-    tagged ``remove-output``, headline payload outputs and (unless ``keep_stderr``) stderr streams.
+    tagged ``remove-output``, headline payload outputs and (unless ``keep_stderr``) stderr streams;
+    Markdown cells are given in ``lang`` (from the catalogue; the outputs were made in it).
     """
+    from analysis.i18n import translate_markdown
     from analysis.report.headline import is_headline_output
 
     nb = copy.deepcopy(nb)
@@ -321,6 +323,8 @@ def prepare_notebook(nb: Any, *, keep_stderr: bool = False) -> Any:
         tags = set(cell.get("metadata", {}).get("tags", []))
         if tags & REMOVE_CELL_TAGS:
             continue
+        if cell.cell_type == "markdown":
+            cell.source = translate_markdown(cell.source, lang)
         if cell.cell_type == "code":
             if tags & REMOVE_OUTPUT_TAGS:
                 cell.outputs = []
@@ -504,16 +508,12 @@ def notebook_to_html(
     OfflineError
         If the page would load anything from the network (never expected; a safety net).
     """
-    from analysis.i18n import check_lang, html_lang, translate_markdown
+    from analysis.i18n import check_lang, html_lang
 
     nb, path = _load(nb_or_path)
     params = dict(nb.metadata.get("papermill", {}).get("parameters") or {})
     lang = check_lang(str(params.get("lang") or "en"))
-    if lang != "en":  # the notebook's prose cells, from the catalogue (outputs are made in lang)
-        nb = copy.deepcopy(nb)
-        for cell in nb.cells:
-            if cell.cell_type == "markdown":
-                cell.source = translate_markdown(cell.source, lang)
+    nb = prepare_notebook(nb, keep_stderr=keep_stderr, lang=lang)
     title = title or _title_of(nb, path)
     from analysis.report import code_version
 
@@ -527,7 +527,6 @@ def notebook_to_html(
         "Generated": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     rows.update(info or {})  # known rows keep their place, new ones follow
-    nb = prepare_notebook(nb, keep_stderr=keep_stderr)
     nb.metadata["title"] = title
     resources: dict[str, Any] = {
         "metadata": {"name": title, "path": str(path.parent) if path else ""},

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InsufficientDataError
-from analysis.i18n import tr, tr_value
+from analysis.i18n import tr
 from analysis.stats.hypothesis import TestResult, logrank
 from analysis.stats.km import km_table, survival_at
 from analysis.stats.rates import attrition_rates, rate_ratio
@@ -134,6 +134,6 @@ def versus_bank_words(vb: VersusBank) -> str:
         how = tr("no clear difference from the rest of the bank")
     return tr("{branch}: **{rate} per 100 customer-years** against {bank_rate} for the whole "
               "bank; {how} (rate ratio {ratio}, 95% CI {low} to {high}).",
-              branch=tr_value(vb.branch), rate=f"{own['rate_per_100_person_years']:.1f}",
+              branch=vb.branch, rate=f"{own['rate_per_100_person_years']:.1f}",
               bank_rate=f"{bank['rate_per_100_person_years']:.1f}", how=how,
               ratio=f"{r['ratio']:.2f}", low=f"{r['ci_low']:.2f}", high=f"{r['ci_high']:.2f}")
