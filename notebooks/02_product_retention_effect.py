@@ -98,7 +98,9 @@ display(Markdown(pe.findings_markdown()))
 #   outflows, engagement where measured, segment, tenure), so that in the weighted book products
 #   are unrelated to that history. The hazard ratio is then the effect of everyone holding one
 #   more product from entry. Weights are not truncated; a truncated version is shown only as a
-#   sensitivity (truncation changes who the estimate is about).
+#   sensitivity (truncation changes who the estimate is about). Its interval comes from the
+#   g-formula's customer replicates, with the weights refitted in each: the usual formula treats
+#   the weights as known and is too narrow.
 # - **g-formula**: monthly models of products, assets, outflows and leaving are fitted (leaving
 #   depends on the products held now and on those held over the past year, since products can
 #   act with a delay through the assets they build), and the book is re-simulated month by month under "everyone holds exactly k products", "one more
@@ -118,9 +120,9 @@ if pe.causal is not None:
                                       "ci_high"]]),
          digits=3, caption=tr("g-formula: months retained (RMST) and 12-month retention"))
     gs = pe.headline["gformula"]["settings"]
-    note(tr("g-formula: {n_boot} replicates, {mc_size} simulated customers each, seed {seed} "
-            "(parameters n_boot, mc_size); intervals {ci}; product history in the leaving "
-            "model: half-life {halflife} months.", n_boot=gs["n_boot"], mc_size=gs["mc_size"],
+    note(tr("g-formula and MSM: {n_boot} replicates, {mc_size} simulated customers each, "
+            "seed {seed} (parameters n_boot, mc_size); intervals {ci}; product history in the "
+            "leaving model: half-life {halflife} months.", n_boot=gs["n_boot"], mc_size=gs["mc_size"],
             seed=gs["seed"], ci=cell_words(gs["ci"]), halflife=f"{gs['history_halflife']:g}"))
 
 # %% [markdown]

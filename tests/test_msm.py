@@ -15,8 +15,9 @@ import pytest
 
 from analysis.errors import InsufficientDataError
 from analysis.stats.logit import fit_linear, fit_logit, full_rank_columns, logit_covariance
-from analysis.stats.msm import (ChangeModel, EntryModel, censoring_weights, fit_msm_cox,
-                                group_cumprod, msm_weights)
+from analysis.stats.msm import (ChangeModel, EntryModel, MSMBootstrap, bootstrap_interval,
+                                censoring_weights, cox_monthly_1d, fit_msm_cox, group_cumprod,
+                                msm_weights)
 
 
 def _logit_data(n=4000, seed=3):
@@ -126,6 +127,54 @@ def test_weighted_cox_matches_lifelines_time_varying_with_weights():
     assert naive < 0.74  # confounded by x
     t = fit_msm_cox(pm, w, treatment="a", truncate=(1, 99))
     assert t.diagnostics["truncated"] > 0 and t.diagnostics["truncate_high"] < info["max"]
+
+
+def test_monthly_cox_equals_the_efron_engine_also_on_duplicated_rows():
+    pm = _toy_pm()
+    w, _ = msm_weights(pm, treatment="a", previous="a_prev", numerator=["a_prev", "time"],
+                       denominator=["a_prev", "time", "x"], entry_denominator=["x"])
+    ref = np.log(fit_msm_cox(pm, w, treatment="a").effect["hr"])
+    assert cox_monthly_1d(pm["time"], pm["a"], pm["event"], w) == pytest.approx(ref, abs=1e-9)
+    # counts act as literal duplicates (tied events counted with them), as in a resample
+    counts = np.random.default_rng(1).integers(0, 3, len(pm))
+    dup = pm.loc[np.repeat(np.arange(len(pm)), counts)].reset_index(drop=True)
+    dup["customer_id"] = np.arange(len(dup))  # each copy its own cluster; the point is the same
+    ref_dup = np.log(fit_msm_cox(dup, np.repeat(w, counts), treatment="a").effect["hr"])
+    got = cox_monthly_1d(pm["time"], pm["a"], pm["event"], w, counts)
+    assert got == pytest.approx(ref_dup, abs=1e-9)
+
+
+def test_censoring_weights_with_case_weights_equal_duplicated_customers():
+    pm = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "c", "c", "d", "d", "d"],
+                       "time": [0, 1, 2, 0, 0, 1, 0, 1, 2], "event": [0] * 9, "g": 1})
+    # customer b drawn twice, d not at all: month 0 has a, b, b, c -> 2 of 4 censored after it
+    w = censoring_weights(pm, group="g", weights=np.array([1, 1, 1, 2, 1, 1, 0, 0, 0]))
+    np.testing.assert_allclose(w[:3], [1, 2, 4])  # month 1: 1 of 2 (a, c) censored after it
+
+
+def test_msm_bootstrap_reproduces_the_full_fit_and_gives_a_t_interval():
+    pm = _toy_pm()
+    kw = dict(treatment="a", previous="a_prev", numerator=["a_prev", "time"],
+              denominator=["a_prev", "time", "x"], entry_denominator=["x"])
+    w, _ = msm_weights(pm, **kw)
+    boot = MSMBootstrap(pm, ipcw_group=None, truncate=(1, 99), **kw)
+    np.testing.assert_allclose(boot.weights(), w)
+    full = np.log(fit_msm_cox(pm, w, treatment="a").effect["hr"])
+    ones = boot.replicate(np.ones(len(boot.customers)))
+    assert ones["log_hr"] == pytest.approx(full, abs=1e-7)  # refit from the full fit stays put
+    trunc = np.log(fit_msm_cox(pm, w, treatment="a", truncate=(1, 99)).effect["hr"])
+    assert ones["log_hr_truncated"] == pytest.approx(trunc, abs=1e-7)
+    rng = np.random.default_rng(0)
+    n = len(boot.customers)
+    reps = [boot.replicate(rng.multinomial(n, np.full(n, 1 / n)), init=full)["log_hr"]
+            for _ in range(30)]
+    ci = bootstrap_interval(full, reps, log=True)
+    sd = np.std(reps, ddof=1)
+    assert ci["se_log_hr"] == pytest.approx(sd)
+    assert np.log(ci["ci_high"]) - full == pytest.approx(2.0452 * sd, rel=1e-3)  # t(29)
+    # the refitted weights make the bootstrap SE at least the order of the sandwich's
+    sandwich = fit_msm_cox(pm, w, treatment="a").effect["se_log_hr"]
+    assert 0.7 < sd / sandwich < 2.0
 
 
 def test_cluster_robust_covariance_matches_statsmodels():

@@ -73,7 +73,7 @@ def test_runs_on_a_branch(tmp_path):
     # the g-formula's sizes are parameters, stated in the report and the headline
     assert head["gformula"]["settings"]["n_boot"] == 5
     assert head["gformula"]["settings"]["mc_size"] == 500
-    assert "g-formula: 5 replicates, 500 simulated customers each" in _all_text(nb)
+    assert "g-formula and MSM: 5 replicates, 500 simulated customers each" in _all_text(nb)
     # figures: palette PNGs at 2x resolution (1.5x or 1x for a figure over the byte budget),
     # shown at the size of a 1x figure
     import base64

@@ -45,7 +45,8 @@ from analysis.stats.logit import fit_logit, predict_logit
 RIDGE = 1e-6
 
 __all__ = ["EntryModel", "ChangeModel", "msm_weights", "censoring_weights", "MSMResult",
-           "fit_msm_cox", "group_cumprod"]
+           "fit_msm_cox", "group_cumprod", "cox_monthly_1d", "MSMBootstrap",
+           "bootstrap_interval"]
 
 
 def group_cumprod(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -159,6 +160,48 @@ def _design(df: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     return np.column_stack([np.ones(len(df))] + [df[c].to_numpy(dtype=float) for c in cols])
 
 
+class _WeightModels:
+    """The treatment models of :func:`msm_weights` on fixed designs, refittable with case weights."""
+
+    def __init__(self, pm, *, treatment, previous, numerator, denominator, entry_numerator,
+                 entry_denominator, time, entry_levels):
+        self.entry = (pm[time] == 0).to_numpy()
+        self.a = pm[treatment].to_numpy(dtype=float)
+        self.levels = entry_levels
+        e, later = pm[self.entry], pm[~self.entry]
+        self.xe = (_design(e, entry_numerator), _design(e, entry_denominator))
+        self.prev = later[previous].to_numpy(dtype=float)
+        self.xc = (_design(later, numerator), _design(later, denominator))
+
+    def fit(self, weights=None, init=None, max_iter: int = 50) -> list:
+        """Numerator and denominator models (entry, change); ``init`` the full fit's (refit)."""
+        ae, ac = self.a[self.entry], self.a[~self.entry]
+        we = None if weights is None else weights[self.entry]
+        wc = None if weights is None else weights[~self.entry]
+        models = []
+        for i in range(2):
+            em = (EntryModel(self.levels).fit(self.xe[i], ae, we, None if init is None
+                                              else init[i][0]) if self.entry.any() else None)
+            cm = (ChangeModel().fit(self.xc[i], self.prev, ac, wc, None if init is None
+                                    else init[i][1], max_iter=max_iter)
+                  if (~self.entry).any() else None)
+            models.append((em, cm))
+        return models
+
+    def ratio(self, models) -> np.ndarray:
+        """Numerator over denominator probability of each row's observed count."""
+        (en, cn), (ed, cd) = models
+        ratio = np.ones(len(self.a))
+        if en is not None:
+            ae = self.a[self.entry]
+            ratio[self.entry] = en.prob(self.xe[0], ae) / ed.prob(self.xe[1], ae)
+        if cn is not None:
+            ac = self.a[~self.entry]
+            ratio[~self.entry] = (cn.prob(self.xc[0], self.prev, ac)
+                                  / cd.prob(self.xc[1], self.prev, ac))
+        return ratio
+
+
 def msm_weights(pm: pd.DataFrame, *, treatment: str, previous: str, numerator: Sequence[str],
                 denominator: Sequence[str], entry_numerator: Sequence[str] = (),
                 entry_denominator: Sequence[str] = (), id_col: str = "customer_id",
@@ -182,29 +225,20 @@ def msm_weights(pm: pd.DataFrame, *, treatment: str, previous: str, numerator: S
     info : dict
         ``mean, sd, min, max, p1, p99`` of the weights.
     """
-    entry = (pm[time] == 0).to_numpy()
-    a = pm[treatment].to_numpy(dtype=float)
-    ratio = np.ones(len(pm))
-    e = pm[entry]
-    if len(e):
-        num = EntryModel(entry_levels).fit(_design(e, entry_numerator), a[entry])
-        den = EntryModel(entry_levels).fit(_design(e, entry_denominator), a[entry])
-        ratio[entry] = (num.prob(_design(e, entry_numerator), a[entry])
-                        / den.prob(_design(e, entry_denominator), a[entry]))
-    later = pm[~entry]
-    if len(later):
-        prev = later[previous].to_numpy(dtype=float)
-        cur = a[~entry]
-        xn, xd = _design(later, numerator), _design(later, denominator)
-        pn = ChangeModel().fit(xn, prev, cur).prob(xn, prev, cur)
-        pd_ = ChangeModel().fit(xd, prev, cur).prob(xd, prev, cur)
-        ratio[~entry] = pn / pd_
+    wm = _WeightModels(pm, treatment=treatment, previous=previous, numerator=numerator,
+                       denominator=denominator, entry_numerator=entry_numerator,
+                       entry_denominator=entry_denominator, time=time,
+                       entry_levels=entry_levels)
+    w = _stabilised(wm.ratio(wm.fit()), pm[id_col].to_numpy())
+    return w, _weight_info(w)
+
+
+def _stabilised(ratio: np.ndarray, ids: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(ratio)) or np.any(ratio <= 0):
         raise InsufficientDataError(
             "the weights are not defined: an observed product change has probability 0 under "
             "the treatment model (no overlap)")
-    w = group_cumprod(ratio, pm[id_col].to_numpy())
-    return w, _weight_info(w)
+    return group_cumprod(ratio, ids)
 
 
 def _weight_info(w: np.ndarray) -> dict:
@@ -214,25 +248,76 @@ def _weight_info(w: np.ndarray) -> dict:
 
 
 def censoring_weights(pm: pd.DataFrame, *, group: str, event: str = "event",
-                      id_col: str = "customer_id", time: str = "time") -> np.ndarray:
+                      id_col: str = "customer_id", time: str = "time",
+                      weights: np.ndarray | None = None) -> np.ndarray:
     """Inverse probability of remaining uncensored up to each row, per ``group``.
 
     A customer whose last row has no event is censored after it. Within each level of
     ``group`` (e.g. new vs existing customers, whose follow-up the window cuts differently) the
     censoring probability after month ``s`` is estimated by its share among the rows at month
     ``s`` without an event; the weight of month ``t`` is ``1 / prod_{s < t} (1 - c_s)``.
+    ``weights``: case weights of the rows (bootstrap counts), default 1.
     """
     ids = pm[id_col].to_numpy()
     last = np.r_[ids[1:] != ids[:-1], True]
     cens = last & (pm[event].to_numpy() == 0)
-    d = pd.DataFrame({"g": pm[group].to_numpy(), "t": pm[time].to_numpy(), "c": cens,
-                      "ok": pm[event].to_numpy() == 0})
-    rates = d[d["ok"]].groupby(["g", "t"])["c"].mean()
+    w = np.ones(len(pm)) if weights is None else np.asarray(weights, dtype=float)
+    d = pd.DataFrame({"g": pm[group].to_numpy(), "t": pm[time].to_numpy(), "cw": cens * w,
+                      "w": w, "ok": pm[event].to_numpy() == 0})
+    sums = d[d["ok"]].groupby(["g", "t"])[["cw", "w"]].sum()
+    # a month nobody of the group reaches (weight 0 in a resample) censors nobody
+    rates = (sums["cw"] / sums["w"].where(sums["w"] > 0)).fillna(0.0)
     surv = (1 - rates).groupby(level="g").cumprod()
     # weight at t uses the survival of censoring up to t - 1
     prev = surv.groupby(level="g").shift(1).fillna(1.0)
     key = pd.MultiIndex.from_arrays([d["g"], d["t"]])
     return 1.0 / prev.reindex(key).fillna(1.0).to_numpy()
+
+
+def cox_monthly_1d(time, x, event, weights, counts=None, *, init: float = 0.0,
+                   tol: float = 1e-9, max_iter: int = 30) -> float:
+    """Log hazard ratio of one covariate on person-month rows, each at risk only in its month.
+
+    The Cox model of :func:`fit_msm_cox` (rows ``(time, time + 1]``, Efron ties, case weights)
+    fitted on the counts and weight sums of each month and covariate value, so a refit costs
+    milliseconds (bootstrap). ``counts``: how often each row is drawn (a resample); tied events
+    are counted with it, as in the resampled data itself. Equal to :func:`fit_cox` on the same
+    rows (``tests/test_msm.py``).
+    """
+    t = np.asarray(time).astype(np.int64)
+    xv, lv = np.unique(np.asarray(x, dtype=float), return_inverse=True)
+    ev = np.asarray(event).astype(bool)
+    c = np.ones(len(t)) if counts is None else np.asarray(counts, dtype=float)
+    cw = c * np.asarray(weights, dtype=float)
+    K, L = int(t.max()) + 1, len(xv)
+    cell = t * L + lv
+    W = np.bincount(cell, cw, minlength=K * L).reshape(K, L)
+    E = np.bincount(cell[ev], cw[ev], minlength=K * L).reshape(K, L)
+    d = np.bincount(t[ev], c[ev], minlength=K)
+    keep = d > 0
+    W, E, d = W[keep], E[keep], np.rint(d[keep]).astype(np.int64)
+    if d.sum() == 0:
+        raise InsufficientDataError("no event in the (resampled) rows")
+    wbar = E.sum(axis=1) / d
+    first = np.cumsum(d) - d
+    kk = np.repeat(np.arange(len(d)), d)
+    f = (np.arange(kk.size) - first[kk]) / d[kk]
+    M = W[kk] - f[:, None] * E[kk]
+    xe = (E * xv).sum()
+    beta = float(init)
+    for _ in range(max_iter):
+        r = np.exp(beta * xv - beta * xv.max())
+        s0, s1, s2 = M @ r, M @ (xv * r), M @ (xv * xv * r)
+        m = s1 / s0
+        grad = xe - np.sum(wbar[kk] * m)
+        info = np.sum(wbar[kk] * (s2 / s0 - m * m))
+        if not info > 0:
+            raise InsufficientDataError("the exposure does not vary within the risk sets")
+        step = float(np.clip(grad / info, -1.0, 1.0))  # concave: clipped Newton converges
+        beta += step
+        if abs(step) < tol:
+            break
+    return beta
 
 
 @dataclass
@@ -286,3 +371,85 @@ def fit_msm_cox(pm: pd.DataFrame, weights: np.ndarray, *, treatment: str, event:
                   weights="_w", cluster="_id", strata=list(strata) or None, alpha=alpha)
     diag["ess"] = float(w.sum() ** 2 / (w * w).sum())
     return MSMResult(effect=cox.term(treatment), cox=cox, weights=w, diagnostics=diag)
+
+
+class MSMBootstrap:
+    """Customer-bootstrap refits of the MSM: treatment models, weights and the outcome model.
+
+    The sandwich of :func:`fit_msm_cox` treats the weights as known; with time-varying weights
+    that multiply over months it understated the spread of the estimate by about 30% in the
+    benchmark (``docs/coverage.md``). Each replicate here refits the treatment models on the
+    resampled customers (``steps`` Newton steps from the full fit, as the g-formula's
+    bootstrap), rebuilds the weights (and censoring weights) and refits the Cox model with
+    :func:`cox_monthly_1d`.
+
+    Parameters are those of :func:`msm_weights`; ``ipcw_group`` as ``group`` of
+    :func:`censoring_weights` (None: no censoring weights); ``truncate`` percentiles also refit
+    the truncated sensitivity in each replicate.
+    """
+
+    def __init__(self, pm: pd.DataFrame, *, treatment: str, previous: str,
+                 numerator: Sequence[str], denominator: Sequence[str],
+                 entry_numerator: Sequence[str] = (), entry_denominator: Sequence[str] = (),
+                 ipcw_group: str | None = None, event: str = "event",
+                 id_col: str = "customer_id", time: str = "time", entry_levels: int = 5,
+                 truncate: tuple[float, float] | None = None, steps: int = 2):
+        self.pm, self.ipcw_group, self.truncate, self.steps = pm, ipcw_group, truncate, steps
+        self.event, self.id_col, self.time, self.treatment = event, id_col, time, treatment
+        self.wm = _WeightModels(pm, treatment=treatment, previous=previous,
+                                numerator=numerator, denominator=denominator,
+                                entry_numerator=entry_numerator,
+                                entry_denominator=entry_denominator, time=time,
+                                entry_levels=entry_levels)
+        self.full = self.wm.fit()
+        self.ids = pm[id_col].to_numpy()
+        self.customers, self.row_customer = np.unique(self.ids, return_inverse=True)
+
+    def weights(self, row_counts: np.ndarray | None = None) -> np.ndarray:
+        """The MSM weights of every row, the treatment models refitted with ``row_counts``."""
+        models = self.full if row_counts is None else self.wm.fit(
+            row_counts, init=self.full, max_iter=self.steps)
+        w = _stabilised(self.wm.ratio(models), self.ids)
+        if self.ipcw_group is not None:
+            w = w * censoring_weights(self.pm, group=self.ipcw_group, event=self.event,
+                                      id_col=self.id_col, time=self.time, weights=row_counts)
+        return w
+
+    def replicate(self, counts: np.ndarray, init: float = 0.0) -> dict:
+        """Log HRs of one resample: ``counts`` per customer, in sorted id order."""
+        c = np.asarray(counts, dtype=float)[self.row_customer]
+        w = self.weights(c)
+        args = (self.pm[self.time].to_numpy(), self.pm[self.treatment].to_numpy(dtype=float),
+                self.pm[self.event].to_numpy())
+        out = {"log_hr": cox_monthly_1d(*args, w, c, init=init)}
+        if self.truncate is not None:
+            drawn = c > 0
+            lo, hi = np.percentile(np.repeat(w[drawn], c[drawn].astype(int)), self.truncate)
+            out["log_hr_truncated"] = cox_monthly_1d(*args, np.clip(w, lo, hi), c, init=init)
+        return out
+
+
+def bootstrap_interval(estimate: float, replicates: Sequence[float], alpha: float = 0.05,
+                       log: bool = False) -> dict:
+    """Normal interval from the SD over bootstrap replicates, with a t quantile.
+
+    With ``B`` replicates the SD has ``B - 1`` degrees of freedom, so the quantile is Student's
+    t with ``B - 1`` df (2.09 instead of 1.96 at 20 replicates): a normal quantile with an SD
+    estimated from few replicates covers less than it says. ``log``: ``estimate`` and the
+    replicates are log hazard ratios; the result is on the HR scale with ``se`` of the log.
+
+    >>> r = bootstrap_interval(0.0, [-1.0, 1.0, -1.0, 1.0], log=False)
+    >>> round(r["se"], 4), round(r["ci_high"], 3)  # SD 1.1547, t(3) quantile 3.182
+    (1.1547, 3.675)
+    """
+    from scipy import stats
+
+    reps = np.asarray(replicates, dtype=float)
+    se = float(np.std(reps, ddof=1)) if reps.size > 1 else np.nan
+    q = float(stats.t.ppf(1 - alpha / 2, reps.size - 1)) if reps.size > 1 else np.nan
+    lo, hi = estimate - q * se, estimate + q * se
+    if log:
+        return {"hr": float(np.exp(estimate)), "ci_low": float(np.exp(lo)),
+                "ci_high": float(np.exp(hi)), "se_log_hr": se, "replicates": int(reps.size)}
+    return {"estimate": float(estimate), "ci_low": float(lo), "ci_high": float(hi), "se": se,
+            "replicates": int(reps.size)}

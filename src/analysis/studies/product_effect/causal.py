@@ -27,8 +27,8 @@ import pandas as pd
 from analysis.config import AGE_CENTRE
 from analysis.errors import InsufficientDataError
 from analysis.frames import attrition_panel
-from analysis.stats.gformula import gformula, shift, static
-from analysis.stats.msm import censoring_weights, fit_msm_cox, msm_weights
+from analysis.stats.gformula import BOOT_STEPS, gformula, shift, static
+from analysis.stats.msm import MSMBootstrap, bootstrap_interval, fit_msm_cox
 
 __all__ = ["NO_MONTHLY_PANEL", "person_months", "estimate_causal", "STATIC_LEVELS"]
 
@@ -175,25 +175,26 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
     # which differs from the marginal one (non-collapsibility, and a misspecified
     # tenure-at-entry term): -0.05 on the log scale over seeds of either scenario.
     den = ["a_prev", "a_prev_sq", *baseline, "log_aum_prev", "tier_prev", "recent", "t12"]
+    num = ["a_prev", "a_prev_sq", "t12"]
     pmw = pm.assign(a_prev_sq=pm["a_prev"] ** 2, t12=pm["time"] / 12.0)
-    w, info = msm_weights(pmw, treatment="a", previous="a_prev",
-                          numerator=["a_prev", "a_prev_sq", "t12"], denominator=den,
-                          entry_numerator=(), entry_denominator=baseline)
-    if ipcw:
-        w = w * censoring_weights(pm, group="new")
+    boot = MSMBootstrap(pmw, treatment="a", previous="a_prev", numerator=num, denominator=den,
+                        entry_numerator=(), entry_denominator=baseline,
+                        ipcw_group="new" if ipcw else None, truncate=truncate,
+                        steps=BOOT_STEPS)
+    w = boot.weights()
     out: dict = {}
     fit = fit_msm_cox(pm, w, treatment="a", alpha=alpha)
-    out["msm"] = {"hr_per_product": _ci(fit.effect)}
     # the weighted rows, for audits (tests/fixtures/r/report02_reference.R refits them in R)
     out["msm_rows"] = pd.DataFrame({"customer_id": pm["customer_id"].to_numpy(),
                                     "time": pm["time"].to_numpy(),
                                     "event": pm["event"].to_numpy(),
                                     "a": pm["a"].to_numpy(), "w": fit.weights})
     details = {"msm": {"estimand": MSM_ESTIMAND, "weights": fit.diagnostics,
-                       "numerator": ["a_prev", "a_prev_sq", "t12"], "ipcw": ipcw}}
+                       "numerator": num, "ipcw": ipcw,
+                       "sandwich_se_log_hr": float(fit.effect["se_log_hr"])}}
+    ft = None
     if truncate is not None:
         ft = fit_msm_cox(pm, w, treatment="a", truncate=truncate, alpha=alpha)
-        out["msm_truncated"] = {"hr_per_product": _ci(ft.effect)}
         details["msm_truncated"] = {
             "weights": ft.diagnostics,
             "estimand": (f"sensitivity: weights truncated at the {truncate[0]:g}th/"
@@ -213,6 +214,24 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
         return {q: _ci(gf.value(label, q), estimate="estimate", se="se") for q in [*qty, *extra]}
 
     gains = [f"rmst_{max(horizons)}_gain", "retention_12_gain"]
+    # MSM intervals: the same customer resamples, every weight model refitted (the sandwich
+    # treats the weights as known and was too narrow, docs/coverage.md); the sandwich is kept
+    # only when there are too few replicates
+    b_hat = float(np.log(fit.effect["hr"]))
+    reps = [boot.replicate(c, init=b_hat) for c in gf.resamples]
+    if len(reps) >= 2:
+        out["msm"] = {"hr_per_product": _ci(bootstrap_interval(
+            b_hat, [r["log_hr"] for r in reps], alpha, log=True))}
+        ci_msm = "customer bootstrap"
+    else:
+        out["msm"] = {"hr_per_product": _ci(fit.effect)}
+        ci_msm = "sandwich (weights treated as known)"
+    details["msm"].update(ci=ci_msm, n_boot=len(reps))
+    if ft is not None:
+        bt = float(np.log(ft.effect["hr"]))
+        out["msm_truncated"] = {"hr_per_product": _ci(bootstrap_interval(
+            bt, [r["log_hr_truncated"] for r in reps], alpha, log=True)
+            if len(reps) >= 2 else ft.effect)}
     out["gformula"] = {
         "static": {str(lv): block(f"static_{lv}") for lv in STATIC_LEVELS},
         "natural_course": block("natural_course"),

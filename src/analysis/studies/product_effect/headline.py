@@ -66,7 +66,9 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
         m = causal["msm"]["hr_per_product"]
         msm = {"hr": m["estimate"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
                "se_log_hr": m["se"], "contrast": PER_PRODUCT,
-               "estimand": causal["details"]["msm"]["estimand"]}
+               "estimand": causal["details"]["msm"]["estimand"],
+               "ci_method": causal["details"]["msm"].get("ci"),
+               "n_boot": causal["details"]["msm"].get("n_boot")}
         if ct.get("marginal_hr_per_product") is not None:
             msm["truth"] = ct["marginal_hr_per_product"]
         if "msm_truncated" in causal:
