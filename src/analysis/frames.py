@@ -35,6 +35,8 @@ __all__ = [
     "attrition_panel",
     "survival_frame",
     "counting_process",
+    "exposure_cells",
+    "CELL_COVARIATES",
 ]
 
 ATTRITION_DEFINITIONS = ("closure", "value")
@@ -368,3 +370,81 @@ def counting_process(panel, customers, *, attrition: str = "closure", k: int = 3
     df["stop"] = df["stop"].astype(float)
     df["outflow_3m"] = df["outflow_3m"].astype(int)
     return df
+
+
+#: Covariates of :func:`exposure_cells`: those of report 02's time-varying model.
+CELL_COVARIATES = ("n_products", "tier", "loan", "outflow_3m", "age10", "entry_years",
+                   "log_aum", "engagement")
+#: Continuous covariates, cut into quantile bins (each bin carries its customers' mean).
+_BINNED = ("age10", "entry_years", "log_aum", "engagement")
+
+
+def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
+                   high_value_tier: int = HIGH_VALUE_TIER, as_of=None, lag: int = 0,
+                   bins: int = 10, strata: tuple[str, ...] = ("branch",)) -> pd.DataFrame:
+    """Customer-months at risk and departures per month of tenure and covariate cell (SQL).
+
+    The counts that :func:`analysis.stats.cox.cells.fit_cox_cells` needs: the rows of
+    :func:`counting_process` (same attrition, ``as_of`` and ``lag``: products ``lag`` months
+    earlier, the first ``lag`` months not at risk) cut into months and grouped, so the result
+    grows with the number of distinct covariate patterns, not with the book. Covariates
+    (:data:`CELL_COVARIATES`, those present): products, tier, loan segment and the outflow flag
+    of the month; age at opening, tenure at entry, log assets at entry and engagement per
+    customer, each cut into ``bins`` quantile bins of customers and carried as the bin's mean.
+
+    Returns
+    -------
+    DataFrame
+        ``stop`` (tenure at the end of the month: the event time), the covariates, the
+        ``strata`` columns present, ``at_risk`` and ``events``.
+    """
+    _check_params(attrition, k, lag)
+    if int(bins) < 1:
+        raise ValueError(f"bins must be >= 1, got {bins}")
+    con = _connect()
+    src = _source_sql(panel, con, "panel_in")
+    csrc = _source_sql(customers, con, "customers_in")
+    ccols = set(con.execute(f"SELECT * FROM {csrc} LIMIT 0").df().columns)
+    per_cust = {"entry_years": "e.entry / 12.0", "log_aum": "ln(1 + greatest(e.aum_entry, 0))"}
+    if "age_at_open" in ccols:
+        per_cust["age10"] = "(c.age_at_open - 45) / 10.0"
+    if "engagement" in ccols and con.execute(
+            f"SELECT COUNT(*) FROM {csrc} WHERE engagement IS NULL").fetchone()[0] == 0:
+        per_cust["engagement"] = "c.engagement"
+    strata = [s for s in strata if s in ccols]
+    binned = [c for c in _BINNED if c in per_cust]
+    tiles = ",\n".join(f"NTILE({int(bins)}) OVER (ORDER BY {c}) AS q_{c}" for c in binned)
+    means = ",\n".join(f"AVG({c}) OVER (PARTITION BY q_{c}) AS {c}" for c in binned)
+    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, lag) + f""",
+    ent AS (
+        SELECT customer_id, MIN(tenure_months) AS entry, arg_min(aum, month) AS aum_entry
+        FROM ap GROUP BY customer_id
+    ),
+    cust AS (
+        SELECT e.customer_id, {", ".join(f"{v} AS {c}" for c, v in per_cust.items())}
+               {"".join(f", c.{s}" for s in strata)}
+        FROM ent e JOIN {csrc} c USING (customer_id)
+    ),
+    tiled AS (SELECT customer_id{"".join(f", {s}" for s in strata)}, {", ".join(binned)},
+                     {tiles} FROM cust),
+    cb AS (SELECT customer_id{"".join(f", {s}" for s in strata)}, {means} FROM tiled),
+    rows AS (
+        SELECT ap.tenure_months + 1 AS stop, CAST(ap.event AS INTEGER) AS event,
+               CAST(ap.lag_n_products AS DOUBLE) AS n_products,
+               CAST(ap.lag_tier AS DOUBLE) AS tier,
+               CAST(ap.lag_segment = 'loan' AS DOUBLE) AS loan,
+               CAST(ap.lag_outflow_3m AS DOUBLE) AS outflow_3m,
+               {", ".join(f"cb.{c}" for c in binned)}{"".join(f", cb.{s}" for s in strata)}
+        FROM ap JOIN cb USING (customer_id)
+        WHERE ap.lag_n_products IS NOT NULL
+    )
+    SELECT stop, n_products, tier, loan, outflow_3m, {", ".join(binned)}
+           {"".join(f", {s}" for s in strata)},
+           COUNT(*) AS at_risk, SUM(event) AS events
+    FROM rows
+    GROUP BY ALL
+    ORDER BY ALL"""
+    out = con.execute(sql).df()
+    out["stop"] = out["stop"].astype(float)
+    out["events"] = out["events"].astype(float)
+    return out
