@@ -177,3 +177,34 @@ def test_default_data_regenerates_when_stale(tmp_path):
     ensure_default_data(out)
     assert (out / "generator.sha").read_text() == stamp
     assert (out / "panel.parquet").stat().st_mtime_ns != before
+
+
+def test_a_render_checks_the_book_once_and_kernels_read_the_checked_copy(small, folder,
+                                                                          tmp_path, monkeypatch):
+    import os
+
+    from analysis.data import loaders
+    from analysis.report.runner import _validated_for_kernels
+
+    checked = load_source(folder)
+    calls = []
+    real = loaders._load_tables
+    monkeypatch.setattr(loaders, "_load_tables", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with _validated_for_kernels(checked, tmp_path / "validated"):
+        assert os.environ[loaders.VALIDATED_ENV] == str(tmp_path / "validated")
+        again = load_source(folder)  # what a kernel does: same files -> the checked copy
+        assert calls == []
+        for name in ("customers", "panel", "exclusions"):
+            pd.testing.assert_frame_equal(getattr(again, name), getattr(checked, name))
+        assert again.fingerprint == checked.fingerprint
+        # other files (here: one value changed) are checked as always, copy or not
+        bad = small.panel.copy()
+        bad.loc[0, "aum"] = -1.0
+        other = tmp_path / "other"
+        write_portfolio(type(small)(customers=small.customers, panel=bad), other)
+        with pytest.raises(DataValidationError, match="aum"):
+            load_source(other)
+        assert len(calls) == 1
+    assert loaders.VALIDATED_ENV not in os.environ  # restored after the run
+    load_source(folder)
+    assert len(calls) == 2

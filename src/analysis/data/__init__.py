@@ -2,7 +2,8 @@
 
 from analysis.data.portfolio import Portfolio
 from analysis.data.synthetic import generate_portfolio, write_portfolio
-from analysis.data.loaders import ensure_default_data, list_branches, load_source, validate_source
+from analysis.data.loaders import (ensure_default_data, list_branches, load_source, validate_source,
+                                   write_validated)
 
 __all__ = [
     "Portfolio",
@@ -12,4 +13,5 @@ __all__ = [
     "list_branches",
     "load_source",
     "validate_source",
+    "write_validated",
 ]

@@ -46,7 +46,15 @@ __all__ = [
     "list_branches",
     "validate_source",
     "ValidationSummary",
+    "VALIDATED_ENV",
+    "write_validated",
 ]
+
+#: Environment variable naming a folder written by :func:`write_validated`: a render validates
+#: the book once and its kernels read the checked, typed tables from there (same content hash
+#: only) instead of validating the same files again, once per report.
+VALIDATED_ENV = "ANALYSIS_VALIDATED_DIR"
+_VALIDATED_TABLES = ("customers", "panel", "exclusions")
 
 
 #: Names of the embedded synthetic sources -> generator scenario (``SyntheticConfig.scenario``).
@@ -357,7 +365,11 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
         if not folder.exists():
             raise FileNotFoundError(f"data source {folder} does not exist")
     cust_path, panel_path = _find_table(folder, "customers"), _find_table(folder, "panel")
-    customers, panel, exclusions = _load_tables(cust_path, panel_path, str(folder), **read)
+    fingerprint = _fingerprint_files([cust_path, panel_path])
+    tables = _read_validated(fingerprint, read)
+    if tables is None:
+        tables = _load_tables(cust_path, panel_path, str(folder), **read)
+    customers, panel, exclusions = tables
     truth = None
     if (folder / "truth.json").exists():
         truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
@@ -366,9 +378,50 @@ def load_source(data: str | Path = "synthetic") -> Portfolio:
         panel=panel,
         truth=truth,
         source=source,
-        fingerprint=_fingerprint_files([cust_path, panel_path]),
+        fingerprint=fingerprint,
         exclusions=exclusions,
+        load_options=dict(read),
     )
+
+
+def _read_options(read: dict) -> str:
+    return json.dumps({k: (list(v) if isinstance(v, (list, tuple, set)) else v)
+                       for k, v in sorted(read.items())}, default=str, sort_keys=True)
+
+
+def write_validated(portfolio: Portfolio, folder: str | Path) -> Path:
+    """Write a loaded book's checked tables to ``folder`` for :data:`VALIDATED_ENV`.
+
+    ``folder`` should be temporary (a render's staging folder, removed when the run ends): it
+    holds a copy of the data. The copy is used only by a load whose files have the same content
+    hash (``portfolio.fingerprint``) and the same reading options.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in _VALIDATED_TABLES:
+        getattr(portfolio, name).to_parquet(folder / f"{name}.parquet", index=False)
+    meta = {"fingerprint": portfolio.fingerprint,
+            "read": _read_options(portfolio.load_options)}
+    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    return folder
+
+
+def _read_validated(fingerprint: str, read: dict):
+    """The tables of :func:`write_validated` when :data:`VALIDATED_ENV` names a copy of these
+    very files (same hash and reading options); None otherwise (then the files are checked)."""
+    import os
+
+    where = os.environ.get(VALIDATED_ENV)
+    if not where:
+        return None
+    folder = Path(where)
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta.get("fingerprint") != fingerprint or meta.get("read") != _read_options(read):
+        return None
+    return tuple(pd.read_parquet(folder / f"{name}.parquet") for name in _VALIDATED_TABLES)
 
 
 def list_branches(data: str | Path = "synthetic") -> list[str]:

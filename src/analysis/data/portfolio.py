@@ -42,6 +42,9 @@ class Portfolio:
         The parsed mapping file of a snapshot.
     notes : list of str
         What loading adjusted (e.g. zero durations), for reports to show.
+    load_options : dict
+        How the files were read (a mapping's encoding, allowed columns), so that a copy of the
+        checked tables is used only for the same reading (:func:`analysis.data.write_validated`).
     """
 
     customers: pd.DataFrame
@@ -55,6 +58,7 @@ class Portfolio:
     snapshot: pd.DataFrame | None = None
     mapping: Any = None
     notes: list = field(default_factory=list)
+    load_options: dict = field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> str:

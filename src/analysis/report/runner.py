@@ -24,6 +24,7 @@ CLI exits non-zero at the end. Nothing written holds an absolute path (:mod:`ana
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import json
@@ -185,15 +186,41 @@ def _normalise_data(data: Any) -> str:
     return text
 
 
-def _data_info(data: str) -> tuple[Any, str, list[str]]:
-    """Return ``(window_end, fingerprint, branches)`` of a data source, loading it once."""
+def _data_info(data: str) -> tuple[Any, str, list[str], Any]:
+    """Return ``(window_end, fingerprint, branches, portfolio)`` of a data source, loading
+    (and checking) it once."""
     from analysis.data import ensure_default_data, load_source
 
     if data == "synthetic":
         ensure_default_data()  # once, here: parallel kernels must not race to create it
     portfolio = load_source(data)
     branches = [str(b) for b in getattr(portfolio, "branches", [])]
-    return portfolio.window_end, str(getattr(portfolio, "fingerprint", "") or ""), branches
+    return (portfolio.window_end, str(getattr(portfolio, "fingerprint", "") or ""), branches,
+            portfolio)
+
+
+@contextlib.contextmanager
+def _validated_for_kernels(portfolio, folder: Path):
+    """Let the kernels read the tables this process has already checked (see
+    :data:`analysis.data.loaders.VALIDATED_ENV`): written to the run's staging folder, which
+    is removed with the run; the variable is restored afterwards."""
+    from analysis.data.loaders import VALIDATED_ENV, write_validated
+    from analysis.data.portfolio import Portfolio
+
+    if (not isinstance(portfolio, Portfolio) or portfolio.kind != "panel"
+            or not portfolio.fingerprint):
+        yield
+        return
+    write_validated(portfolio, folder)
+    before = os.environ.get(VALIDATED_ENV)
+    os.environ[VALIDATED_ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(VALIDATED_ENV, None)
+        else:
+            os.environ[VALIDATED_ENV] = before
 
 
 @functools.lru_cache(maxsize=1)
@@ -519,7 +546,7 @@ def render(
     elif notebooks_dir is not None:
         schedule = replace(schedule, notebooks_dir=Path(notebooks_dir).resolve())
 
-    window_end, fingerprint, data_branches = _data_info(data)
+    window_end, fingerprint, data_branches, portfolio = _data_info(data)
     if as_of is None and window_end is None:
         # A snapshot extract without an `as_of` in its mapping: date the run by today.
         window_end = _dt.date.today()
@@ -549,6 +576,7 @@ def render(
     staging = root / STAGING_DIR / run["id"]
     publisher: Publisher | None = None
     status = "interrupted"
+    checked = contextlib.ExitStack()
     try:
         recover(root)
         kernel_dir = staging / "kernel"  # the kernels' working folder: links to the data only
@@ -577,6 +605,8 @@ def render(
             entry = publisher.publish(staged.record.to_dict(), staged.files)
             return staged.record.update_from(entry)
 
+        checked.enter_context(_validated_for_kernels(portfolio, staging / "validated"))
+        del portfolio  # the kernels read the copy; this process needs the tables no more
         show = progress and sys.stderr.isatty()
         bar = tqdm(total=len(job_list), desc=f"reports {as_of}", unit="report", disable=not show, file=sys.stderr)
         results: dict[str, ReportRecord] = {}
@@ -600,9 +630,11 @@ def render(
                         raise
         finally:
             bar.close()
+            checked.close()  # the copy goes with the staging folder below
         publisher.finish("finished")
         status = "finished"
     finally:
+        checked.close()
         try:
             if publisher is not None and status != "finished":
                 try:  # Ctrl-C or an unexpected error: say so now rather than at the next start

@@ -218,7 +218,12 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
     # treats the weights as known and was too narrow, docs/coverage.md); the sandwich is kept
     # only when there are too few replicates
     b_hat = float(np.log(fit.effect["hr"]))
-    reps = [boot.replicate(c, init=b_hat) for c in gf.resamples]
+    reps, failed = [], 0
+    for counts in gf.resamples:
+        try:
+            reps.append(boot.replicate(counts, init=b_hat))
+        except InsufficientDataError:  # e.g. no departure among the drawn customers
+            failed += 1
     if len(reps) >= 2:
         out["msm"] = {"hr_per_product": _ci(bootstrap_interval(
             b_hat, [r["log_hr"] for r in reps], alpha, log=True))}
@@ -226,7 +231,7 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
     else:
         out["msm"] = {"hr_per_product": _ci(fit.effect)}
         ci_msm = "sandwich (weights treated as known)"
-    details["msm"].update(ci=ci_msm, n_boot=len(reps))
+    details["msm"].update(ci=ci_msm, n_boot=len(reps), failed_replicates=failed)
     if ft is not None:
         bt = float(np.log(ft.effect["hr"]))
         out["msm_truncated"] = {"hr_per_product": _ci(bootstrap_interval(
