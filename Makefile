@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup data report test test-fast lab sync bench clean
+.PHONY: setup data report test test-fast lab sync bench bench-scale clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ sync: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# Time and peak memory of each bank-wide report on a 100k-customer book (see the README's
+# "Large books"); larger books by hand: benchmarks/bench_scale.py --customers 1000000
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py --customers 100000
 
 clean:
 	rm -rf reports/*/ reports/index.html data/synthetic .pytest_cache
