@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.frames import exposure_cells
+from analysis.stats.cox.cells import fit_cox_cells
 from analysis.stats.cox.episodes import split_intervals
 from analysis.stats.cox.fit import fit_cox, fit_cox_time_varying
 from analysis.stats.cox.result import CoxResult
@@ -52,6 +54,7 @@ from analysis.studies.product_effect.frames import (
     ADJUST_LANDMARK,
     ADJUST_STATIC,
     ADJUST_TIME_VARYING,
+    CELL_BINS,
     DUMMIES,
     NO_PANEL,
     PRODUCT_LEVELS,
@@ -381,6 +384,12 @@ def estimate_product_effect(
         "cox_time_varying", fit_cox_time_varying, iv, ["n_products"] + tv_use, strata=strata,
         alpha=alpha)
     tables["cox_time_varying"] = _model_table(fits["time_varying"])
+    # the same model from counts per month and covariate cell (the large-book engine), shown
+    # next to the row fit so that the two can be compared on every book where both run
+    fits["time_varying_cells"] = (
+        None if snapshot or fits["time_varying"] is None else notes.attempt(
+            "cox_time_varying_cells", _cells_fit, portfolio, fits["time_varying"],
+            attrition=attrition, k=k, as_of=as_of, lag=lag, strata=strata, alpha=alpha))
     tv_levels, tv_cat_note = ([], "") if snapshot else _categorical_levels(iv, "event")
     if tv_cat_note:
         notes["cox_time_varying_categorical"] = tv_cat_note
@@ -529,6 +538,13 @@ def estimate_product_effect(
     pe.headline = _headline(pe, lr, ev, main_key, ipw_segments)
     pe.findings, pe.conclusion = _words(pe, lr, ev, main_key, shape_info, band_test, ipw_segments)
     return pe
+
+
+def _cells_fit(portfolio, rows_fit: CoxResult, *, attrition, k, as_of, lag, strata, alpha):
+    """The time-varying model of ``rows_fit`` from :func:`analysis.frames.exposure_cells`."""
+    cells = exposure_cells(portfolio.panel, portfolio.customers, attrition=attrition, k=k,
+                           as_of=as_of, lag=lag, bins=CELL_BINS)
+    return fit_cox_cells(cells, rows_fit.covariates, time="stop", strata=strata, alpha=alpha)
 
 
 def _categorical_levels(df: pd.DataFrame, event: str) -> tuple[list[str], str]:

@@ -34,6 +34,12 @@ ADJUST_STATIC = ("tier_entry", "loan", "age10", "entry_years", "log_aum")
 ADJUST_TIME_VARYING = ("tier", "loan", "outflow_3m", "age10", "entry_years", "log_aum")
 
 
+#: Quantile bins of the continuous covariates of the large-book engine (age, tenure and assets
+#: at entry, engagement; :func:`analysis.frames.exposure_cells`): its product HR is within 1% of
+#: the row fit (tests/test_cox_cells.py).
+CELL_BINS = 10
+
+
 #: Adjustment set at a landmark (values at the landmark).
 ADJUST_LANDMARK = ("tier", "loan", "outflow_3m", "age10")
 

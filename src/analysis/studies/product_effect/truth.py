@@ -60,6 +60,8 @@ def _row(method, contrast, est, n, events, truth=None, note="", recommended=Fals
 
 
 MSM = "Marginal structural Cox (MSM)"
+#: The time-varying model fitted from counts (:func:`analysis.stats.cox.cells.fit_cox_cells`).
+CELLS = "Time-varying Cox, from counts (large-book engine)"
 CONDITIONAL = "conditional on current holdings and covariates"
 
 
@@ -117,6 +119,11 @@ def _summary(fits, ipw, landmark, truth, ipw_segments, n, events, main_key,
                      f.n if f else n, f.events if f else events, hp, CONDITIONAL,
                      recommended=causal is None and main_key == "time_varying",
                      estimand=CONDITIONAL))
+    f = fits.get("time_varying_cells")
+    if f is not None:
+        rows.append(_row(CELLS, PER_PRODUCT, _est(f, "n_products"), n, f.events, hp,
+                         "the row above from counts per month and covariate cell",
+                         estimand=CONDITIONAL))
     fc = fits.get("time_varying_categorical")
     for lv in PRODUCT_LEVELS[1:]:
         if fc is not None and DUMMIES[lv] in fc.covariates:
