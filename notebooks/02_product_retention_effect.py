@@ -88,10 +88,12 @@ display(Markdown(pe.findings_markdown()))
 # %% [markdown]
 # ## The effect of holding more products (what would happen under an intervention)
 #
-# These are the estimates the report leads with. Both follow every customer from the month they
-# were first observed (study entry) for up to 36 months and ask what would have happened had
-# product holdings been set by the bank. They remain valid when products raise assets and tier
-# and tier in turn drives product offers, which breaks the models of sections 2-4.
+# These are the estimates the report leads with, first the g-formula's months and 12-month
+# retention gained by one more product (an effect in months and customers kept), then the MSM's
+# hazard ratio. Both follow every customer from the month they were first observed (study entry)
+# for up to 36 months and ask what would have happened had product holdings been set by the bank.
+# They remain valid when products raise assets and tier and tier in turn drives product offers,
+# which breaks the models of sections 2-4.
 #
 # - **Marginal structural Cox model (MSM)**: each customer-month is weighted by how unusual its
 #   product holding was given the customer's history (last month's assets and tier, recent large
@@ -100,7 +102,8 @@ display(Markdown(pe.findings_markdown()))
 #   more product from entry. Weights are not truncated; a truncated version is shown only as a
 #   sensitivity (truncation changes who the estimate is about). Its interval comes from the
 #   g-formula's customer replicates, with the weights refitted in each: the usual formula treats
-#   the weights as known and is too narrow.
+#   the weights as known and is too narrow. Even so, a few customers with very unusual histories
+#   carry large weights, so this interval is less reliable than the g-formula's.
 # - **g-formula**: monthly models of products, assets, outflows and leaving are fitted (leaving
 #   depends on the products held now and on those held over the past year, since products can
 #   act with a delay through the assets they build), and the book is re-simulated month by month under "everyone holds exactly k products", "one more

@@ -323,3 +323,16 @@ def test_gformula_months_gained_only_when_the_interval_excludes_0(gain, words):
                             "outflows and leaving are right).")
     assert line in conclusion
     assert not _has(_run()[0], "One more product")
+
+
+def test_the_conclusion_opens_with_months_gained_then_the_msm_and_its_caveat():
+    find, conclusion = _run(summary=_msm_summary(),
+                            tables={"rmst": RMST, "gformula": _gf(0.62, 0.31, 0.95)})
+    months, msm = _line(find, "One more product"), _line(find, "**Had")
+    caveat = _line(find, "Its interval is less reliable than the g-formula's")
+    assert conclusion.index(months) < conclusion.index(msm) < conclusion.index(caveat)
+    assert find.index(months) == 1  # right after the population line
+    assert not _has(_run(summary=_msm_summary())[0], "One more product")
+    # the caveat belongs to the MSM only
+    assert not _has(_run(tables={"rmst": RMST, "gformula": _gf(0.62, 0.31, 0.95)})[0],
+                    "Its interval is less reliable")

@@ -20,12 +20,17 @@ def test_overview_strip_shows_numbers_with_their_intervals():
     assert items[0]["ci"] == ""  # counts have no interval
 
 
-def test_product_strip_reads_the_leading_estimate_and_missing_is_a_dash():
-    head = {"n": 10, "events": 3, "recommended": "msm",
-            "msm": {"hr": 0.732, "ci_low": 0.628, "ci_high": 0.854}, "gformula": {}}
+def test_product_strip_leads_with_months_gained_and_missing_is_a_dash():
+    gain = {"estimate": 1.011, "ci_low": 0.41, "ci_high": 1.61}
+    head = {"n": 10, "events": 3, "lead": "gformula", "recommended": "msm",
+            "msm": {"hr": 0.732, "ci_low": 0.628, "ci_high": 0.854},
+            "gformula": {"one_more_product": {"rmst_36_gain": gain}}}
     items = kpi_items("product_effect", head)
-    assert items[2]["value"] == "0.73" and items[2]["ci"] == "95% CI 0.63–0.85"
-    assert items[3]["value"] == "–" and items[3]["ci"] == ""  # no g-formula: no guess
+    assert items[2]["value"] == "1.01" and items[2]["ci"] == "95% CI 0.41–1.61"
+    assert items[3]["value"] == "0.73" and items[3]["ci"] == "95% CI 0.63–0.85"
+    head["gformula"] = {}
+    items = kpi_items("product_effect", head)
+    assert items[2]["value"] == "–" and items[2]["ci"] == ""  # no g-formula: no guess
 
 
 def test_strip_is_escaped_and_inert():

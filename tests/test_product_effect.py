@@ -33,7 +33,8 @@ def test_leading_estimate_is_the_msm_and_covers_its_marginal_truth(default_effec
     assert msm["recommended"] and msm["truth"] == pytest.approx(truth)
     assert msm["ci_low"] <= truth <= msm["ci_high"] and msm["ci_high"] < 1
     assert default_effect.headline["msm"]["truth"] == pytest.approx(truth)
-    assert default_effect.headline["recommended"] == "msm"
+    assert default_effect.headline["recommended"] == "msm"  # the recommended hazard ratio
+    assert default_effect.headline["lead"] == "gformula"  # the report leads with months gained
     # the conditional time-varying Cox covers the generator's coefficient (default scenario)
     tv = _row(default_effect, "Time-varying Cox", "per additional product")
     assert not tv["recommended"] and tv["ci_low"] <= TRUE_HR <= tv["ci_high"] < 1

@@ -50,10 +50,11 @@ def kpi_items(kind: str, head: dict) -> list[dict]:
         return [
             _item("Customers", value_at(head, "n"), ",.0f"),
             _item("Departures", value_at(head, "events"), ",.0f"),
-            _item("HR per additional product", value_at(lead, "hr"), ".2f", value_at(lead, "ci_low"),
-                  value_at(lead, "ci_high")),
+            # the report's lead (g-formula months gained) first, then the recommended HR
             _item("Months kept by one more product (36 months)", value_at(head, *g, "estimate"),
                   ".2f", value_at(head, *g, "ci_low"), value_at(head, *g, "ci_high")),
+            _item("HR per additional product", value_at(lead, "hr"), ".2f", value_at(lead, "ci_low"),
+                  value_at(lead, "ci_high")),
         ]
     if kind == "drivers":
         return [

@@ -107,6 +107,11 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
     out = {
         "n": pe.n,
         "events": pe.events,
+        # what the report leads with: the g-formula's "one more product" gains when estimated
+        "lead": ("gformula" if (gformula.get("one_more_product") or {}) else
+                 "msm" if causal is not None else
+                 "cox_time_varying" if main_key == "time_varying" else "cox_adjusted"),
+        # the hazard ratio recommended among the per-product hazard ratios
         "recommended": ("msm" if causal is not None else
                         "cox_time_varying" if main_key == "time_varying" else "cox_adjusted"),
         "msm": with_note(_clean(msm), "causal"),
