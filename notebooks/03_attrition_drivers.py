@@ -278,9 +278,9 @@ if not shown:
 #
 # - Cox model: Efron ties, delayed entry at the tenure when observation starts; Wald 95% CIs. Levels of a categorical covariate with fewer than 5 departures are merged; numeric covariates almost collinear with the others (VIF above 10) are left out.
 # - Proportional hazards: R `cox.zph` (survival 3.x) score tests per term and global, computed with left-truncated risk sets (lifelines' test refuses left-truncated fits); checked against lifelines on non-truncated data and against an episode-split model.
-# - AFT: lifelines Weibull, log-normal and log-logistic regression with entry times.
+# - AFT: Weibull, log-normal and log-logistic regression with entry times, maximum likelihood by Newton's method (equal to lifelines' fitters run to convergence).
 # - Accuracy: scikit-survival's concordance (Harrell, Uno), cumulative/dynamic AUC and Brier score on time since entry, censoring weights from the training data; calibration by risk group and ICI (Austin, Harrell & van Klaveren 2020).
-# - Reasons: lifelines' Aalen-Johansen estimator with delayed entry; cause-specific Cox models, other reasons censored.
+# - Reasons: Aalen-Johansen estimator with delayed entry (equal to lifelines'); cause-specific Cox models, other reasons censored.
 # - Hazard ratios describe associations adjusted for the other covariates, not the effect of changing a characteristic.
 
 # %% [markdown]

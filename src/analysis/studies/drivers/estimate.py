@@ -19,8 +19,8 @@ Checks
     default; :mod:`analysis.stats.cox.zph`); a term that fails is stratified on (categorical) or given
     tenure-band-specific effects (numeric), and the check is repeated.
 Alternatives
-    Weibull, log-normal and log-logistic accelerated failure time models (lifelines, delayed
-    entry) compared by AIC; time ratios.
+    Weibull, log-normal and log-logistic accelerated failure time models (own maximum
+    likelihood, delayed entry) compared by AIC; time ratios.
 Accuracy
     On a seeded held-out split (:mod:`analysis.stats.metrics`), on time since entry.
 Time-varying check
