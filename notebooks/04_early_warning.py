@@ -153,7 +153,7 @@ if ew.backtest.ok:
 # ## Glossary
 
 # %%
-display(glossary("CI", "AUC", "Lift", "EMPC", "Tenure"))
+display(glossary("CI", "AUC", "AUM", "Lift", "EMPC", "Tenure"))
 
 # %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT

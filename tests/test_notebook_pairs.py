@@ -60,7 +60,7 @@ def pair_differences(ipynb: Path, py: Path) -> list[str]:
 def test_there_are_notebooks():
     assert [p.stem for p in NOTEBOOKS] == [
         "01_attrition_overview", "02_product_retention_effect", "03_attrition_drivers",
-        "04_early_warning",
+        "04_early_warning", "05_customer_value",
     ]
 
 

@@ -242,7 +242,7 @@ def fake_execute(fail=(), fingerprint_note="", ename="ValueError", evalue="boom"
 
     from analysis.report.headline import MIME_TYPE
 
-    def execute(job, output_path, *, cwd, cell_timeout):
+    def execute(job, output_path, *, cwd, cell_timeout, pool=None):
         branch = job.parameters.get("branch")
         outputs = [
             new_output("display_data", data={MIME_TYPE: {"scope": branch or "bank", "note": fingerprint_note}}),
@@ -324,3 +324,42 @@ def test_parallel_renders_share_the_cores_between_kernels(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     runner._share_cores(2)
     assert os.environ["OMP_NUM_THREADS"] == "4"  # the user's choice is kept
+
+
+def _run_code(km, code: str) -> str:
+    """Run ``code`` in the kernel of ``km``; its printed output."""
+    from jupyter_client.utils import run_sync
+
+    out: list[str] = []
+    kc = km.client()
+    kc.start_channels()
+    try:
+        run_sync(kc.wait_for_ready)(timeout=60)
+        run_sync(kc.execute_interactive)(
+            code, timeout=60,
+            output_hook=lambda m: out.append(m["content"].get("text", ""))
+            if m["msg_type"] == "stream" else None)
+    finally:
+        kc.stop_channels()
+    return "".join(out)
+
+
+def test_a_reused_kernel_starts_each_report_with_an_empty_namespace(tmp_path):
+    """The pool reuses a worker's kernel (modules stay imported) but no variable of one report
+    reaches the next; a discarded kernel (after a failure) is replaced by a new process."""
+    from analysis.report.runner import KernelPool
+
+    pool = KernelPool()
+    try:
+        km = pool.get(tmp_path)
+        _run_code(km, "import json\nleaked = 'customer 42'")
+        again = pool.get(tmp_path)
+        assert again is km
+        seen = _run_code(again, "import sys\nprint('leaked' in globals(), 'json' in sys.modules)")
+        assert seen.split() == ["False", "True"]
+        pool.discard()
+        fresh = pool.get(tmp_path)
+        assert fresh is not km
+        assert _run_code(fresh, "import sys\nprint('json' in sys.modules)").strip() in ("True", "False")
+    finally:
+        pool.close()

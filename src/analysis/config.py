@@ -39,6 +39,11 @@ __all__ = [
     "WATCH_OUTFLOW_SHARE",
     "WATCH_OUTFLOW_AMOUNT",
     "RETENTION_CONTACT_COST",
+    "VALUE_HORIZON_MONTHS",
+    "VALUE_DISCOUNT_RATE",
+    "VALUE_CURRENCY",
+    "VALUE_WAIVER_COST",
+    "VALUE_OUTFLOW_CUT",
     "RETENTION_OFFER_COST",
     "RETENTION_SUCCESS_RATE",
     "RETENTION_SUCCESS_CONCENTRATION",
@@ -90,6 +95,14 @@ RETENTION_OFFER_COST: float = 200.0
 RETENTION_SUCCESS_RATE: float = 0.30
 RETENTION_SUCCESS_CONCENTRATION: float = 20.0
 CUSTOMER_VALUE_YEARS: float = 3.0
+# Customer value (report 05): lifetime value over this many months, profit discounted at this
+# annual rate, money in this unit (the data's); a fee waiver's cost a customer-year and the
+# share of outflow-driven attrition a scenario removes. Parameters of the report.
+VALUE_HORIZON_MONTHS: int = 60
+VALUE_DISCOUNT_RATE: float = 0.08
+VALUE_CURRENCY: str = "yuan"
+VALUE_WAIVER_COST: float = 600.0
+VALUE_OUTFLOW_CUT: float = 0.5
 # Environment variable holding the bank's secret for the watchlist's pseudonymous keys (HMAC).
 WATCHLIST_SECRET_ENV: str = "ANALYSIS_WATCHLIST_SECRET"
 

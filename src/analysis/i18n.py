@@ -55,6 +55,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "index.link.products": {"en": "products", "zh": "产品效应"},
     "index.link.drivers": {"en": "drivers", "zh": "流失因素"},
     "index.link.early_warning": {"en": "early warning", "zh": "流失预警"},
+    "index.link.value": {"en": "customer value", "zh": "客户价值"},
     "index.comparison": {"en": "Branch comparison", "zh": "网点比较"},
     "index.comparison_note": {
         "en": "Attrition per 100 customer-years with 95% CI; dashed: the whole bank. A branch "

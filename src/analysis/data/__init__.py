@@ -4,6 +4,7 @@ from analysis.data.portfolio import Portfolio
 from analysis.data.synthetic import generate_portfolio, write_portfolio
 from analysis.data.loaders import (ensure_default_data, list_branches, load_source, validate_source,
                                    write_validated)
+from analysis.data.value_truth import customer_value_truth, value_truth, value_truth_table
 
 __all__ = [
     "Portfolio",
@@ -14,4 +15,7 @@ __all__ = [
     "load_source",
     "validate_source",
     "write_validated",
+    "value_truth",
+    "customer_value_truth",
+    "value_truth_table",
 ]

@@ -68,17 +68,26 @@ def ensure_default_data(out_dir: str | Path | None = None, scenario: str = "defa
     defaults and the generator's code (its hash is stored beside the data), so regenerating
     gives the same data; a change of either regenerates it. ``scenario="feedback"`` is the
     feedback scenario's book (source ``"synthetic-feedback"``, folder ``synthetic-feedback``).
+    ``truth.json`` also holds ``"value"``, the true customer lifetime values
+    (:func:`analysis.data.value_truth.value_truth`, about 10 s): a copy without it is regenerated.
     """
+    import importlib
+
     from analysis.data import dynamics, synthetic, truth_cache
     from analysis.data.synthetic import SyntheticConfig, generate_portfolio, write_portfolio
+
+    # the module (the package's name ``value_truth`` is its function)
+    value_truth = importlib.import_module("analysis.data.value_truth")
 
     out = Path(out_dir) if out_dir is not None else (
         config.DEFAULT_DATA_DIR if scenario == "default"
         else config.DEFAULT_DATA_DIR.with_name(f"synthetic-{scenario}"))
-    expected = json.loads(json.dumps(dataclasses.asdict(SyntheticConfig.scenario(scenario))))
+    cfg = SyntheticConfig.scenario(scenario)
+    expected = json.loads(json.dumps(dataclasses.asdict(cfg)))
     # The generator's source is part of the data's identity: a code change regenerates.
-    stamp = hashlib.sha256(b"".join(Path(m.__file__).read_bytes()
-                                    for m in (synthetic, dynamics, truth_cache))).hexdigest()[:16]
+    stamp = hashlib.sha256(b"".join(
+        Path(m.__file__).read_bytes()
+        for m in (synthetic, dynamics, truth_cache, value_truth))).hexdigest()[:16]
     truth_file, stamp_file = out / "truth.json", out / "generator.sha"
     fresh = (
         (out / "panel.parquet").exists()
@@ -89,11 +98,14 @@ def ensure_default_data(out_dir: str | Path | None = None, scenario: str = "defa
     )
     if fresh:
         try:
-            if json.loads(truth_file.read_text()).get("config") == expected:
+            truth = json.loads(truth_file.read_text())
+            if truth.get("config") == expected and "value" in truth:
                 return out
         except json.JSONDecodeError:
             pass
-    write_portfolio(generate_portfolio(scenario=scenario), out)
+    portfolio = generate_portfolio(scenario=scenario)
+    portfolio.truth["value"] = value_truth.value_truth(cfg)
+    write_portfolio(portfolio, out)
     tmp = out / ".generator.sha.tmp"
     tmp.write_text(stamp)
     tmp.replace(stamp_file)

@@ -110,6 +110,7 @@ def _simulate_chunk(rng: np.random.Generator, k: int, cfg: SyntheticConfig, id_o
     return dict(
         keep=keep,
         rows=rows,
+        state=state,  # end of the window: the value truth continues each customer from here
         open_offset=open_offset,
         branch_idx=b["branch_idx"],
         age_at_open=b["age_at_open"],
@@ -189,6 +190,16 @@ def iter_chunks(cfg: SyntheticConfig):
 
     Chunk ``i`` draws from ``default_rng([seed, i])``, so the result depends only on the config.
     """
+    for _, sim, take, got in _iter_simulated(cfg):
+        yield _assemble(sim, take, cfg, got)
+
+
+def _iter_simulated(cfg: SyntheticConfig, reasons: bool = True):
+    """Yield ``(chunk, sim, take, id_offset)``: each simulated chunk and the candidates kept.
+
+    Shared by :func:`iter_chunks` and the value truth (:mod:`analysis.data.value_truth`), so
+    both see the same customers; ``reasons=False`` skips the reason draws (a stream of its own).
+    """
     if cfg.n_customers < 1 or cfg.months < 1:
         raise ValueError("n_customers and months must be positive")
     if len(cfg.branch_hr) != len(cfg.branches):
@@ -197,9 +208,10 @@ def iter_chunks(cfg: SyntheticConfig):
     while got < cfg.n_customers:
         rng = np.random.default_rng([cfg.seed, chunk])
         k = min(cfg.chunk_size, max(2 * (cfg.n_customers - got), 1000))
-        sim = _simulate_chunk(rng, k, cfg, got, reason_rng=np.random.default_rng([cfg.seed, chunk, 1]))
+        reason_rng = np.random.default_rng([cfg.seed, chunk, 1]) if reasons else None
+        sim = _simulate_chunk(rng, k, cfg, got, reason_rng=reason_rng)
         take = sim["keep"][: cfg.n_customers - got]
-        yield _assemble(sim, take, cfg, got)
+        yield chunk, sim, take, got
         got += take.size
         chunk += 1
 

@@ -19,10 +19,13 @@ GLOSSARY: dict[str, str] = {
            "who stays (0.5 = guessing, 1 = perfect).",
     "Brier score": "Mean squared difference between the predicted risk and what happened "
                    "(lower is better).",
+    "AUM": "Assets under management: the customer's deposits and wealth products with the bank.",
     "C-index": "Concordance: the share of customer pairs whose order of leaving the model ranks "
                "correctly (0.5 = guessing, 1 = perfect).",
     "CI": "Confidence interval (95%): the range of values compatible with the data; an "
           "effect is 'clear' only when its interval excludes no effect.",
+    "CLV": "Customer lifetime value: the profit a customer is expected to bring over the "
+           "coming years, allowing for the chance that they leave, discounted to today.",
     "Censored": "A customer still with the bank at the end of observation: we know they stayed "
                 "at least that long, not when they will leave.",
     "Customer-year": "One customer observed for one year (or two for six months each): rates "
@@ -52,6 +55,9 @@ GLOSSARY: dict[str, str] = {
           "tenure; checked with Schoenfeld residuals.",
     "RMST": "Restricted mean survival time: the average number of months a customer stays "
             "within a horizon (e.g. the first 36 months).",
+    "sBG": "Shifted-beta-geometric model (Fader & Hardie 2007): each customer leaves with a "
+           "fixed monthly chance that differs between customers, so the book's retention rate "
+           "rises with tenure as the likely leavers go first.",
     "Schoenfeld residuals": "The check of whether a hazard ratio changes with tenure "
                             "(R's cox.zph test).",
     "Tenure": "Months since the customer opened their first account.",
@@ -63,8 +69,10 @@ GLOSSARY_ZH: dict[str, tuple[str, str]] = {
     "AFT": ("加速失效时间模型（AFT）", "一种生存模型：客户特征使流失前的时间按一定倍数延长或缩短。"),
     "AUC": ("曲线下面积（AUC）", "流失客户的风险排名高于留存客户的概率（0.5为随机猜测，1为完全准确）。"),
     "Brier score": ("Brier评分", "预测风险与实际结果之差的平方的平均值，越低越好。"),
+    "AUM": ("管理资产（AUM）", "客户在本行的存款和理财产品余额。"),
     "C-index": ("一致性指数（C指数）", "模型对客户流失先后顺序判断正确的客户对比例（0.5为随机，1为完全正确）。"),
     "CI": ("置信区间（CI）", "与数据相容的取值范围（95%）；只有区间不包含“无效应”时，才称效应明显。"),
+    "CLV": ("客户终身价值（CLV）", "考虑客户流失的可能，客户在未来几年预期带来的利润折现到今天的价值。"),
     "Censored": ("删失", "观察结束时仍是本行客户：只知道其至少留存到那时，不知道何时流失。"),
     "Customer-year": ("客户年", "一名客户观察一年（或两名客户各观察半年）；流失率按每百客户年计。"),
     "E-value": ("E值", "一个未测量因素需要多强（与持有产品和流失的风险比），才能完全解释掉估计的效应。"),
@@ -80,12 +88,14 @@ GLOSSARY_ZH: dict[str, tuple[str, str]] = {
     "p-value": ("p值", "若实际上没有差异，出现至少这么大差异的概率；低于0.05视为差异明显。"),
     "PH": ("比例风险（PH）", "假设风险比在各个开户月数都相同；用Schoenfeld残差检验。"),
     "RMST": ("限制平均生存时间（RMST）", "在一定期限内（如前36个月）客户平均留存的月数。"),
+    "sBG": ("移位贝塔几何模型（sBG）", "每位客户每月以固定但因人而异的概率流失（Fader和Hardie，2007），因此容易流失的客户先走，整体留存率随开户时间上升。"),
     "Schoenfeld residuals": ("Schoenfeld残差", "检验风险比是否随开户月数变化（与R语言生存分析包的比例风险检验相同）。"),
     "Tenure": ("开户月数", "自客户开立第一个账户以来的月数。"),
 }
 
 #: Abbreviations whose use in a report's text requires them in its glossary.
-ABBREVIATIONS: tuple[str, ...] = ("AFT", "AUC", "CI", "EMPC", "HR", "IPW", "MSM", "RMST")
+ABBREVIATIONS: tuple[str, ...] = ("AFT", "AUC", "AUM", "CI", "CLV", "EMPC", "HR", "IPW", "MSM",
+                                  "RMST", "sBG")
 
 
 def glossary(*terms: str, lang: str | None = None) -> Markdown:

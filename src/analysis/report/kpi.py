@@ -32,7 +32,7 @@ def _item(label: str, value, fmt: str, lo=None, hi=None, unit: str = "") -> dict
 
 def kpi_items(kind: str, head: dict) -> list[dict]:
     """The strip's items (``label, value, ci``) of a headline payload of report ``kind``
-    (``overview``, ``product_effect``, ``drivers`` or ``early_warning``)."""
+    (``overview``, ``product_effect``, ``drivers``, ``early_warning`` or ``value``)."""
     if kind == "overview":
         r = ("rate_per_100_person_years",)
         s = ("survival_at", "12")
@@ -61,6 +61,18 @@ def kpi_items(kind: str, head: dict) -> list[dict]:
             _item("Customers", value_at(head, "n"), ",.0f"),
             _item("Departures", value_at(head, "events"), ",.0f"),
             _item("Ranking accuracy (C-index)", value_at(head, "c_index_harrell"), ".3f"),
+        ]
+    if kind == "value":
+        c, v = ("clv_mean",), ("value_at_risk_12m", "bank" if head.get("scope") == "bank" else "branch")
+        return [
+            _item("Customers on book", value_at(head, "customers"), ",.0f"),
+            _item("Mean lifetime value (yuan)", value_at(head, *c, "estimate"), ",.0f",
+                  value_at(head, *c, "ci_low"), value_at(head, *c, "ci_high")),
+            _item("Profit at risk, next 12 months (yuan)", value_at(head, *v, "estimate"), ",.0f",
+                  value_at(head, *v, "ci_low"), value_at(head, *v, "ci_high")),
+            _item("Expected departures, next 12 months", value_at(head, "departures_12m", "estimate"),
+                  ",.0f", value_at(head, "departures_12m", "ci_low"),
+                  value_at(head, "departures_12m", "ci_high")),
         ]
     if kind == "early_warning":
         return [

@@ -42,7 +42,8 @@ svg.chart { max-width: 100%; height: auto; font: 12px system-ui, sans-serif; }
 REPORT_LINKS = (("01_attrition_overview", "index.link.overview"),
                 ("02_product_retention_effect", "index.link.products"),
                 ("03_attrition_drivers", "index.link.drivers"),
-                ("04_early_warning", "index.link.early_warning"))
+                ("04_early_warning", "index.link.early_warning"),
+                ("05_customer_value", "index.link.value"))
 
 
 def _e(value: Any) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import functools
 import json
 import os
 import re
@@ -46,14 +45,15 @@ from analysis.report import code_version
 from analysis.report.lock import RenderLock, check_out_dir, make_out_dir
 from analysis.report.paths import Scrubber, display_name, link_data
 from analysis.report.publish import FILE_KINDS, MANIFEST_NAME, STAGING_DIR, Publisher, recover, stage
+from analysis.report.kernels import KERNEL_NAME, KernelPool, kernel_manager_class
+from analysis.report.kernels import execute as _execute_notebook
 from analysis.report.schedule import Job, Schedule, ScheduleError, expand, load_schedule, navigation
 
 __all__ = [
-    "ReportRecord", "RenderResult", "Staged", "render", "run_job", "resolve_as_of", "MANIFEST_NAME",
-    "DEFAULT_WAIT",
+    "ReportRecord", "RenderResult", "Staged", "KernelPool", "render", "run_job", "resolve_as_of",
+    "MANIFEST_NAME", "DEFAULT_WAIT",
 ]
 
-KERNEL_NAME = "python3"
 # Seconds a render waits for another render of the same reports folder to finish.
 DEFAULT_WAIT = 5.0
 TRACEBACK_LINES = 20
@@ -223,35 +223,6 @@ def _validated_for_kernels(portfolio, folder: Path):
             os.environ[VALIDATED_ENV] = before
 
 
-@functools.lru_cache(maxsize=1)
-def _kernel_manager_class() -> type:
-    """A kernel manager that always starts the ``python3`` kernel of *this* environment.
-
-    jupyter_client would take a ``python3`` kernelspec from the user's Jupyter folders first,
-    which may point at another Python; this one builds ipykernel's native spec (this
-    interpreter). The kernel's own terminal log is silenced: ipykernel warns on every start that
-    it runs over TCP without encryption (it listens on localhost) and logs the interrupt
-    jupyter_client sends at shutdown; what a notebook prints or raises is in its outputs.
-    """
-    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
-    from jupyter_client import AsyncKernelManager
-    from jupyter_client.kernelspec import KernelSpec
-
-    class CurrentEnvKernelManager(AsyncKernelManager):
-        @property
-        def kernel_spec(self) -> KernelSpec:
-            if self._kernel_spec is None:
-                spec = get_kernel_dict(extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
-                # Figures must be inlined into the report whatever MPLBACKEND the caller has
-                # (e.g. Agg in a headless job would silently drop every plot).
-                env = dict(spec.pop("env", {}) or {})
-                env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-                self._kernel_spec = KernelSpec(resource_dir=RESOURCES, env=env, **spec)
-            return self._kernel_spec
-
-    return CurrentEnvKernelManager
-
-
 def _tail(lines: Sequence[str], n: int = TRACEBACK_LINES, max_chars: int = 4000) -> str:
     text = _ANSI_RE.sub("", "\n".join(lines))
     kept = text.splitlines()[-n:]
@@ -288,24 +259,14 @@ class Staged:
     files: dict[str, tuple[Path, dict[str, Any]]] | None
 
 
-def _execute(job: Job, output_path: Path, *, cwd: Path, cell_timeout: int | None) -> Any:
-    """Run the notebook with papermill into ``output_path`` (saved after every cell)."""
-    import papermill as pm
+def _kernel_manager_class() -> type:
+    return kernel_manager_class()
 
-    return pm.execute_notebook(
-        str(job.path),
-        str(output_path),
-        parameters=job.parameters,
-        kernel_name=KERNEL_NAME,
-        progress_bar=False,
-        log_output=False,
-        execution_timeout=cell_timeout,
-        # the kernel's working folder; papermill's own cwd= would os.chdir the process
-        resources={"metadata": {"path": str(cwd)}},
-        kernel_manager_class=_kernel_manager_class(),
-        # outputs are all in by then; a graceful kernel shutdown costs ~0.5 s per report
-        shutdown_kernel="immediate",
-    )
+
+def _execute(job: Job, output_path: Path, *, cwd: Path, cell_timeout: int | None,
+             pool: KernelPool | None = None) -> Any:
+    """Run the notebook (:func:`analysis.report.kernels.execute`); tests replace this."""
+    return _execute_notebook(job, output_path, cwd=cwd, cell_timeout=cell_timeout, pool=pool)
 
 
 def _read_notebook(path: Path) -> Any | None:
@@ -347,6 +308,7 @@ def run_job(
     kernel_cwd: str | Path | None = None,
     scrubber: Scrubber | None = None,
     nav: list[dict[str, Any]] | None = None,
+    pool: KernelPool | None = None,
 ) -> Staged:
     """Run one report into the ``staging`` folder and stage its files; never raises.
 
@@ -372,6 +334,8 @@ def run_job(
     nav : list of dict, optional
         The report's links to the index and its related reports
         (:func:`analysis.report.schedule.navigation`).
+    pool : KernelPool, optional
+        Run in the calling thread's kernel of this pool (else in a fresh kernel).
     """
     from analysis.report.headline import extract, to_jsonable
     from analysis.report.html import notebook_to_html
@@ -404,7 +368,8 @@ def run_job(
         staging.mkdir(parents=True, exist_ok=True)
         failure: Exception | None = None
         try:
-            nb = _execute(job, exec_path, cwd=Path(kernel_cwd or job.path.parent), cell_timeout=cell_timeout)
+            nb = _execute(job, exec_path, cwd=Path(kernel_cwd or job.path.parent),
+                          cell_timeout=cell_timeout, pool=pool)
         except OSError:
             raise  # could not write (or read) files: not the report's fault, keep what is published
         except Exception as exc:  # the notebook raised, timed out or lost its kernel
@@ -601,11 +566,13 @@ def render(
         def one(job: Job) -> ReportRecord:
             staged = run_job(job, staging, as_of=as_of, data_fingerprint=fingerprint, data_name=data_name,
                              cell_timeout=cell_timeout, kernel_cwd=kernel_dir, scrubber=scrubber,
-                             nav=nav.get(job.name))
+                             nav=nav.get(job.name), pool=kernels)
             entry = publisher.publish(staged.record.to_dict(), staged.files)
             return staged.record.update_from(entry)
 
         checked.enter_context(_validated_for_kernels(portfolio, staging / "validated"))
+        kernels = KernelPool()  # started after the environment the kernels inherit is set
+        checked.callback(kernels.close)
         del portfolio  # the kernels read the copy; this process needs the tables no more
         show = progress and sys.stderr.isatty()
         bar = tqdm(total=len(job_list), desc=f"reports {as_of}", unit="report", disable=not show, file=sys.stderr)

@@ -52,7 +52,7 @@ from analysis.stats.logit import (cluster_robust_covariance, fit_linear, fit_log
 from analysis.stats.msm import RIDGE, ChangeModel, bootstrap_interval
 
 __all__ = ["TENURE_KNOTS", "HISTORY_HALFLIFE", "tenure_basis", "history_speed",
-           "exposure_history", "GFormulaResult", "gformula", "static", "shift"]
+           "exposure_history", "prepare_models", "GFormulaResult", "gformula", "static", "shift"]
 
 #: Newton steps of a bootstrap refit from the full-data fit (a "k-step" bootstrap: the
 #: estimates are within O(n^-1) of the fully iterated ones after two steps, at a fraction of
@@ -263,19 +263,15 @@ def _tier(aum: np.ndarray, thresholds: np.ndarray, lowest: float) -> np.ndarray:
     return lowest + np.searchsorted(thresholds, aum, side="right")
 
 
-def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict, months: int,
-              rng: np.random.Generator, tiers: tuple | None) -> dict[str, np.ndarray]:
-    """Survival curves ``S(0..months)`` averaged over the simulated customers, per intervention.
+def _linear_parts(models: _Models, fitter: _Fitter, base: dict) -> dict:
+    """Model -> (baseline part of the linear predictor, [(state name, coefficient)]).
 
-    The baseline part of every linear predictor is computed once; each month adds the terms
-    of the state that changes.
+    The baseline part is computed once per simulation; each month adds the terms of the state
+    that changes.
     """
     n = len(base["a0"])
-    u_change = rng.random((months, n))
-    u_out = rng.random((months, n))
-    z_aum = rng.standard_normal((months, n))
     fixed = set(fitter.baseline)
-    lin = {}  # model -> (baseline part, [(state name, coefficient)])
+    lin = {}
     for key, names in fitter.names.items():
         b = models.beta[key]
         if b is None:
@@ -288,6 +284,29 @@ def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict,
             else:
                 dyn.append((name, coef))
         lin[key] = (part, dyn)
+    return lin
+
+
+def _paths(models: _Models, fitter: _Fitter, base: dict, rule: Callable, months: int,
+           draws: tuple, tiers: tuple | None, lin: dict, start: dict | None = None,
+           hazard: Callable | None = None, basis: list | None = None):
+    """Simulate one path per customer of ``base`` under ``rule``; yield every month's state.
+
+    Yields ``(t, st, h)``: the month index, the state dict (``a`` the count held, ``log_aum_prev``
+    last month's balance, ...) and the hazard of leaving that month. ``draws`` are the uniforms
+    of the product change and the outflow and the normal draws of the balance, each
+    ``(months, n)``, shared by the interventions (common random numbers).
+
+    ``start`` (a projection from a customer's last observed month, not from study entry) holds
+    ``a_hist`` (the product history then), ``out_hist`` (``(3, n)``: outflows in the last three
+    months, oldest first), ``log_aum``, ``tier`` (balance and tier then) and ``t12`` (time
+    since entry, held fixed: the conditions of the last month carry forward); products and
+    balances then change from the first simulated month on. ``hazard(h, st, lp)`` may change
+    the hazard (a scenario acting on the risk of leaving rather than on the products).
+    ``basis`` (the tenure basis of every month, :func:`tenure_basis`) saves recomputing it.
+    """
+    u_change, u_out, z_aum = draws
+    n = len(base["a0"])
 
     def lp(key, st):
         part, dyn = lin[key]
@@ -298,48 +317,106 @@ def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict,
 
     speed = fitter.speed
     ten0 = base["tenure0"]
-    basis = [tenure_basis(ten0 + t) for t in range(months)]
     no_up, no_down = models.no_up, models.no_down
-    curves = {}
-    for label, rule in interventions.items():
-        nat = base["a0"].astype(float)
-        a_prev = None
-        hist_a = nat.copy()  # the history before entry: the natural count at entry
+    nat = base["a0"].astype(float)
+    a_prev = None if start is None else nat
+    first = 1 if start is None else 0  # at entry the observed count and balance stand
+    # the history before entry: the natural count at entry (not intervened on)
+    hist_a = nat.copy() if start is None else np.asarray(start["a_hist"], dtype=float).copy()
+    if start is None:
         st = {"log_aum_prev": base.get("log_aum0"), "tier_prev": base.get("tier0")}
         hist = np.zeros((3, n))
-        surv = np.ones(months + 1)
-        s = np.ones(n)
-        for t in range(months):
-            st["t12"] = t / 12.0
-            st.update(basis[t])
-            if t > 0:
-                st["a_prev"], st["a_prev_sq"] = nat, nat * nat
-                up = np.where(np.isin(nat, no_up), 0.0,
-                              _sigmoid(lp("up", st)) if "up" in lin else 0.0)
-                down = np.where(np.isin(nat, no_down), 0.0,
-                                _sigmoid(lp("down", st)) if "down" in lin else 0.0) * (1 - up)
-                nat = nat + (u_change[t] < up) - (u_change[t] > 1 - down)
-            a = rule(nat, t)
-            st["a"] = a
-            st["a_gain"] = 0.0 if a_prev is None else a - a_prev
-            # the history before entry is not intervened on (in the data: the count at entry)
-            new_hist = hist_a + speed * (a - hist_a)
-            st["a_hist_gain"] = 0.0 if t == 0 else new_hist - hist_a
-            st["a_hist"] = hist_a = new_hist
-            st["recent"] = hist.max(axis=0)
-            st["out"] = ((u_out[t] < _sigmoid(lp("outflow", st))).astype(float)
-                         if "outflow" in lin else np.zeros(n))
-            s = s * (1 - _sigmoid(lp("hazard", st)))
-            surv[t + 1] = s.mean()
-            if "aum" in lin and t > 0:
-                sd0, sd1 = models.aum_sd
-                st["log_aum_prev"] = lp("aum", st) + np.where(st["out"] > 0, sd1, sd0) * z_aum[t]
-                if tiers is not None:
-                    st["tier_prev"] = _tier(np.expm1(st["log_aum_prev"]), *tiers)
-            hist = np.vstack([hist[1:], st["out"][None, :]])
-            a_prev = a
-        curves[label] = surv
-    return curves
+    else:
+        st = {"log_aum_prev": start.get("log_aum"), "tier_prev": start.get("tier")}
+        hist = np.asarray(start["out_hist"], dtype=float).copy()
+        st["recent"] = hist.max(axis=0)
+    for t in range(months):
+        st["t12"] = t / 12.0 if start is None else start["t12"]
+        st.update(tenure_basis(ten0 + t) if basis is None else basis[t])
+        if t >= first:
+            st["a_prev"], st["a_prev_sq"] = nat, nat * nat
+            up = np.where(np.isin(nat, no_up), 0.0,
+                          _sigmoid(lp("up", st)) if "up" in lin else 0.0)
+            down = np.where(np.isin(nat, no_down), 0.0,
+                            _sigmoid(lp("down", st)) if "down" in lin else 0.0) * (1 - up)
+            nat = nat + (u_change[t] < up) - (u_change[t] > 1 - down)
+        a = rule(nat, t)
+        st["a"] = a
+        st["a_gain"] = 0.0 if a_prev is None else a - a_prev
+        new_hist = hist_a + speed * (a - hist_a)
+        st["a_hist_gain"] = 0.0 if t < first else new_hist - hist_a
+        st["a_hist"] = hist_a = new_hist
+        st["recent"] = hist.max(axis=0)
+        st["out"] = ((u_out[t] < _sigmoid(lp("outflow", st))).astype(float)
+                     if "outflow" in lin else np.zeros(n))
+        h = _sigmoid(lp("hazard", st))
+        if hazard is not None:
+            h = hazard(h, st, lambda: lp("hazard", st))
+        st["log_aum"] = st["log_aum_prev"]  # this month's balance (at entry: the observed)
+        if "aum" in lin and t >= first:
+            sd0, sd1 = models.aum_sd
+            st["log_aum"] = lp("aum", st) + np.where(st["out"] > 0, sd1, sd0) * z_aum[t]
+        yield t, st, h
+        if "aum" in lin and t >= first:
+            st["log_aum_prev"] = st["log_aum"]
+            if tiers is not None:
+                st["tier_prev"] = _tier(np.expm1(st["log_aum_prev"]), *tiers)
+        hist = np.vstack([hist[1:], st["out"][None, :]])
+        a_prev = a
+
+
+def _draws(rng: np.random.Generator, months: int, n: int) -> tuple:
+    """Uniforms of the product change and the outflow, normals of the balance: ``(months, n)``."""
+    return rng.random((months, n)), rng.random((months, n)), rng.standard_normal((months, n))
+
+
+def _stacked(items: list, n: int):
+    """One rule (or hazard change) for ``len(items)`` interventions stacked in blocks of ``n``
+    customers: each block gets its own (None: unchanged)."""
+    if all(f is None for f in items):
+        return None
+    blocks = [slice(k * n, (k + 1) * n) for k in range(len(items))]
+
+    def rule(x, t):
+        return np.concatenate([x[b] if f is None else f(x[b], t) for f, b in zip(items, blocks)])
+
+    def hazard(h, st, lp):
+        full = {}
+        out = []
+        for f, b in zip(items, blocks):
+            if f is None:
+                out.append(h[b])
+                continue
+            view = {k: (v[b] if isinstance(v, np.ndarray) and v.shape[-1:] == h.shape else v)
+                    for k, v in st.items()}
+            if "lp" not in full:
+                full["lp"] = lp()
+            out.append(f(h[b], view, lambda b=b: full["lp"][b]))
+        return np.concatenate(out)
+
+    return rule, hazard
+
+
+def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict, months: int,
+              rng: np.random.Generator, tiers: tuple | None) -> dict[str, np.ndarray]:
+    """Survival curves ``S(0..months)`` averaged over the simulated customers, per intervention.
+
+    Survival is the product of ``1 - hazard`` along each path (no event draws). The
+    interventions are simulated together, stacked in blocks of customers (one pass over the
+    months: the per-month overhead is paid once), on the same random numbers.
+    """
+    n = len(base["a0"])
+    k = len(interventions)
+    draws = tuple(np.tile(d, (1, k)) for d in _draws(rng, months, n))
+    big = {key: np.tile(v, k) for key, v in base.items()}
+    lin = _linear_parts(models, fitter, big)
+    rule, _ = _stacked(list(interventions.values()), n)
+    surv = np.ones((k, months + 1))
+    s = np.ones(n * k)
+    for t, _, h in _paths(models, fitter, big, rule, months, draws, tiers, lin):
+        s = s * (1 - h)
+        surv[:, t + 1] = s.reshape(k, n).mean(axis=1)
+    return dict(zip(interventions, surv))
 
 
 def _quantities(curves: dict, horizons: Sequence[int], contrasts: dict) -> dict:
@@ -353,6 +430,32 @@ def _quantities(curves: dict, horizons: Sequence[int], contrasts: dict) -> dict:
             for kind in ("rmst", "retention"):
                 q[(label, f"{kind}_{tau}_gain")] = q[(label, f"{kind}_{tau}")] - q[(ref, f"{kind}_{tau}")]
     return q
+
+
+def prepare_models(pm: pd.DataFrame, baseline: Sequence[str], *,
+                   tier_thresholds: tuple[np.ndarray, float] | None = None,
+                   history_halflife: float = HISTORY_HALFLIFE, time: str = "time",
+                   id_col: str = "customer_id") -> tuple[pd.DataFrame, "_Fitter", tuple | None]:
+    """The model columns of the person-month rows, the (unfitted) monthly models, the tiers.
+
+    Shared by :func:`gformula` and the projection of :mod:`analysis.stats.projection`.
+    Returns ``(pm, fitter, tiers)``: ``pm`` with ``a_hist`` (the product history),
+    ``a_gain``, ``t12`` and the tenure basis added, ``tiers`` the thresholds when the tier is
+    simulated (else None).
+    """
+    has_out = "out" in pm and "recent" in pm
+    has_aum = "log_aum" in pm and "log_aum_prev" in pm
+    has_tier = has_aum and "tier_prev" in pm and tier_thresholds is not None
+    speed = history_speed(history_halflife)
+    pm = pm.assign(a_prev=pm["a_prev"].fillna(pm["a"]))
+    hist = exposure_history(pm["a"].to_numpy(dtype=float), pm[time].to_numpy(), speed)
+    hist_prev = np.r_[np.nan, hist[:-1]]
+    pm = pm.assign(a_prev_sq=pm["a_prev"] ** 2, t12=pm[time] / 12.0,
+                   a_gain=pm["a"] - pm["a_prev"], a_hist=hist,
+                   a_hist_gain=np.where(pm[time].to_numpy() > 0, hist - hist_prev, 0.0),
+                   **tenure_basis(pm["tenure"].to_numpy()))
+    fitter = _Fitter(pm, baseline, has_out, has_aum, has_tier, time, speed, id_col)
+    return pm, fitter, (tier_thresholds if has_tier else None)
 
 
 def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: Sequence[str],
@@ -407,18 +510,10 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
         raise InsufficientDataError(
             f"follow-up reaches {int(pm[time].max()) + 1} months since entry, fewer than the "
             f"{months} the g-formula is asked for")
-    has_out = "out" in pm and "recent" in pm
-    has_aum = "log_aum" in pm and "log_aum_prev" in pm
-    has_tier = has_aum and "tier_prev" in pm and tier_thresholds is not None
-    speed = history_speed(history_halflife)
-    pm = pm.assign(a_prev=pm["a_prev"].fillna(pm["a"]))
-    hist = exposure_history(pm["a"].to_numpy(dtype=float), pm[time].to_numpy(), speed)
-    hist_prev = np.r_[np.nan, hist[:-1]]
-    pm = pm.assign(a_prev_sq=pm["a_prev"] ** 2, t12=pm[time] / 12.0,
-                   a_gain=pm["a"] - pm["a_prev"], a_hist=hist,
-                   a_hist_gain=np.where(pm[time].to_numpy() > 0, hist - hist_prev, 0.0),
-                   **tenure_basis(pm["tenure"].to_numpy()))
-    fitter = _Fitter(pm, baseline, has_out, has_aum, has_tier, time, speed, id_col)
+    pm, fitter, tiers = prepare_models(pm, baseline, tier_thresholds=tier_thresholds,
+                                       history_halflife=history_halflife, time=time,
+                                       id_col=id_col)
+    has_aum, has_tier = fitter.has_aum, tiers is not None
     entry = pm[pm[time] == 0]
     ids = pm[id_col].to_numpy()
     cust = np.unique(ids)
@@ -435,7 +530,6 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
         base_all["log_aum0"] = entry["log_aum_prev"].to_numpy(dtype=float)
     if has_tier:
         base_all["tier0"] = entry["tier_prev"].to_numpy(dtype=float)
-    tiers = tier_thresholds if has_tier else None
     rng = np.random.default_rng(seed)
 
     def one(models, sim_rng, p=None):

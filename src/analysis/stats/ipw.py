@@ -89,7 +89,9 @@ def propensity_scores(
     :class:`InsufficientDataError` when one exposure group is empty or the model does not
     converge (e.g. a covariate that perfectly predicts the exposure).
     """
-    import statsmodels.api as sm
+    # the two pieces used, not statsmodels.api (which imports all of statsmodels: 0.6 s more)
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError
 
     a = data[treatment].astype(float).to_numpy()
@@ -100,7 +102,7 @@ def propensity_scores(
             "weighting needs customers in both groups"
         )
     covs = [c for c in covariates if np.ptp(data[c].to_numpy(dtype=float)) > 0]
-    X = sm.add_constant(data[covs].astype(float), has_constant="add")
+    X = add_constant(data[covs].astype(float), has_constant="add")
     try:
         with warnings.catch_warnings():
             # Both are answered just below: a fit that did not converge is reported as not
@@ -110,7 +112,7 @@ def propensity_scores(
                                     category=ConvergenceWarning)
             warnings.filterwarnings("ignore", message="overflow encountered in exp",
                                     category=RuntimeWarning)
-            res = sm.Logit(a, X).fit(disp=0, maxiter=200)
+            res = Logit(a, X).fit(disp=0, maxiter=200)
     except (PerfectSeparationError, np.linalg.LinAlgError) as exc:
         raise InsufficientDataError(f"the propensity model could not be fitted: {exc}") from exc
     if not res.mle_retvals.get("converged", True):

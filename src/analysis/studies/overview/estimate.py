@@ -56,6 +56,7 @@ class Overview:
     warning: Attempt | None = None  # the outflow warning effect (the drivers report's model)
     km_all: Attempt | None = None  # all customers' curve: the yardstick of the small multiples
     top20_share: float = float("nan")
+    departed_value: float = float("nan")  # annual value of the customers who left
     gini: float = float("nan")
 
 
@@ -155,6 +156,7 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
         ov.lorenz = Attempt(value=lorenz_curve(annual_profit))
         ov.top20_share = top_share(annual_profit, 0.2)
         ov.gini = gini(annual_profit)
+        ov.departed_value = float(annual_profit[f["event"].to_numpy(dtype=bool)].sum())
     else:
         ov.lorenz = Attempt(note="Not estimable: fewer than 5 customers.")
     ov.exclusions = _exclusion_table(study)

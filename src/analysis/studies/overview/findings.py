@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.i18n import tr, tr_value
+from analysis.i18n import format_money, tr, tr_value
 from analysis.config import ALPHA, MIN_EVENTS, ci_label
 from analysis.studies.words import p_text as _p
 from analysis.studies.overview.estimate import Overview, hazard_peak
@@ -19,6 +19,18 @@ __all__ = [
 #: Level below which a log-rank p counts as evidence of a difference between groups (the
 #: significance level of the report's intervals).
 _SIGNIFICANT = ALPHA
+
+
+def departed_value_sentence(events: int, value: float, words: str) -> str:
+    """The annual value the departed customers took with them, pointing to report 05.
+
+    >>> departed_value_sentence(1429, 2.5e6, "profit")
+    'The 1,429 customers who left brought **2,500,000 yuan** of annual profit while they were customers; what that costs over the coming years, and what keeping them is worth: the customer-value report, linked at the top.'
+    """
+    return tr("The {events} customers who left brought **{value}** of annual {what} while they "
+              "were customers; what that costs over the coming years, and what keeping them is "
+              "worth: the customer-value report, linked at the top.", events=f"{events:,}",
+              value=format_money(value), what=words)
 
 
 def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
@@ -104,6 +116,8 @@ def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
                 low_rate=f"{lo['rate_per_100_person_years']:.1f}", low=tr_value(lo[col]),
                 high_rate=f"{hi['rate_per_100_person_years']:.1f}", high=tr_value(hi[col]),
                 why=why))
+    if np.isfinite(ov.departed_value) and events > 0:
+        lines.append(departed_value_sentence(events, ov.departed_value, s.value_words))
     if np.isfinite(ov.top20_share):
         lines.append(tr(
             "The top 20% of customers bring **{share} of {value}** (the field's rule of thumb "

@@ -63,4 +63,5 @@ def headline(ov: Overview) -> dict:
         out["hazard_peak_month"] = hazard_peak(ov.hazard.value)
     out["top20_profit_share"] = ov.top20_share
     out["profit_gini"] = ov.gini
+    out["departed_annual_value"] = ov.departed_value
     return {"overview": out}

@@ -55,7 +55,7 @@ def person_months(portfolio, *, attrition: str = "closure", k: int = 3, as_of=No
     previous three months, within the window), ``new`` (opened inside the window) and the
     baseline columns listed in ``baseline``: ``engagement`` (standardised) and its square when
     the data has it, ``age10``, ``loan`` (segment at entry), ``log_entry`` (log1p tenure at
-    entry), ``log_aum0``, ``tier0`` and branch indicators.
+    entry), ``log_aum0``, ``tier0`` and branch indicators; ``month`` is the calendar month.
     """
     panel = getattr(portfolio, "panel", None)
     if getattr(portfolio, "kind", "panel") == "snapshot" or panel is None or not len(panel):
@@ -67,7 +67,8 @@ def person_months(portfolio, *, attrition: str = "closure", k: int = 3, as_of=No
                        "time": g.cumcount().to_numpy(),
                        "event": ap["event"].astype(int).to_numpy(),
                        "tenure": ap["tenure_months"].to_numpy(dtype=float),
-                       "a": ap["n_products"].to_numpy(dtype=float)})
+                       "a": ap["n_products"].to_numpy(dtype=float),
+                       "month": ap["month"].to_numpy()})
     pm["a_prev"] = g["n_products"].shift(1).to_numpy(dtype=float)
     la = np.log1p(ap["aum"].clip(lower=0).to_numpy(dtype=float))
     pm["log_aum"] = la

@@ -120,6 +120,9 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
             find.append((tr("{sentence} (g-formula; assumes the fitted monthly models of "
                             "products, assets, outflows and leaving are right).", sentence=txt),
                          True))
+            find.append((tr("What one more product is worth in money (months and discounted "
+                            "profit gained by tier 3+ customers who hold one product): the "
+                            "customer-value report, linked at the top."), False))
     rec = s[s["recommended"]]
     main = rec.iloc[0] if len(rec) else None
     naive = s[s["method"].str.startswith("Cox, unadjusted")
