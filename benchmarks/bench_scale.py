@@ -42,7 +42,7 @@ sys.exit(rc.returncode)
 def book(work: Path, customers: int, months: int) -> tuple[Path, float]:
     """The synthetic book of this size (generated once); seconds spent generating it."""
     folder = work / f"book_{customers}x{months}"
-    if (folder / "customers.parquet").exists():
+    if (folder / "customers.parquet").exists() or (folder / "customers").is_dir():
         return folder, 0.0
     exe = Path(sys.executable).with_name("analysis")
     t = time.perf_counter()

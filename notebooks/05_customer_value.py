@@ -131,8 +131,7 @@ if cv.migration.ok:
     mg = cv.migration.value
     show(transition_table(mg['transitions']), digits=3, rename={'from_tier': 'from tier', 'departed': 'left'})
     show(mg['reach'].drop(columns='incomplete', errors='ignore'), digits=3, rename={'group': 'products held a year ago', 'reached': 'reached tier 4+',
-                                         'share_reached': 'share reaching tier 4+',
-                                         'departed_first': 'left first', 'share_departed': 'share who left first'})
+                                         'departed_first': 'left first'})
     display(Markdown(tr('Reaching tier 4+ within a year from tier 2-3: {direct} counted directly, {markov} from the chained monthly rates.',
                         direct=f"{mg['direct']:.1%}", markov=f"{mg['markov']:.1%}")))
 else:

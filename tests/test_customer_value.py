@@ -10,6 +10,7 @@ import pytest
 
 from analysis.data.synthetic import generate_portfolio
 from analysis.stats.gformula import prepare_models
+from analysis.frames import asof_state
 from analysis.stats.projection import margin_model, project, start_states
 from analysis.studies.population import prepare_study
 from analysis.studies.product_effect.causal import _tier_thresholds, person_months
@@ -101,8 +102,13 @@ def test_projection_of_a_book_without_departures_is_the_discounted_margin():
     for key in ("up", "down"):
         models.beta[key] = np.r_[-60.0, np.zeros(len(models.beta[key]) - 1)]
     models.beta["outflow"] = np.r_[-60.0, np.zeros(len(models.beta["outflow"]) - 1)]
-    panel = p.panel
-    ids, base, start, money = start_states(pmp, fitter, tiers, panel, panel["month"].max())
+    state = asof_state(p.panel, as_of=p.panel["month"].max(), speed=fitter.speed,
+                       customers=p.customers)
+    e = p.customers.set_index("customer_id")["engagement"].reindex(pd.unique(pm["customer_id"]))
+    ids, base, start, money = start_states(
+        state, fitter, tiers, transforms={"engagement": (e.mean(), e.std()),
+                                          "branches": [c[7:] for c in base_cols
+                                                       if c.startswith("branch_")]})
     margin = {"coef": {"n_products": 1.0}}  # profit moves only with products: it stays put
     out = project(models, fitter, tiers, base, start, money, margin, {"n": _natural()},
                   horizon=24, discount_rate=0.1, paths=2)["n"]
@@ -117,18 +123,39 @@ def _natural():
     return NATURAL
 
 
-def test_start_states_are_the_customers_on_book_at_the_as_of_month():
+def test_sql_start_states_equal_the_person_month_history():
+    """The SQL state of every customer (frames.asof_state) against the person-month rows the
+    models are fitted on (the recursive product history, the last three outflows, balances)."""
     p = generate_portfolio(700, months=18, seed=5)
-    pm, base_cols = person_months(p, max_months=10**6)
-    pmp, fitter, tiers = prepare_models(pm, base_cols, tier_thresholds=_tier_thresholds(pm))
     as_of = p.panel["month"].max()
-    ids, base, start, money = start_states(pmp, fitter, tiers, p.panel, as_of)
-    now = p.panel[(p.panel["month"] == as_of) & ~p.panel["closed"]]
-    assert list(ids) == sorted(now["customer_id"])
-    row = now.set_index("customer_id").loc[ids]
+    pm, cols = person_months(p, max_months=10**6)
+    pmp, fitter, tiers = prepare_models(pm, cols, tier_thresholds=_tier_thresholds(pm))
+    state = asof_state(p.panel, as_of=as_of, speed=fitter.speed, customers=p.customers)
+    e = p.customers.set_index("customer_id")["engagement"].reindex(pd.unique(pm["customer_id"]))
+    ids, base, start, money = start_states(
+        state, fitter, tiers, transforms={"engagement": (e.mean(), e.std()),
+                                          "branches": [c[7:] for c in cols
+                                                       if c.startswith("branch_")]})
+    now = p.panel[(p.panel["month"] == as_of) & ~p.panel["closed"]].set_index("customer_id")
+    assert list(ids) == sorted(now.index)
+    last = pmp.groupby("customer_id").tail(1).set_index("customer_id").loc[ids]
+    np.testing.assert_allclose(start["a_hist"], last["a_hist"], rtol=1e-12)
+    np.testing.assert_allclose(start["log_aum"], last["log_aum"], rtol=1e-12)
+    np.testing.assert_array_equal(start["t12"], (last["time"] + 1) / 12)
+    for c in fitter.baseline:  # the models' baseline covariates, as person_months made them
+        np.testing.assert_allclose(base[c], last[c], rtol=1e-12, atol=1e-12)
+    outs = pmp.groupby("customer_id")["out"].apply(lambda x: list(x.iloc[-3:]))
+    want = np.array([[0.0] * (3 - len(v)) + v for v in outs.loc[ids]]).T
+    np.testing.assert_array_equal(start["out_hist"], want)
+    row = now.loc[ids]
     np.testing.assert_array_equal(base["a0"], row["n_products"].to_numpy(float))
     np.testing.assert_allclose(money["profit0"], row["profit"].to_numpy(float))
     np.testing.assert_array_equal(base["tenure0"], row["tenure_months"].to_numpy(float) + 1)
+    # the loan runs down linearly in the generator: its slope is -balance / term a month
+    slope = money["loan_slope"]
+    loans = row["segment"].to_numpy() == "loan"
+    assert (slope[loans] <= 0).all() and (slope[~loans] == 0).all()
+    assert (slope[loans] < 0).mean() > 0.9  # all but new customers and paid-off loans
 
 
 def test_economics_closed_forms():

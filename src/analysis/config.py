@@ -44,6 +44,8 @@ __all__ = [
     "VALUE_CURRENCY",
     "VALUE_WAIVER_COST",
     "VALUE_OUTFLOW_CUT",
+    "VALUE_FIT_CUSTOMERS",
+    "VALUE_BOOT_CUSTOMERS",
     "RETENTION_OFFER_COST",
     "RETENTION_SUCCESS_RATE",
     "RETENTION_SUCCESS_CONCENTRATION",
@@ -103,6 +105,11 @@ VALUE_DISCOUNT_RATE: float = 0.08
 VALUE_CURRENCY: str = "yuan"
 VALUE_WAIVER_COST: float = 600.0
 VALUE_OUTFLOW_CUT: float = 0.5
+# Larger books fit report 05's monthly models on a seeded sample of this many customers (every
+# customer is still projected; the report states the sample size).
+VALUE_FIT_CUSTOMERS: int = 50_000
+# ...and its bootstrap replicates project a seeded subsample of this many customers.
+VALUE_BOOT_CUSTOMERS: int = 30_000
 # Environment variable holding the bank's secret for the watchlist's pseudonymous keys (HMAC).
 WATCHLIST_SECRET_ENV: str = "ANALYSIS_WATCHLIST_SECRET"
 

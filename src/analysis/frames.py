@@ -448,3 +448,94 @@ def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
     out["stop"] = out["stop"].astype(float)
     out["events"] = out["events"].astype(float)
     return out
+
+
+def asof_state(panel, *, as_of, attrition: str = "closure", k: int = 3,
+               high_value_tier: int = HIGH_VALUE_TIER, speed: float,
+               customers=None) -> pd.DataFrame:
+    """Each customer's state at ``as_of`` (on book that month and not leaving in it), in SQL.
+
+    The start of a projection (:mod:`analysis.stats.projection`) for a book of any size: one
+    row per customer, sorted by ``customer_id``, from the at-risk panel of the attrition
+    definition (the rows :func:`attrition_panel` keeps). Columns: ``time`` (months since study
+    entry), ``tenure``, ``a`` (products), ``a_hist`` (the exponentially weighted history of
+    products since entry, share ``speed`` of the gap closed each month, started at the count at
+    entry; :func:`analysis.stats.gformula.exposure_history`), ``out_2``, ``out_1``, ``out_0``
+    (a large outflow two months before, one month before and in the as-of month), ``log_aum``
+    (``log1p`` of AUM), ``tier``, ``profit0``, ``aum0``, ``loan0``, ``loan_slope`` (least-squares
+    slope of the loan balance over the last 12 months), ``segment``; at entry: ``tenure_entry``,
+    ``aum_entry``, ``tier_entry``, ``segment_entry``; and, with ``customers``, ``branch``,
+    ``engagement`` and ``age_at_open`` where present.
+    """
+    _check_params(attrition, k)
+    con = _connect()
+    src = _source_sql(panel, con, "panel_in")
+    s = float(speed)
+    day = f"TIMESTAMP '{pd.Timestamp(as_of):%Y-%m-%d}'"
+    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0) + f""",
+    t AS (
+        SELECT *, rn - 1 AS time, MAX(rn) OVER (PARTITION BY customer_id) - 1 AS last_time,
+               YEAR(month) * 12 + MONTH(month) AS mi
+        FROM ap
+    ),
+    last AS (
+        SELECT * FROM t WHERE time = last_time AND month = {day} AND NOT event
+    ),
+    agg AS (
+        SELECT customer_id,
+            SUM(n_products * CASE WHEN time = 0 THEN POWER(1 - {s}, last_time)
+                                  ELSE {s} * POWER(1 - {s}, last_time - time) END) AS a_hist,
+            MAX(CASE WHEN time = last_time - 2 THEN CAST(outflow AS INTEGER) ELSE 0 END) AS out_2,
+            MAX(CASE WHEN time = last_time - 1 THEN CAST(outflow AS INTEGER) ELSE 0 END) AS out_1,
+            MAX(CASE WHEN time = 0 THEN tenure_months END) AS tenure_entry,
+            MAX(CASE WHEN time = 0 THEN aum END) AS aum_entry,
+            MAX(CASE WHEN time = 0 THEN tier END) AS tier_entry,
+            MAX(CASE WHEN time = 0 THEN segment END) AS segment_entry
+        FROM t WHERE customer_id IN (SELECT customer_id FROM last) GROUP BY customer_id
+    ),
+    loan AS (
+        SELECT customer_id, COALESCE(REGR_SLOPE(loan_balance, YEAR(month) * 12 + MONTH(month)), 0) AS loan_slope
+        FROM p0 WHERE month > {day} - INTERVAL 12 MONTH
+          AND customer_id IN (SELECT customer_id FROM last)
+        GROUP BY customer_id
+    )
+    SELECT l.customer_id, l.time, CAST(l.tenure_months AS DOUBLE) AS tenure,
+           CAST(l.n_products AS DOUBLE) AS a, g.a_hist,
+           CAST(g.out_2 AS DOUBLE) AS out_2, CAST(g.out_1 AS DOUBLE) AS out_1,
+           CAST(CAST(l.outflow AS INTEGER) AS DOUBLE) AS out_0,
+           LN(1 + GREATEST(l.aum, 0)) AS log_aum, CAST(l.tier AS DOUBLE) AS tier,
+           l.profit AS profit0, l.aum AS aum0, l.loan_balance AS loan0,
+           COALESCE(n.loan_slope, 0) AS loan_slope, l.segment,
+           CAST(g.tenure_entry AS DOUBLE) AS tenure_entry, g.aum_entry,
+           CAST(g.tier_entry AS DOUBLE) AS tier_entry, g.segment_entry
+    FROM last l JOIN agg g USING (customer_id) LEFT JOIN loan n USING (customer_id)
+    ORDER BY l.customer_id"""
+    out = con.execute(sql).df()
+    # one month in the window: no slope (REGR_SLOPE gives NaN there, not NULL)
+    out["loan_slope"] = out["loan_slope"].astype(float).fillna(0.0)
+    if customers is not None:
+        csrc = _source_sql(customers, con, "customers_in")
+        cols = con.execute(f"SELECT * FROM {csrc} LIMIT 0").df().columns
+        keep = [c for c in ("branch", "engagement", "age_at_open") if c in cols]
+        if keep:
+            extra = con.execute(f"SELECT customer_id, {', '.join(keep)} FROM {csrc}").df()
+            out = out.merge(extra, on="customer_id", how="left")
+    con.close()
+    return out
+
+
+def read_sql(sql: str, source, **frames) -> pd.DataFrame:
+    """Run ``sql`` with ``{src}`` standing for ``source`` (a DataFrame or Parquet file/folder)
+    and the DataFrames ``frames`` registered under their names; the result as a DataFrame.
+
+    >>> read_sql("SELECT COUNT(*) AS n FROM {src} JOIN k USING (x)",
+    ...          pd.DataFrame({"x": [1, 2, 3]}), k=pd.DataFrame({"x": [2, 3]}))["n"].tolist()
+    [2]
+    """
+    con = _connect()
+    try:
+        for name, df in frames.items():
+            con.register(name, df)
+        return _ns_dates(con.execute(sql.format(src=_source_sql(source, con, "src_in"))).df())
+    finally:
+        con.close()

@@ -203,7 +203,7 @@ ALLOWED_ASCII = frozenset({
     "PCRM", "ID", "PNG", "SVG",
     "Kaplan", "Meier", "Kaplan-Meier", "Cox", "Efron", "Poisson", "Greenwood", "Schoenfeld", "Lorenz", "Gini",
     "Weibull", "Wald", "Brier", "Harrell", "Uno", "Aalen", "Johansen", "EMPC", "Verbraken",
-    "ln", "df", "vs", "English",
+    "ln", "df", "vs", "English", "CLV", "sBG", "Fader", "Hardie",
 })
 
 
@@ -230,10 +230,14 @@ def money_unit(lang: str | None = None) -> tuple[float, str]:
 def format_money(value: float, lang: str | None = None) -> str:
     """An amount of money (yuan) as a reader of the language writes it, with its unit.
 
-    >>> format_money(12_345_678, "en"), format_money(12_345_678, "zh")
-    ('12,345,678 yuan', '1,234.6万元')
+    Below 1,000元 a Chinese amount is written in 元 (250元, not 0.0万元).
+
+    >>> format_money(12_345_678, "en"), format_money(12_345_678, "zh"), format_money(250, "zh")
+    ('12,345,678 yuan', '1,234.6万元', '250元')
     """
     div, unit = money_unit(lang)
+    if div != 1 and abs(value) < 1000:
+        return f"{value:,.0f}元"
     if div == 1:
         return f"{value:,.0f} {unit}"
     return f"{value / div:,.1f}{unit}"

@@ -122,6 +122,7 @@ def _without_empty_note(df: pd.DataFrame) -> pd.DataFrame:
 #: :func:`analysis.i18n.tr`). Other columns show their name with spaces for underscores.
 COLUMN_WORDS = {
     "n": "Customers", "events": "Departures", "customers": "Customers",
+    "share_reached": "share reaching tier 4+", "share_departed": "share who left first",
     "share_leaving": "Share who left", "share_ci_low": "95% CI low", "share_ci_high": "95% CI high",
     "person_months": "Customer-months observed",
     "rate_per_100_person_years": "Departures per 100 customer-years",

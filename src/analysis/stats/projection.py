@@ -102,87 +102,72 @@ def margin_model(panel: pd.DataFrame, *, value: str = "profit",
             "r2": 1.0 - float(resid @ resid) / tss if tss > 0 else 0.0}
 
 
-def start_states(pm: pd.DataFrame, fitter, tiers, panel: pd.DataFrame, as_of, *,
-                 value: str = "profit", id_col: str = "customer_id",
-                 time: str = "time") -> tuple[np.ndarray, dict, dict, dict]:
-    """The state of every customer on book at ``as_of`` (who did not leave that month).
+def start_states(state: pd.DataFrame, fitter, tiers, *, transforms: dict) -> tuple:
+    """The simulation's start from each customer's as-of state.
 
     Parameters
     ----------
-    pm : DataFrame
-        Person-month rows prepared by :func:`analysis.stats.gformula.prepare_models` (with a
-        ``month`` column), sorted by customer and time.
+    state : DataFrame
+        :func:`analysis.frames.asof_state` (one row per customer on book at the as-of month).
     fitter, tiers :
-        From :func:`~analysis.stats.gformula.prepare_models`.
-    panel : DataFrame
-        The monthly panel (profit, balances, products at the as-of month; the loan trend).
-    as_of : Timestamp
-        The last month of the data used.
+        From :func:`~analysis.stats.gformula.prepare_models` (its ``baseline`` names the
+        customer-level covariates the models use).
+    transforms : dict
+        How the baseline covariates were made from the raw columns when the models were fitted:
+        ``engagement`` (mean, SD) and ``branches`` (the levels with an indicator); see
+        :func:`baseline_columns`.
 
     Returns
     -------
     ids, base, start, money
-        Customer ids (sorted); the baseline dict of the simulation (``a0``, ``tenure0`` and the
-        baseline covariates); the start state (``a_hist``, ``out_hist``, ``log_aum``, ``tier``,
-        ``t12``); ``money`` (``profit0``, ``aum0``, ``loan0``, ``loan_slope``, ``a0``).
+        Customer ids; the baseline dict of the simulation (``a0``, ``tenure0`` and the
+        baseline covariates); the start state (``a_hist``, ``out_hist`` (3 x n, oldest first),
+        ``log_aum``, ``tier``, ``t12``); ``money`` (``profit0``, ``aum0``, ``loan0``,
+        ``loan_slope``, ``a0``).
     """
-    as_of = pd.Timestamp(as_of)
-    last = pm.groupby(id_col, sort=False).tail(1)
-    last = last[(pd.to_datetime(last["month"]) == as_of) & (last["event"] == 0)]
-    if last.empty:
-        raise InsufficientDataError(f"no customer on book at {as_of:%Y-%m}")
-    last = last.sort_values(id_col, kind="stable")
-    ids = last[id_col].to_numpy()
-    pos = pm.index.get_indexer(last.index)
-    base = {"a0": last["a"].to_numpy(dtype=float),
-            "tenure0": last["tenure"].to_numpy(dtype=float) + 1.0}
+    if state.empty:
+        raise InsufficientDataError("no customer on book at the as-of month")
+    ids = state["customer_id"].to_numpy()
+    cols = baseline_columns(state, transforms)
+    base = {"a0": state["a"].to_numpy(dtype=float),
+            "tenure0": state["tenure"].to_numpy(dtype=float) + 1.0}
     for c in fitter.baseline:
-        base[c] = last[c].to_numpy(dtype=float)
-    # outflows in the last three months (oldest first), within the customer's rows
-    out = pm["out"].to_numpy(dtype=float) if "out" in pm else np.zeros(len(pm))
-    owner = pm[id_col].to_numpy()
-    out_hist = np.zeros((3, len(ids)))
-    for j, lag in enumerate((2, 1, 0)):
-        p = pos - lag
-        ok = (p >= 0) & (owner[np.maximum(p, 0)] == ids)
-        out_hist[j, ok] = out[p[ok]]
-    start = {"a_hist": last["a_hist"].to_numpy(dtype=float), "out_hist": out_hist,
-             "t12": (last[time].to_numpy(dtype=float) + 1.0) / 12.0}
+        base[c] = np.asarray(cols[c], dtype=float)
+    start = {"a_hist": state["a_hist"].to_numpy(dtype=float),
+             "out_hist": state[["out_2", "out_1", "out_0"]].to_numpy(dtype=float).T.copy(),
+             "t12": (state["time"].to_numpy(dtype=float) + 1.0) / 12.0}
     if fitter.has_aum:
-        start["log_aum"] = last["log_aum"].to_numpy(dtype=float)
+        start["log_aum"] = state["log_aum"].to_numpy(dtype=float)
         if tiers is not None:
             start["tier"] = _tier(np.expm1(start["log_aum"]), *tiers).astype(float)
-    money = _money_at(panel, ids, as_of, value=value, id_col=id_col)
+    money = {k: state[k].to_numpy(dtype=float) for k in ("profit0", "aum0", "loan0",
+                                                         "loan_slope")}
     money["a0"] = base["a0"]
     return ids, base, start, money
 
 
-def _money_at(panel: pd.DataFrame, ids: np.ndarray, as_of: pd.Timestamp, *, value: str,
-              id_col: str) -> dict:
-    """Profit, balances and the monthly loan trend (last 12 months) of ``ids`` at ``as_of``."""
-    months = pd.to_datetime(panel["month"])
-    recent = panel[(months <= as_of) & (months > as_of - pd.DateOffset(months=12))]
-    now = recent[pd.to_datetime(recent["month"]) == as_of].set_index(id_col).reindex(ids)
-    money = {"profit0": now[value].to_numpy(dtype=float),
-             "aum0": now["aum"].to_numpy(dtype=float) if "aum" in now else np.zeros(len(ids)),
-             "loan0": (now["loan_balance"].to_numpy(dtype=float) if "loan_balance" in now
-                       else np.zeros(len(ids)))}
-    slope = np.zeros(len(ids))
-    if "loan_balance" in recent:
-        # least-squares slope of the loan balance over the customer's last 12 months
-        t = (pd.to_datetime(recent["month"]).dt.year * 12
-             + pd.to_datetime(recent["month"]).dt.month).astype(float)
-        d = pd.DataFrame({id_col: recent[id_col].to_numpy(), "t": t.to_numpy(),
-                          "y": recent["loan_balance"].to_numpy(dtype=float)})
-        d["tc"] = d["t"] - d.groupby(id_col)["t"].transform("mean")
-        d["yc"] = d["y"] - d.groupby(id_col)["y"].transform("mean")
-        sums = (d.assign(txy=d["tc"] * d["yc"], txx=d["tc"] ** 2)
-                .groupby(id_col)[["txy", "txx"]].sum().reindex(ids))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            s = (sums["txy"] / sums["txx"]).to_numpy(dtype=float)
-        slope = np.where(np.isfinite(s), s, 0.0)
-    money["loan_slope"] = slope
-    return money
+def baseline_columns(state: pd.DataFrame, transforms: dict) -> dict:
+    """The baseline covariates of the monthly models (as ``person_months`` of
+    :mod:`analysis.studies.product_effect.causal` makes them) from an as-of state's raw
+    columns: standardised engagement and its square, ``age10``, ``loan`` (segment at entry),
+    ``log_entry``, ``new``, ``log_aum0``, ``tier0``, branch indicators."""
+    from analysis.config import AGE_CENTRE
+
+    out = {}
+    if "engagement" in state and transforms.get("engagement") is not None:
+        mean, sd = transforms["engagement"]
+        e = (state["engagement"].to_numpy(dtype=float) - mean) / sd
+        out["engagement"], out["engagement_sq"] = e, e ** 2
+    if "age_at_open" in state:
+        out["age10"] = (state["age_at_open"].to_numpy(dtype=float) - AGE_CENTRE) / 10
+    out["loan"] = (state["segment_entry"] == "loan").to_numpy(dtype=float)
+    te = state["tenure_entry"].to_numpy(dtype=float)
+    out["log_entry"], out["new"] = np.log1p(te), (te == 0).astype(float)
+    out["log_aum0"] = np.log1p(np.clip(state["aum_entry"].to_numpy(dtype=float), 0, None))
+    out["tier0"] = state["tier_entry"].to_numpy(dtype=float)
+    for lv in transforms.get("branches", ()):
+        out[f"branch_{lv}"] = (state["branch"].astype(str) == lv).to_numpy(dtype=float)
+    return out
 
 
 def project(models, fitter, tiers, base: dict, start: dict, money: dict, margin: dict,

@@ -27,6 +27,8 @@ from analysis import config
 from analysis.errors import Attempt, InsufficientDataError, attempt
 from analysis.stats.gformula import prepare_models
 from analysis.stats.msm import bootstrap_interval
+from analysis.data.portfolio import Portfolio
+from analysis.frames import asof_state, read_sql
 from analysis.stats.projection import NATURAL, Scenario, margin_model, project, start_states
 from analysis.studies.population import Study, product_group
 from analysis.studies.product_effect.causal import _tier_thresholds, person_months
@@ -34,7 +36,8 @@ from analysis.studies.value.economics import economics_table, replacement
 from analysis.studies.value.holdout import holdout_comparison
 from analysis.studies.value.migration import tier_migration
 
-__all__ = ["Assumptions", "CustomerValue", "customer_value", "GROUPINGS", "group_table"]
+__all__ = ["Assumptions", "CustomerValue", "Projector", "customer_value", "GROUPINGS", "group_table",
+           "fit_sample", "top_share_at_risk"]
 
 #: Groupings of the lifetime value (columns of the per-customer frame, at the as-of month).
 GROUPINGS = ("tier", "segment", "product_group", "branch")
@@ -92,6 +95,7 @@ class CustomerValue:
     truth: dict | None = None
     snapshot: bool = False
     notes: list = field(default_factory=list)
+    sizes: dict = field(default_factory=dict)  # customers projected, fitted on, bootstrapped
 
     @property
     def scope(self) -> str:
@@ -135,38 +139,87 @@ def group_table(frame: pd.DataFrame, by, point: dict, reps: list[dict],
     return pd.DataFrame(rows)
 
 
-def _frame(study: Study, ids: np.ndarray, as_of: pd.Timestamp, money: dict) -> pd.DataFrame:
+def _frame(state: pd.DataFrame, money: dict) -> pd.DataFrame:
     """The as-of groupings of the projected customers (no ids kept)."""
-    p = study.portfolio
-    now = p.panel[pd.to_datetime(p.panel["month"]) == as_of].set_index("customer_id").reindex(ids)
-    f = pd.DataFrame({"tier": now["tier"].to_numpy() if "tier" in now else 0,
-                      "segment": (now["segment"].astype(str).to_numpy() if "segment" in now
-                                  else "all"),
-                      "product_group": product_group(now["n_products"], zero="merge").astype(str),
-                      "annual_profit": 12.0 * money["profit0"]})
-    cust = p.customers.set_index("customer_id")
-    f["branch"] = (cust["branch"].reindex(ids).astype(str).to_numpy() if "branch" in cust
-                   else "all")
-    return f
+    return pd.DataFrame({
+        "tier": state["tier"].to_numpy(dtype=int) if "tier" in state else 0,
+        "segment": (state["segment"].astype(str).to_numpy() if "segment" in state else "all"),
+        "product_group": product_group(state["a"], zero="merge").astype(str),
+        "annual_profit": 12.0 * money["profit0"],
+        "branch": (state["branch"].astype(str).to_numpy() if "branch" in state else "all")})
 
 
-class _Projector:
-    """Fitted monthly models and the start states of the customers on book at the as-of month."""
+def fit_sample(panel, customers, as_of, size: int, *, seed: int = 0):
+    """A seeded random sample of ``size`` customers (their customers rows and panel rows up to
+    ``as_of``), or None when the book has no more customers than that. ``panel`` and
+    ``customers`` are DataFrames or Parquet files/folders (read in SQL: only the sample's rows
+    reach memory)."""
+    if isinstance(customers, pd.DataFrame):
+        ids = pd.unique(customers["customer_id"])
+    else:
+        ids = read_sql("SELECT customer_id FROM {src} ORDER BY customer_id",
+                       customers)["customer_id"].to_numpy()
+    if len(ids) <= size:
+        return None
+    pick = np.sort(np.random.default_rng([seed, 5]).choice(len(ids), size, replace=False))
+    keep = pd.DataFrame({"customer_id": ids[pick]})
+    day = pd.Timestamp(as_of)
+    if isinstance(panel, pd.DataFrame):
+        rows = panel[panel["customer_id"].isin(keep["customer_id"])
+                     & (pd.to_datetime(panel["month"]) <= day)]
+    else:
+        rows = read_sql("SELECT p.* FROM {src} p SEMI JOIN keep USING (customer_id) "
+                        f"WHERE p.month <= TIMESTAMP '{day:%Y-%m-%d}' "
+                        "ORDER BY customer_id, month", panel, keep=keep)
+    if isinstance(customers, pd.DataFrame):
+        c = customers[customers["customer_id"].isin(keep["customer_id"])]
+    else:
+        c = read_sql("SELECT c.* FROM {src} c SEMI JOIN keep USING (customer_id) "
+                     "ORDER BY customer_id", customers, keep=keep)
+    return rows.reset_index(drop=True), c.reset_index(drop=True)
 
-    def __init__(self, study: Study, as_of: pd.Timestamp, a: Assumptions):
-        p = study.portfolio
-        pm, baseline = person_months(p, attrition=study.params["attrition"],
-                                     k=study.params["k"], as_of=as_of, max_months=10**6)
+
+class Projector:
+    """Fitted monthly models and the start states of the customers on book at the as-of month.
+
+    The models are fitted on every customer's history, or on a seeded sample of
+    ``fit_customers`` customers when the book is larger (the report says so); the start states
+    of every customer come from SQL (:func:`analysis.frames.asof_state`), so a book of millions
+    is projected without its monthly panel in memory.
+    """
+
+    def __init__(self, panel, customers, as_of: pd.Timestamp, a: Assumptions, *,
+                 attrition: str = "closure", k: int = 3,
+                 fit_customers: int = config.VALUE_FIT_CUSTOMERS):
+        sample = fit_sample(panel, customers, as_of, fit_customers, seed=a.seed)
+        self.sampled = sample is not None
+        fit_panel, fit_cust = sample if sample is not None else (panel, customers)
+        self.fit_size = int(fit_cust["customer_id"].nunique())
+        book = Portfolio(customers=fit_cust, panel=fit_panel)
+        pm, baseline = person_months(book, attrition=attrition, k=k, as_of=as_of,
+                                     max_months=10**6)
         if pm["event"].sum() == 0:
             raise InsufficientDataError("no customer left during the data's months: the risk "
                                         "of leaving cannot be estimated")
         self.pm, self.fitter, self.tiers = prepare_models(pm, baseline,
                                                           tier_thresholds=_tier_thresholds(pm))
         self.models = self.fitter.fit()
-        panel = p.panel[pd.to_datetime(p.panel["month"]) <= as_of]
-        self.margin = margin_model(panel)
+        fit_months = pd.to_datetime(fit_panel["month"])
+        self.margin = margin_model(fit_panel[fit_months <= as_of])
+        self.fit_customers = fit_customers
+        ids = pd.unique(pm["customer_id"])
+        eng = None
+        if "engagement" in baseline:
+            e = fit_cust.set_index("customer_id")["engagement"].reindex(ids).astype(float)
+            eng = (float(e.mean()), float(e.std()))
+        transforms = {"engagement": eng,
+                      "branches": [c.removeprefix("branch_") for c in baseline
+                                   if c.startswith("branch_")]}
+        state = asof_state(panel, as_of=as_of, attrition=attrition, k=k,
+                           speed=self.fitter.speed, customers=customers)
+        self.state = state
         self.ids, self.base, self.start, self.money = start_states(
-            self.pm, self.fitter, self.tiers, panel, as_of)
+            state, self.fitter, self.tiers, transforms=transforms)
         self.a = a
         # the top tenth by profit carries most of the value and of its Monte Carlo error
         p0 = self.money["profit0"]
@@ -207,7 +260,7 @@ def _scenario_rules(models, fitter, a: Assumptions, cap: float) -> dict:
             "outflow_cut": Scenario(hazard=outflow_cut)}
 
 
-def _waiver_net(proj: _Projector, models, rows: np.ndarray, a: Assumptions, *, seed: int):
+def _waiver_net(proj: Projector, models, rows: np.ndarray, a: Assumptions, *, seed: int):
     """Net value of a fee waiver making the hazard ``r`` times the natural one: a function of r.
 
     The waiver costs ``waiver_cost`` a customer-year while the customer stays; the gain is the
@@ -258,23 +311,53 @@ def _waiver_break_even(net, *, tol: float = 0.002, max_iter: int = 8) -> tuple[f
     return r, (f_hi - f_lo) / (hi - lo) if hi > lo else float("nan")
 
 
-def _project_all(proj: _Projector, a: Assumptions, frame: pd.DataFrame) -> dict:
-    """Point projections and bootstrap replicates of the natural course and the scenarios."""
+def _expand(point: np.ndarray, rep: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """A replicate's per-customer values over every customer from a replicate projected on a
+    uniform subsample ``rows`` only: the subsample's deviations from the point projection,
+    scaled by (customers / subsample), stand for everyone's (group means and totals then move
+    as the subsample's do); the others keep their point values."""
+    if rows is None:
+        return rep
+    out = point.copy()
+    out[rows] = point[rows] + (rep - point[rows]) * (len(point) / len(rows))
+    return out
+
+
+def _project_all(proj: Projector, a: Assumptions, frame: pd.DataFrame) -> dict:
+    """Point projections and bootstrap replicates of the natural course and the scenarios.
+
+    On a book of more than ``config.VALUE_BOOT_CUSTOMERS`` customers the replicates project a
+    seeded uniform subsample of that many (every model is still refitted): the intervals carry
+    the models' uncertainty at a cost that does not grow with the book.
+    """
     cap = float(proj.pm["a"].max())
     tier_now = frame["tier"].to_numpy()
+    n = len(frame)
     targets = np.flatnonzero((tier_now >= 3) & (proj.money["a0"] == 1))
     waived = np.flatnonzero(np.isin(tier_now, a.waiver_tiers))
     rng = np.random.default_rng(a.seed)
+    sub = None
+    if n > config.VALUE_BOOT_CUSTOMERS:
+        sub = np.sort(np.random.default_rng([a.seed, 7]).choice(
+            n, config.VALUE_BOOT_CUSTOMERS, replace=False))
 
-    def one(models, seed, light=False):
+    def within(rows):  # the rows of ``rows`` inside the subsample (positions and members)
+        if sub is None:
+            return None, rows
+        keep = np.isin(rows, sub)
+        return np.flatnonzero(keep), rows[keep]
+
+    def one(models, seed, light=False, rows=None):
         rules = _scenario_rules(models, proj.fitter, a, cap)
         res = proj.run(models, {"natural": NATURAL, "outflow_cut": rules["outflow_cut"]},
-                       seed=seed, light=light)
+                       rows, seed=seed, light=light)
         out = {"natural": res["natural"], "outflow_cut": res["outflow_cut"]}
-        if targets.size:
-            t = proj.run(models, {"natural": NATURAL, "one_more": rules["one_more"]}, targets,
+        t_pos, t_rows = within(targets) if rows is not None else (None, targets)
+        if t_rows.size:
+            t = proj.run(models, {"natural": NATURAL, "one_more": rules["one_more"]}, t_rows,
                          seed=seed + 1, light=light)
             out["one_more"] = {k: t["one_more"][k] - t["natural"][k] for k in ("months", "clv")}
+            out["one_more_pos"] = t_pos
         return out
 
     point = one(proj.models, a.seed)
@@ -283,17 +366,31 @@ def _project_all(proj: _Projector, a: Assumptions, frame: pd.DataFrame) -> dict:
         r_hat, slope = _waiver_break_even(_waiver_net(proj, proj.models, waived, a,
                                                       seed=a.seed + 2))
     point["waiver_hr"] = r_hat
+    w_pos, w_rows = within(waived)
     reps = []
     for b in range(int(a.n_boot)):
         models = proj.refit(rng)
         # replicates simulate two paths per customer: their extra Monte Carlo noise widens
         # the intervals a little (conservative) at a fraction of the cost
-        rep = one(models, a.seed + 10 * (b + 1), light=True)
-        # one Newton step from the point estimate (the net value is smooth in r)
-        rep["waiver_hr"] = (r_hat - _waiver_net(proj, models, waived, a, seed=a.seed + 2)(r_hat)
-                            / slope if np.isfinite(r_hat) and np.isfinite(slope) and slope != 0 else float("nan"))
+        rep = one(models, a.seed + 10 * (b + 1), light=True, rows=sub)
+        for key in ("natural", "outflow_cut"):
+            rep[key] = {q: _expand(point[key][q], v, sub) for q, v in rep[key].items()
+                        if q != "curve"}
+        if "one_more" in rep and rep["one_more_pos"] is not None:
+            pos = rep["one_more_pos"]
+            rep["one_more"] = {q: _expand(point["one_more"][q], v, pos)
+                               for q, v in rep["one_more"].items()}
+        # one Newton step from the point estimate (the net value is smooth in r); on a
+        # subsample the net value is scaled up to the whole group
+        if np.isfinite(r_hat) and np.isfinite(slope) and slope != 0 and w_rows.size:
+            scale = waived.size / w_rows.size
+            rep["waiver_hr"] = r_hat - scale * _waiver_net(
+                proj, models, w_rows, a, seed=a.seed + 2)(r_hat) / slope
+        else:
+            rep["waiver_hr"] = float("nan")
         reps.append(rep)
-    return {"point": point, "reps": reps, "targets": targets, "waived": waived}
+    return {"point": point, "reps": reps, "targets": targets, "waived": waived,
+            "boot_customers": None if sub is None else int(sub.size)}
 
 
 def _scenario_summary(sims: dict, frame: pd.DataFrame, a: Assumptions) -> dict:
@@ -360,12 +457,13 @@ def customer_value(study: Study, *, assumptions: Assumptions | None = None) -> C
     p = study.portfolio
     as_of = study.as_of or p.window_end
     cv = CustomerValue(study=study, as_of=as_of, assumptions=a, customers=Attempt())
-    built = attempt(_Projector, study, as_of, a)
+    built = attempt(Projector, p.panel, p.customers, as_of, a,
+                    attrition=study.params["attrition"], k=study.params["k"])
     if not built.ok:
         cv.customers = Attempt(note=built.note)
         return cv
     proj = built.value
-    frame = _frame(study, proj.ids, as_of, proj.money)
+    frame = _frame(proj.state, proj.money)
     sims = _project_all(proj, a, frame)
     point = sims["point"]["natural"]
     reps = [r["natural"] for r in sims["reps"]]
@@ -383,6 +481,8 @@ def customer_value(study: Study, *, assumptions: Assumptions | None = None) -> C
     cv.groups["departs_all"] = group_table(frame, (), point, reps, "departs12", mean=False)
     cv.groups["departs_tier"] = group_table(frame, "tier", point, reps, "departs12", mean=False)
     cv.scenarios = Attempt(value=_scenario_summary(sims, frame, a))
+    cv.sizes = {"customers": int(len(frame)), "fit_customers": proj.fit_size,
+                "fit_sample": proj.sampled, "boot_customers": sims["boot_customers"]}
     by_tier = cv.groups["tier"].merge(
         cv.groups["departs_tier"][["tier", "estimate"]].rename(columns={"estimate": "departs12"}),
         on="tier")

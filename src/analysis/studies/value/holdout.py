@@ -58,7 +58,7 @@ def holdout_comparison(study: Study, assumptions, *, months: int = 12) -> dict:
         Brier score of staying ``months`` months, the retention error (points) and the profit
         error (share of the observed); ``cut`` (the last month used for fitting).
     """
-    from analysis.studies.value.estimate import _Projector
+    from analysis.studies.value.estimate import Projector
 
     if months != 12:  # the projection reports departures and profit over 12 months
         raise ValueError(f"the held-out comparison uses 12 months, got {months}")
@@ -68,10 +68,10 @@ def holdout_comparison(study: Study, assumptions, *, months: int = 12) -> dict:
     panel_months = pd.to_datetime(p.panel["month"])
     if cut < panel_months.min() + pd.DateOffset(months=months):
         raise InsufficientDataError(
-            f"the data hold too few months before {cut:%Y-%m} to fit the models and keep "
-            f"{months} months aside")
+            "the data hold too few months to fit the models and keep the last 12 months aside")
     a = replace(assumptions, horizon=months, discount_rate=0.0)
-    proj = _Projector(study, cut, a)
+    proj = Projector(p.panel, p.customers, cut, a, attrition=study.params["attrition"],
+                      k=study.params["k"])
     res = proj.run(proj.models, {"n": NATURAL}, seed=a.seed)["n"]
     ids = proj.ids
     # what happened after the cut
