@@ -95,6 +95,7 @@ else:
 
 # %%
 if cv.customers.ok:
+    display(Markdown(tr('Profit of the next 12 months, undiscounted.')))
     for key in ('branch', 'tier'):
         if f'var_{key}' in cv.groups:
             show(tables.risk_table(cv, key), digits=0, rename=tables.RENAME, money=tables.MONEY)
@@ -119,6 +120,7 @@ if cv.economics.ok:
 
 # %%
 if cv.scenarios.ok:
+    display(Markdown(tr('Profit gained {words}.', words=assumption_words(cv.assumptions))))
     show(tables.scenario_table(cv), digits=1, rename=tables.RENAME, money=tables.MONEY)
 
 # %% [markdown]

@@ -179,3 +179,50 @@ def test_a_book_without_departures_says_so_instead_of_crashing():
     cv = customer_value(study, assumptions=Assumptions(n_boot=2))
     assert not cv.customers.ok and "no customer left" in cv.customers.note
     assert headline(cv)["value"]["note"] == cv.customers.note
+
+
+def test_truth_is_shown_only_for_the_as_of_month_and_assumptions_it_was_simulated_for():
+    from analysis.studies.value.estimate import _truth
+
+    now = prepare_study("synthetic")
+    assert _truth(now, Assumptions()) is not None
+    assert _truth(now, Assumptions(horizon=36)) is None
+    assert _truth(now, Assumptions(discount_rate=0.1)) is None
+    assert _truth(prepare_study("synthetic", as_of="2025-06-01"), Assumptions()) is None
+
+
+def test_a_snapshot_extract_gets_sbg_lifetime_values_and_says_what_it_cannot_do():
+    """A one-row-per-customer GB18030 extract (Chinese columns): lifetime values from the sBG
+    fitted per product group, the value column held constant as an annual amount."""
+    from pathlib import Path
+
+    from analysis.errors import ConvergenceWarning
+    from analysis.stats.sbg import fit_sbg
+    from analysis.studies.value.snapshot import NEEDS_HISTORY, _periods
+
+    mapping = Path(__file__).parent / "fixtures" / "gb18030" / "bank_gb18030.yml"
+    study = prepare_study(str(mapping))
+    a = Assumptions(n_boot=3)
+    cv = customer_value(study, assumptions=a)
+    assert cv.snapshot and cv.customers.ok
+    assert cv.scenarios.note == cv.migration.note == cv.holdout.note == NEEDS_HISTORY
+    f = study.frame
+    entry, exit_, event = _periods(f)
+    # the fixture's customers show no spread of churn chances: in every product group (each
+    # with 10+ departures) the sBG runs off to its geometric limit, and the report uses a
+    # constant monthly churn chance p per group (events / months at risk; closed form)
+    group = f["product_group"].astype(str).to_numpy()
+    disc = 1.08 ** (-np.arange(1, 61) / 12)
+    want = np.zeros(len(f))
+    for lv in np.unique(group):
+        g = group == lv
+        assert event[g].sum() >= 10
+        with pytest.warns(ConvergenceWarning):
+            fit_sbg(entry[g], exit_[g], event[g])
+        p = event[g].sum() / (exit_[g] - entry[g]).sum()
+        want[g] = f[study.value_column].to_numpy(float)[g] / 12 * (((1 - p) ** np.arange(60)) @ disc)
+    active = event == 0
+    np.testing.assert_allclose(cv.customers.value["clv"], want[active], rtol=1e-9)
+    h = headline(cv)["value"]
+    assert h["snapshot"] and h["clv"] == [] and h["clv_mean"]["truth"] is None
+    assert h["clv_mean"]["ci_low"] <= h["clv_mean"]["estimate"] <= h["clv_mean"]["ci_high"]

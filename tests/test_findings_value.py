@@ -51,3 +51,14 @@ def test_contact_break_even_and_replacement_arithmetic():
     r = replacement_sentence({"departures": 10.2, "replace_cost": 15300.0, "retain_cost": 3740.0,
                               "acquisition_cost": 1500.0, "cost_per_kept": 366.67})
     assert "10 expected departures" in r and "15,300 yuan" in r and "367 yuan per customer" in r
+
+
+def test_a_model_predicts_better_only_when_the_brier_difference_excludes_zero():
+    from analysis.studies.value.findings import holdout_sentence
+
+    better = holdout_sentence(-0.004, -0.006, -0.002, -0.025, -0.024)
+    assert "**better**" in better and "lower by 0.0040" in better and "-2.5%" in better
+    worse = holdout_sentence(0.003, 0.001, 0.005, 0.01, 0.02)
+    assert "**worse**" in worse and "higher by 0.0030" in worse
+    same = holdout_sentence(-0.0008, -0.002, 0.0004, -0.025, -0.024)
+    assert "about equally well" in same and "better" not in same and "worse" not in same

@@ -22,6 +22,10 @@ def _pct(head, *path):
     return None if v is None else 100 * v
 
 
+def _rate(x) -> str:
+    return "\u2013" if x is None else f"{100 * x:g}%"
+
+
 def _item(label: str, value, fmt: str, lo=None, hi=None, unit: str = "") -> dict:
     """One KPI; ``label`` is English and shown in the report's language."""
     text = MISSING if value is None else f"{format(value, fmt)}{unit}"
@@ -66,7 +70,11 @@ def kpi_items(kind: str, head: dict) -> list[dict]:
         c, v = ("clv_mean",), ("value_at_risk_12m", "bank" if head.get("scope") == "bank" else "branch")
         return [
             _item("Customers on book", value_at(head, "customers"), ",.0f"),
-            _item("Mean lifetime value (yuan)", value_at(head, *c, "estimate"), ",.0f",
+            # the lifetime value's assumptions next to it: unit, horizon, discount rate
+            _item(tr("Mean lifetime value (yuan, next {months} months, discounted at {rate} a "
+                     "year)", months=value_at(head, "assumptions", "horizon") or "\u2013",
+                     rate=_rate(value_at(head, "assumptions", "discount_rate"))),
+                  value_at(head, *c, "estimate"), ",.0f",
                   value_at(head, *c, "ci_low"), value_at(head, *c, "ci_high")),
             _item("Profit at risk, next 12 months (yuan)", value_at(head, *v, "estimate"), ",.0f",
                   value_at(head, *v, "ci_low"), value_at(head, *v, "ci_high")),

@@ -423,14 +423,17 @@ def _scenario_summary(sims: dict, frame: pd.DataFrame, a: Assumptions) -> dict:
 
 
 def _truth(study: Study, a: Assumptions) -> dict | None:
-    """The generator's true values for this scope, when the assumptions match the truth's."""
+    """The generator's true values for this scope, when the as-of month and the assumptions
+    match the truth's (it is simulated from the window's last month)."""
     truth = getattr(study.portfolio, "truth", None) or {}
     tv = truth.get("value") if isinstance(truth, dict) else None
     if not tv:
         return None
     ta = tv.get("assumptions", {})
+    as_of = study.as_of or study.portfolio.window_end
     if (int(ta.get("horizon_months", -1)) != a.horizon
-            or abs(float(ta.get("discount_rate", -1)) - a.discount_rate) > 1e-12):
+            or abs(float(ta.get("discount_rate", -1)) - a.discount_rate) > 1e-12
+            or str(ta.get("as_of", ""))[:10] != f"{pd.Timestamp(as_of):%Y-%m-%d}"):
         return None
     cells = pd.DataFrame(tv["cells"])
     branch = study.params.get("branch")

@@ -17,7 +17,7 @@ from analysis.studies.value.estimate import Assumptions, CustomerValue, top_shar
 
 __all__ = ["key_findings", "assumption_words", "tier_sentence", "risk_sentence",
            "gain_sentence", "waiver_sentence", "contact_sentence", "replacement_sentence",
-           "money_ci"]
+           "holdout_sentence", "money_ci"]
 
 
 def assumption_words(a: Assumptions) -> str:
@@ -155,6 +155,33 @@ def replacement_sentence(r: dict) -> str:
               retain=format_money(r["retain_cost"]), per=format_money(r["cost_per_kept"]))
 
 
+def holdout_sentence(diff: float, lo: float, hi: float, err_projection: float,
+                     err_sbg: float) -> str:
+    """Which model predicted the held-out year better: "better"/"worse" only when the interval
+    of the Brier-score difference (projection minus sBG) excludes zero.
+
+    >>> holdout_sentence(-0.004, -0.006, -0.002, -0.025, -0.024)
+    'On the 12 held-out months the projection predicted who stayed **better** than the shifted-beta-geometric baseline (Brier score lower by 0.0040, 95% CI 0.0020 to 0.0060); it missed the profit of those months by -2.5%, the baseline by -2.4%.'
+    >>> holdout_sentence(-0.0008, -0.002, 0.0004, -0.025, -0.024).split(";")[0]
+    'On the 12 held-out months the projection and the shifted-beta-geometric baseline predicted who stayed about equally well (Brier score difference -0.0008, 95% CI -0.0020 to 0.0004)'
+    """
+    tail = tr("; it missed the profit of those months by {p}, the baseline by {b}.",
+              p=f"{err_projection:+.1%}".replace("+-", "-"), b=f"{err_sbg:+.1%}")
+    if hi < 0 or lo > 0:
+        word = tr("**better**") if hi < 0 else tr("**worse**")
+        head = tr("On the 12 held-out months the projection predicted who stayed {word} than the "
+                  "shifted-beta-geometric baseline (Brier score {side} by {d}, {ci} {lo} to "
+                  "{hi})", word=word, side=tr("lower") if hi < 0 else tr("higher"),
+                  d=f"{abs(diff):.4f}", ci=ci_label(),
+                  lo=f"{min(abs(lo), abs(hi)):.4f}", hi=f"{max(abs(lo), abs(hi)):.4f}")
+    else:
+        head = tr("On the 12 held-out months the projection and the shifted-beta-geometric "
+                  "baseline predicted who stayed about equally well (Brier score difference "
+                  "{d}, {ci} {lo} to {hi})", d=f"{diff:.4f}", ci=ci_label(), lo=f"{lo:.4f}",
+                  hi=f"{hi:.4f}")
+    return head + tail
+
+
 def _note(text: str) -> str:
     prefix = NOT_ESTIMABLE + ": "
     if text.startswith(prefix):
@@ -203,4 +230,10 @@ def key_findings(cv: CustomerValue) -> str:
         lines.append(contact_sentence(e["tier"].tolist(), e["break_even_success"].tolist(),
                                       a.success_rate, a.contact_cost, a.offer_cost))
         lines.append(replacement_sentence(cv.economics.value["replacement"]))
+    if cv.holdout.ok:
+        sm = cv.holdout.value["summary"]
+        bd = sm["brier_difference"]
+        lines.append(holdout_sentence(bd["estimate"], bd["ci_low"], bd["ci_high"],
+                                      sm["projection"]["profit_error_share"],
+                                      sm["sBG"]["profit_error_share"]))
     return "\n".join(f"- {line}" for line in lines)

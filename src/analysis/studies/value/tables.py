@@ -103,4 +103,5 @@ def holdout_summary(cv: CustomerValue) -> pd.DataFrame:
     s = cv.holdout.value["summary"]
     return pd.DataFrame([{"model": m, "Brier score": v["brier"],
                           "retention error (points)": v["retention_error_points"],
-                          "profit error": v["profit_error_share"]} for m, v in s.items()])
+                          "profit error": v["profit_error_share"]} for m, v in s.items()
+                         if m != "brier_difference"])
