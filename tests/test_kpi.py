@@ -48,3 +48,21 @@ def test_every_report_opens_with_its_strip(path):
     assert re.search(r"display\(kpi_strip\(", source)
     assert source.index("kpi_strip(") < source.index("## Key findings")
     assert kpi_strip("overview", OVERVIEW).data.count('class="kpi"') == 4
+
+
+def test_value_strip_states_the_lifetime_values_assumptions():
+    from analysis.report.kpi import kpi_items
+
+    head = {"scope": "bank", "customers": 4571,
+            "assumptions": {"horizon": 60, "discount_rate": 0.08},
+            "clv_mean": {"estimate": 8118.0, "ci_low": 7639.0, "ci_high": 8597.0},
+            "value_at_risk_12m": {"bank": {"estimate": 391115.0, "ci_low": 341366.0,
+                                           "ci_high": 440865.0}},
+            "departures_12m": {"estimate": 450.2, "ci_low": 398.0, "ci_high": 501.0}}
+    items = kpi_items("value", head)
+    assert items[1]["label"] == "Mean lifetime value (yuan, next 60 months, discounted at 8% a year)"
+    assert items[1]["value"] == "8,118" and items[1]["ci"] == "95% CI 7,639–8,597"
+    assert items[2]["value"] == "391,115" and items[3]["value"] == "450"
+    branch = kpi_items("value", {**head, "scope": "East", "value_at_risk_12m": {
+        "branch": head["value_at_risk_12m"]["bank"]}})
+    assert branch[2]["value"] == "391,115"

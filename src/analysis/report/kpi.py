@@ -22,6 +22,10 @@ def _pct(head, *path):
     return None if v is None else 100 * v
 
 
+def _whole(x) -> str:
+    return "\u2013" if x is None else f"{x:.0f}"
+
+
 def _rate(x) -> str:
     return "\u2013" if x is None else f"{100 * x:g}%"
 
@@ -72,7 +76,7 @@ def kpi_items(kind: str, head: dict) -> list[dict]:
             _item("Customers on book", value_at(head, "customers"), ",.0f"),
             # the lifetime value's assumptions next to it: unit, horizon, discount rate
             _item(tr("Mean lifetime value (yuan, next {months} months, discounted at {rate} a "
-                     "year)", months=value_at(head, "assumptions", "horizon") or "\u2013",
+                     "year)", months=_whole(value_at(head, "assumptions", "horizon")),
                      rate=_rate(value_at(head, "assumptions", "discount_rate"))),
                   value_at(head, *c, "estimate"), ",.0f",
                   value_at(head, *c, "ci_low"), value_at(head, *c, "ci_high")),
