@@ -165,7 +165,7 @@ else:
 # - Economics: break-even success rate = contact cost / (lifetime value - offer cost); cost per customer kept = contact cost / success rate + offer cost; acquisition cost = `acquisition_ratio` x (contact + offer cost).
 # - Tier migration: pairs of consecutive months of the same customer in the last 12 months; departure is a state; Wilson intervals. The direct count follows every tier 2-3 customer on book 12 months before the as-of month.
 # - Baseline: shifted-beta-geometric model (Fader & Hardie 2007), maximum likelihood with delayed entry (customers seen from their tenure at the start of the data).
-# - Limitation: balances are projected beyond the months the data hold. Where products build balances over years, the balance model can carry that growth on for too long and overstate the lifetime value of customers with many products (on a synthetic book with this feedback: tier 4-5 values too high by 8-35%, months on book still right); read such values as an upper estimate, or shorten the horizon.
+# - Balances are projected as a random walk with each customer's own drift: the monthly change of the balance depends on the change of products and of their history, an outflow and the customer's characteristics, not on the level of products held, so a growth that products build and that levels off is not carried on beyond the months the data hold.
 
 # %% [markdown]
 # ## Glossary

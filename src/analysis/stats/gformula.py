@@ -9,7 +9,9 @@ averages the survival curves:
 - the **exposure** ``a`` (count, e.g. products): monthly change down/same/up
   (:class:`analysis.stats.msm.ChangeModel`, the denominator model of the MSM);
 - a **large outflow** that month (logistic), when the data has outflows;
-- the **balance** ``log_aum`` (linear, normal errors with their own SD in outflow months) and
+- the **balance** ``log_aum``: its monthly change (linear in the change of products and of their
+  history, an outflow, the baseline covariates and time; normal errors with their own SD in
+  outflow months: a random walk with a drift of its own for each customer) and
   the **tier** read off the balance at the thresholds seen in the data, when the data has them;
 - the **hazard** of leaving that month (pooled logistic) given the exposure this month, its
   **history** (an exponentially weighted average of the counts held so far, half-life
@@ -187,7 +189,12 @@ class _Fitter:
         self.names = {
             "up": change, "down": change,
             "outflow": ["a", *baseline, *state, "t12"],
-            "aum": ["log_aum_prev", "a", "a_gain", "a_hist_gain", "out", *baseline, "t12"],
+            # the balance as a random walk whose drift depends on the customer, an outflow and
+            # the change of products and of their history: no term in the level of products
+            # or of the balance, so a projection beyond the data cannot compound a drift the
+            # observed months fitted to a product-driven lift that levels off (docs/
+            # customer_value.md)
+            "aum": ["a_gain", "a_hist_gain", "out", *baseline, "t12"],
             "hazard": ["a", "a_hist", *baseline, *state, *recent, *basis, "t12"],
         }
         self.has_outflow, self.has_aum = has_outflow, has_aum
@@ -226,7 +233,7 @@ class _Fitter:
         sds = (0.0, 0.0)
         if self.has_aum:
             # month 0's balance is the entry value (before any intervention): not modelled
-            y = pm["log_aum"].to_numpy(dtype=float)[lt]
+            y = self._aum_change()[lt]
             Xa = X["aum"][lt]
             b, sd = fit_linear(Xa, y)
             r = y - Xa @ b
@@ -236,6 +243,10 @@ class _Fitter:
             cov["aum"] = cluster_robust_covariance(Xa, r, np.linalg.inv(Xa.T @ Xa), cl[lt])
         return _Models(beta, cov, ch.no_up, ch.no_down, sds)
 
+
+    def _aum_change(self) -> np.ndarray:
+        """The month's change of log balance (the balance model's response)."""
+        return (self.pm["log_aum"] - self.pm["log_aum_prev"]).to_numpy(dtype=float)
 
     def refit(self, full: _Models, w: np.ndarray) -> _Models:
         """The models refitted with case weights ``w`` (a bootstrap sample of customers):
@@ -254,8 +265,7 @@ class _Fitter:
                                         init=full.beta["outflow"], ridge=RIDGE,
                                         max_iter=BOOT_STEPS)
         if full.beta.get("aum") is not None:
-            beta["aum"], _ = fit_linear(X["aum"][lt], pm["log_aum"].to_numpy(dtype=float)[lt],
-                                        w[lt])
+            beta["aum"], _ = fit_linear(X["aum"][lt], self._aum_change()[lt], w[lt])
         return _Models(beta, full.cov, full.no_up, full.no_down, full.aum_sd)
 
 
@@ -355,7 +365,8 @@ def _paths(models: _Models, fitter: _Fitter, base: dict, rule: Callable, months:
         st["log_aum"] = st["log_aum_prev"]  # this month's balance (at entry: the observed)
         if "aum" in lin and t >= first:
             sd0, sd1 = models.aum_sd
-            st["log_aum"] = lp("aum", st) + np.where(st["out"] > 0, sd1, sd0) * z_aum[t]
+            st["log_aum"] = (st["log_aum_prev"] + lp("aum", st)
+                             + np.where(st["out"] > 0, sd1, sd0) * z_aum[t])
         yield t, st, h
         if "aum" in lin and t >= first:
             st["log_aum_prev"] = st["log_aum"]
