@@ -226,3 +226,9 @@ def test_a_snapshot_extract_gets_sbg_lifetime_values_and_says_what_it_cannot_do(
     h = headline(cv)["value"]
     assert h["snapshot"] and h["clv"] == [] and h["clv_mean"]["truth"] is None
     assert h["clv_mean"]["ci_low"] <= h["clv_mean"]["estimate"] <= h["clv_mean"]["ci_high"]
+
+
+def test_headline_keys_tiers_as_whole_numbers(bank):
+    h = headline(bank)["value"]
+    assert set(h["clv_by_tier"]) == set(h["value_at_risk_12m"]["by_tier"]) == set(
+        h["break_even"]) == {"1", "2", "3", "4", "5"}

@@ -15,6 +15,13 @@ from analysis.studies.value.estimate import CustomerValue, top_share_at_risk
 __all__ = ["headline", "truth_by"]
 
 
+def _key(v) -> str:
+    """A group's JSON key: ``"3"`` for tier 3 (``iterrows`` turns integers into floats)."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def _ci(row) -> dict:
     return {k: float(row[k]) for k in ("estimate", "ci_low", "ci_high")}
 
@@ -88,7 +95,7 @@ def headline(cv: CustomerValue) -> dict:
         if key in g:
             t = _with_truth(g[key], truth_by(cv, (key,)) if key != "product_group" else None,
                             [key])
-            out[f"clv_by_{key}"] = {str(r[key]): {**_ci(r), "customers": int(r["customers"]),
+            out[f"clv_by_{key}"] = {_key(r[key]): {**_ci(r), "customers": int(r["customers"]),
                                                   "truth": None if pd.isna(r["truth"])
                                                   else float(r["truth"])}
                                     for _, r in t.iterrows()}
@@ -99,9 +106,9 @@ def headline(cv: CustomerValue) -> dict:
     var = {"bank" if cv.scope == "bank" else "branch": _ci(g["var_all"].iloc[0]),
            "top20_share": top_share_at_risk(cv)}
     if "var_tier" in g:
-        var["by_tier"] = {str(r["tier"]): _ci(r) for _, r in g["var_tier"].iterrows()}
+        var["by_tier"] = {_key(r["tier"]): _ci(r) for _, r in g["var_tier"].iterrows()}
     if "var_branch" in g:
-        var["by_branch"] = {str(r["branch"]): _ci(r) for _, r in g["var_branch"].iterrows()}
+        var["by_branch"] = {_key(r["branch"]): _ci(r) for _, r in g["var_branch"].iterrows()}
     out["value_at_risk_12m"] = var
     dep_truth = truth_by(cv, (), "departs12")
     out["departures_12m"] = {**_ci(g["departs_all"].iloc[0]),
@@ -118,7 +125,7 @@ def headline(cv: CustomerValue) -> dict:
     if cv.economics.ok:
         e = cv.economics.value
         out["break_even"] = {
-            str(r["tier"]): {"value_kept": float(r["value_kept"]),
+            _key(r["tier"]): {"value_kept": float(r["value_kept"]),
                              "max_spend": float(r["max_spend"]),
                              "break_even_success_rate": (None if pd.isna(r["break_even_success"])
                                                          else float(r["break_even_success"]))}
