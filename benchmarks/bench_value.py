@@ -19,6 +19,7 @@ import argparse
 import json
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--months", type=int, default=36)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/analysis_scale"))
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "analysis_scale",
+                    help="folder of the generated books (shared with bench_scale.py)")
     args = ap.parse_args(argv)
     folder, gen_s = book(args.work, args.customers, args.months)
     panel, customers = folder / "panel", folder / "customers"

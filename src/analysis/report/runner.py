@@ -45,7 +45,7 @@ from analysis.report import code_version
 from analysis.report.lock import RenderLock, check_out_dir, make_out_dir
 from analysis.report.paths import Scrubber, display_name, link_data
 from analysis.report.publish import FILE_KINDS, MANIFEST_NAME, STAGING_DIR, Publisher, recover, stage
-from analysis.report.kernels import KERNEL_NAME, KernelPool, kernel_manager_class
+from analysis.report.kernels import KernelPool, kernel_manager_class
 from analysis.report.kernels import execute as _execute_notebook
 from analysis.report.schedule import Job, Schedule, ScheduleError, expand, load_schedule, navigation
 
