@@ -339,10 +339,12 @@ def _paths(models: _Models, fitter: _Fitter, base: dict, rule: Callable, months:
     else:
         st = {"log_aum_prev": start.get("log_aum"), "tier_prev": start.get("tier")}
         hist = np.asarray(start["out_hist"], dtype=float).copy()
-        st["recent"] = hist.max(axis=0)
     for t in range(months):
         st["t12"] = t / 12.0 if start is None else start["t12"]
         st.update(tenure_basis(ten0 + t) if basis is None else basis[t])
+        # an outflow in the previous three months (t-3..t-1), as the models were fitted: the
+        # product change of this month reads it too
+        st["recent"] = hist.max(axis=0)
         if t >= first:
             st["a_prev"], st["a_prev_sq"] = nat, nat * nat
             up = np.where(np.isin(nat, no_up), 0.0,
@@ -356,7 +358,6 @@ def _paths(models: _Models, fitter: _Fitter, base: dict, rule: Callable, months:
         new_hist = hist_a + speed * (a - hist_a)
         st["a_hist_gain"] = 0.0 if t < first else new_hist - hist_a
         st["a_hist"] = hist_a = new_hist
-        st["recent"] = hist.max(axis=0)
         st["out"] = ((u_out[t] < _sigmoid(lp("outflow", st))).astype(float)
                      if "outflow" in lin else np.zeros(n))
         h = _sigmoid(lp("hazard", st))
