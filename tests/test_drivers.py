@@ -186,7 +186,7 @@ def test_notebook_parameters_cell_is_the_documented_interface():
     params = {k: v for k, v in ns.items() if not k.startswith("__")}
     assert params == {"data": "synthetic", "branch": None, "as_of": None, "attrition": "closure",
                       "k": 3, "horizons": [12, 24, 36], "test_size": 0.3, "seed": 1,
-                      "show_ids": False, "min_events": 10, "lang": "en"}
+                      "show_ids": False, "min_events": 10, "frailty": None, "lang": "en"}
     checked = [c for c in nb.cells if c.cell_type == "code" and c.outputs]
     assert all(c.source.startswith("# NBVAL_CHECK_OUTPUT") for c in checked)
     assert all("remove-cell" in c.metadata.get("tags", []) for c in checked)

@@ -327,6 +327,9 @@ class Drivers:
     truth_static: Attempt
     truth_tv: Attempt
     seconds: dict = field(default_factory=dict)
+    #: the outflow warning for a given customer under gamma frailties (:mod:`.frailty`)
+    frailty: Attempt = field(default_factory=lambda: Attempt(note=tr("not run")))
+    truth_frailty: Attempt = field(default_factory=lambda: Attempt(note=tr("not run")))
 
 
 def _final_design(study: Study, spline_alpha: float) -> tuple[Design, pd.DataFrame, Design]:
@@ -337,7 +340,8 @@ def _final_design(study: Study, spline_alpha: float) -> tuple[Design, pd.DataFra
 
 
 def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float = 0.3,
-                      seed: int = 1, transform: str = "km", alpha: float = 0.05) -> Drivers:
+                      seed: int = 1, transform: str = "km", alpha: float = 0.05,
+                      frailty: bool = True) -> Drivers:
     """Compute every table of the drivers report.
 
     Parameters
@@ -353,8 +357,14 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
         Time transform of the proportional-hazards test (R's default ``"km"``).
     alpha : float
         Significance level (Bonferroni-adjusted over covariates for the linearity and PH checks).
+    frailty : bool
+        Refit the time-varying model with gamma frailties (the outflow warning for a given
+        customer, :func:`~analysis.studies.drivers.frailty.outflow_given_customer`).
     """
     import time
+
+    from analysis.studies.drivers.frailty import outflow_given_customer
+    from analysis.studies.drivers.truth import frailty_truth
 
     clock = {}
     t0 = time.perf_counter()
@@ -387,6 +397,10 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
     tv = attempt(time_varying_model, study, designs.value[2])  # linear terms, as the generator
     clock["time-varying"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    ofr = (attempt(outflow_given_customer, tv.value) if tv.ok else Attempt(note=tv.note)) \
+        if frailty else Attempt(note=tr("shown in the bank-wide report"))
+    clock["frailty"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     reasons = attempt(departure_reasons, study, designs.value[2],
                       effects=effects.value if effects.ok else None,
                       tv=tv.value if tv.ok else None, horizons=horizons)
@@ -396,7 +410,10 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
                     if effects.ok else Attempt(note=effects.note))
     truth_tv = (attempt(truth_comparison, tv.value.effects, truth, tv.value.terms, "time-varying")
                 if tv.ok else Attempt(note=tv.note))
+    truth_fr = (attempt(frailty_truth, ofr.value, truth) if ofr.ok
+                else Attempt(note=ofr.note))
     return Drivers(study=study, horizons=horizons, transform=transform, design=design,
                    linearity=linearity, model=model, effects=effects, ph=ph, remedy=remedy,
                    aft=aft, held_out=held, time_varying=tv, reasons=reasons,
-                   truth_static=truth_static, truth_tv=truth_tv, seconds=clock)
+                   truth_static=truth_static, truth_tv=truth_tv, seconds=clock, frailty=ofr,
+                   truth_frailty=truth_fr)

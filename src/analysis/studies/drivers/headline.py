@@ -62,6 +62,14 @@ def headline(dr: Drivers) -> dict:
                       "time_ratios": _effect_dict(a.time_ratios, "tr")}
     if dr.time_varying.ok:
         out["time_varying"] = _effect_dict(dr.time_varying.value.effects)
+    if dr.frailty.ok:
+        fr = dr.frailty.value
+        out["outflow_given_customer"] = {
+            "frailty_variance_estimate": fr.theta,
+            "frailty_variance_se": fr.theta_se,
+            "rows": [{"kind": r["kind"], "frailty_variance": r["variance"], "hr": r["hr"],
+                      "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+                     for _, r in fr.table.iterrows()]}
     if dr.reasons.ok:
         r = dr.reasons.value
         out["reasons"] = {row["reason"]: {"departures": int(row["departures"]),
@@ -84,6 +92,10 @@ def headline(dr: Drivers) -> dict:
                 t[name] = {r["key"]: {"true_hr": r["true_hr"], "comparable": r["comparable"],
                                       "covered": r["covered"]}
                            for _, r in att.value.iterrows()}
+        if dr.truth_frailty.ok:
+            r = dr.truth_frailty.value.iloc[0]
+            t["outflow_given_customer"] = {"frailty_variance": r["variance"], "hr": r["hr"],
+                                           "true_hr": r["true_hr"], "covered": r["covered"]}
         t["log_hr"] = truth.get("log_hr")
         if truth.get("reasons"):
             t["reasons_cause_specific_hr"] = truth["reasons"].get("cause_specific_hr")

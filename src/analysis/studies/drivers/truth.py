@@ -12,6 +12,7 @@ from analysis.studies.drivers.design import Term
 
 __all__ = [
     "truth_comparison",
+    "frailty_truth",
 ]
 
 
@@ -21,8 +22,13 @@ def _truth_map(truth: dict, design_terms: Sequence[Term], model: str) -> dict:
     out = {}
     names = {t.name: t for t in design_terms}
     np_on = bool(truth.get("non_proportional", {}).get("segment_loan_time_interaction"))
+    fb = truth.get("feedback") if truth.get("scenario") == "feedback" else None
+    feedback = bool(fb)
+    frail = bool(fb and fb.get("frailty_variance", 0) > 0)
     if "engagement" in names and names["engagement"].kind == "numeric":
         out["engagement"] = (np.exp(lh["engagement"]),
+                             tr("no: in this scenario the effect of engagement is not a "
+                                "straight line") if feedback else
                              tr("yes") if model == "time-varying" else
                              tr("no: at entry it also carries engagement's effect through "
                                 "products adopted and outflows after entry"))
@@ -42,8 +48,17 @@ def _truth_map(truth: dict, design_terms: Sequence[Term], model: str) -> dict:
         out["n_products_entry"] = (np.exp(lh["n_products"]),
                                    tr("no: products change after entry (count at entry only)"))
     if model == "time-varying":
-        out["n_products"] = (np.exp(lh["n_products"]), tr("yes"))
+        if feedback:
+            out["n_products"] = (np.exp(lh["n_products"]),
+                                 tr("no: in this scenario products also act through the "
+                                    "balances they build, which the model does not hold "
+                                    "fixed"))
+        else:
+            out["n_products"] = (np.exp(lh["n_products"]), tr("yes"))
         out["outflow_3m"] = (np.exp(lh["outflow_3m"]),
+                             tr("no: the generator's ratio is for a given customer, and "
+                                "customers differ in ways the data do not record (see the "
+                                "outflow warning for a given customer)") if frail else
                              tr("yes (outflows before the window are not seen: slight "
                                 "attenuation)"))
     bhr = truth.get("branch_hr") or {}
@@ -79,3 +94,22 @@ def truth_comparison(effects: pd.DataFrame, truth: dict | None, terms: Sequence[
                          ci_high=r["ci_high"], true_hr=true,
                          covered=bool(r["ci_low"] <= true <= r["ci_high"]), comparable=comp))
     return pd.DataFrame(rows)
+
+
+def frailty_truth(ofr, truth: dict | None) -> pd.DataFrame:
+    """The outflow ratio for a given customer at the generator's frailty variance, against the
+    generator's ratio (synthetic books with a frailty only)."""
+    if not truth or truth.get("generator") != "analysis.data.synthetic":
+        raise InsufficientDataError(tr("these data have no known truth (not synthetic)"))
+    fb = truth.get("feedback") if truth.get("scenario") == "feedback" else None
+    v = float((fb or {}).get("frailty_variance", 0.0))
+    t = ofr.table
+    row = t[np.isclose(t["variance"], v)].tail(1) if v > 0 else t.head(1)
+    if row.empty:
+        raise InsufficientDataError(tr("the generator's frailty variance ({v}) is not among "
+                                       "the assumed ones", v=f"{v:g}"))
+    r = row.iloc[0]
+    true = float(np.exp(truth["log_hr"]["outflow_3m"]))
+    return pd.DataFrame([dict(variance=v, hr=r["hr"], ci_low=r["ci_low"],
+                              ci_high=r["ci_high"], true_hr=true,
+                              covered=bool(r["ci_low"] <= true <= r["ci_high"]))])
