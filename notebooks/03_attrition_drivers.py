@@ -184,6 +184,9 @@ else:
 
 # %%
 if dr.frailty.ok:
+    if dr.frailty.value.sampled:
+        note(tr('The frailty models are fitted on a seeded sample of {n} customers.',
+                n=f'{dr.frailty.value.n_customers:,}'))
     show(dr.frailty.value.table.drop(columns='kind'), digits=3,
          rename={'assumption': 'frailty', 'variance': 'frailty variance',
                  'hr': 'HR of a recent large outflow', 'ci_low': '95% CI low',

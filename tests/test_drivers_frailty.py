@@ -8,6 +8,7 @@ customer) and that the truth table compares like with like.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.data import generate_portfolio
@@ -87,3 +88,17 @@ def test_default_book_compares_the_cox_row_and_the_report_carries_it():
     off = attrition_drivers(study, horizons=[12, 24], frailty=False)
     assert not off.frailty.ok and "bank-wide" in off.frailty.note
     assert "outflow_given_customer" not in headline(off)["drivers"]
+
+
+def test_a_large_book_is_fitted_on_a_seeded_sample(feedback_tv):
+    _, tv = feedback_tv
+    a = outflow_given_customer(tv, variances=(0.5,), max_customers=1500, seed=7)
+    b = outflow_given_customer(tv, variances=(0.5,), max_customers=1500, seed=7)
+    full = outflow_given_customer(tv, variances=(0.5,))
+    assert a.sampled and a.n_customers == 1500 and not full.sampled
+    assert a.fits["estimated"].n_customers == 1500
+    pd.testing.assert_frame_equal(a.table, b.table)
+    # the first row stays the full model's; the sample's rows are wider
+    assert a.table.iloc[0]["hr"] == full.table.iloc[0]["hr"]
+    width = lambda t: np.log(t["ci_high"] / t["ci_low"]).to_numpy()  # noqa: E731
+    assert (width(a.table)[1:] > width(full.table)[1:]).all()

@@ -30,6 +30,9 @@ __all__ = ["FRAILTY_VARIANCES", "OutflowFrailty", "monthly_rows", "outflow_given
 #: of the unrecorded propensity leaves 3.8x as fast as one at the 10th at 0.25, 7.3x at 0.5,
 #: 22x at 1).
 FRAILTY_VARIANCES: tuple[float, ...] = (0.25, 0.5, 1.0)
+#: Above this many customers the frailty models are fitted on a seeded sample of them (one row
+#: per customer-month: a 1M-customer book would need ~30M rows).
+FRAILTY_MAX_CUSTOMERS: int = 50_000
 
 
 @dataclass
@@ -43,6 +46,8 @@ class OutflowFrailty:
     theta: float
     theta_se: float
     fits: dict
+    n_customers: int = 0
+    sampled: bool = False
 
 
 def monthly_rows(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -70,8 +75,9 @@ def monthly_rows(data: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def outflow_given_customer(tv, variances: Sequence[float] = FRAILTY_VARIANCES
-                           ) -> OutflowFrailty:
+def outflow_given_customer(tv, variances: Sequence[float] = FRAILTY_VARIANCES, *,
+                           max_customers: int = FRAILTY_MAX_CUSTOMERS,
+                           seed: int = 1) -> OutflowFrailty:
     """The recent-outflow hazard ratio for a given customer, under gamma frailties.
 
     Parameters
@@ -80,6 +86,9 @@ def outflow_given_customer(tv, variances: Sequence[float] = FRAILTY_VARIANCES
         The drivers report's time-varying model (:func:`~analysis.studies.drivers.estimate.time_varying_model`).
     variances : list of float
         Frailty variances assumed in the sensitivity rows.
+    max_customers, seed : int
+        Larger books are fitted on a sample of this many customers drawn with ``seed``
+        (``sampled`` says so; the first row stays the full model's).
 
     Returns
     -------
@@ -90,7 +99,13 @@ def outflow_given_customer(tv, variances: Sequence[float] = FRAILTY_VARIANCES
     """
     if "outflow_3m" not in tv.columns:
         raise InsufficientDataError(tr("no customer had a large outflow in these data"))
-    rows = monthly_rows(tv.data, tv.columns)
+    data = tv.data
+    ids = data["customer_id"].unique()
+    sampled = ids.size > max_customers
+    if sampled:
+        keep = np.random.default_rng(seed).choice(ids, max_customers, replace=False)
+        data = data[data["customer_id"].isin(keep)]
+    rows = monthly_rows(data, tv.columns)
     pre = {"outflow_3m": 0.0}
     est = fit_gamma_frailty(rows, tv.columns, pre_entry=pre)
     fits: dict[str, FrailtyFit] = {"estimated": est}
@@ -109,4 +124,5 @@ def outflow_given_customer(tv, variances: Sequence[float] = FRAILTY_VARIANCES
         fits[f"{v:g}"] = fit
         row("assumed", tr("assumed"), float(v), fit)
     return OutflowFrailty(table=pd.DataFrame(out), theta=est.theta, theta_se=est.theta_se,
-                          fits=fits)
+                          fits=fits, n_customers=int(min(ids.size, max_customers)),
+                          sampled=bool(sampled))
