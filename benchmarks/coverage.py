@@ -77,27 +77,31 @@ def report02(book) -> dict:
     return out
 
 
-def report03(book) -> dict:
+def report03(book, frailty_variance: float | None = 0.25) -> dict:
     """Report 03 (drivers): the time-varying model's recent-outflow HR, as the report fits it,
-    and the same HR for a given customer under a gamma frailty (estimated; assumed 0.25)."""
+    and the same HR for a given customer under a gamma frailty: its variance estimated (the
+    leaf also carries that ``theta``) and assumed at ``frailty_variance`` (0.25, the feedback
+    scenario's; the default book has none). ``None`` skips the frailty fits."""
     from analysis.studies.drivers.design import build_design
     from analysis.studies.drivers.estimate import time_varying_model
-    from analysis.studies.population import prepare_study
-
     from analysis.studies.drivers.frailty import outflow_given_customer
+    from analysis.studies.population import prepare_study
 
     study = prepare_study(portfolio=book)
     tv = time_varying_model(study, build_design(study))
     out = {"tv_cox_outflow_3m": _leaf(tv.model.term("outflow_3m"))}
     if "n_products" in tv.columns:
         out["tv_cox_n_products"] = _leaf(tv.model.term("n_products"))
-    # the outflow warning for a given customer: frailty variance estimated, and assumed 0.25
-    # (the feedback scenario's; the default book has none)
-    fr = outflow_given_customer(tv, variances=(0.25,)).table
-    for kind, name in (("estimated", "frailty_estimated"), ("assumed", "frailty_0.25")):
-        r = fr[fr["kind"] == kind].iloc[0]
+    if frailty_variance is None:
+        return out
+    fr = outflow_given_customer(tv, variances=(frailty_variance,))
+    t = fr.table
+    for kind, name in (("estimated", "frailty_estimated"),
+                       ("assumed", f"frailty_{frailty_variance:g}")):
+        r = t[t["kind"] == kind].iloc[0]
         out[f"{name}_outflow_3m"] = {"estimate": r["hr"], "ci_low": r["ci_low"],
                                      "ci_high": r["ci_high"]}
+    out["frailty_estimated_outflow_3m"]["theta"] = fr.theta
     return out
 
 

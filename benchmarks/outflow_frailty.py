@@ -36,8 +36,6 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from coverage import report03  # noqa: E402
 
-from analysis.studies.population import prepare_study  # noqa: E402
-
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,12 +54,13 @@ def main(argv=None) -> int:
         truth = book.truth["hr"]["outflow_3m"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            leaves = {"Cox (report 03)": report03(book)["tv_cox_outflow_3m"]}
-            if args.gamma:
-                theta, est, fixed = gamma_frailty(book, args.frailty)
-                thetas.append(theta)
-                leaves["gamma frailty, variance estimated"] = est
-                leaves["gamma frailty, variance fixed at the generator's"] = fixed
+            r03 = report03(book, args.frailty if args.gamma else None)
+        leaves = {"Cox (report 03)": r03["tv_cox_outflow_3m"]}
+        if args.gamma:
+            thetas.append(r03["frailty_estimated_outflow_3m"]["theta"])
+            leaves["gamma frailty, variance estimated"] = r03["frailty_estimated_outflow_3m"]
+            leaves["gamma frailty, variance fixed at the generator's"] = (
+                r03[f"frailty_{args.frailty:g}_outflow_3m"])
         for name, leaf in leaves.items():
             e, c = res.setdefault(name, ([], []))
             e.append(np.log(leaf["estimate"]) - np.log(truth))
@@ -77,21 +76,6 @@ def main(argv=None) -> int:
         print(f"estimated frailty variance: median {np.median(t):.3f}, zero in "
               f"{np.mean(t < 1e-6):.0%} of books (generator: {args.frailty:g})")
     return 0
-
-
-def gamma_frailty(book, variance: float):
-    """Report 03's outflow row for a given customer: the variance estimated, and ``variance``."""
-    from analysis.studies.drivers.design import build_design
-    from analysis.studies.drivers.estimate import time_varying_model
-    from analysis.studies.drivers.frailty import outflow_given_customer
-
-    study = prepare_study(portfolio=book)
-    res = outflow_given_customer(time_varying_model(study, build_design(study)),
-                                 variances=(variance,))
-    t = res.table
-    leaf = [{"estimate": r["hr"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
-            for r in (t[t["kind"] == k].iloc[0] for k in ("estimated", "assumed"))]
-    return res.theta, leaf[0], leaf[1]
 
 
 if __name__ == "__main__":

@@ -397,8 +397,10 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
     tv = attempt(time_varying_model, study, designs.value[2])  # linear terms, as the generator
     clock["time-varying"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ofr = (attempt(outflow_given_customer, tv.value) if tv.ok else Attempt(note=tv.note)) \
-        if frailty else Attempt(note=tr("shown in the bank-wide report"))
+    if not frailty:
+        ofr = Attempt(note=tr("shown in the bank-wide report"))
+    else:
+        ofr = attempt(outflow_given_customer, tv.value) if tv.ok else Attempt(note=tv.note)
     clock["frailty"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     reasons = attempt(departure_reasons, study, designs.value[2],

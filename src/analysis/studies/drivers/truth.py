@@ -16,15 +16,21 @@ __all__ = [
 ]
 
 
+def _frailty_variance(truth: dict) -> float:
+    """The generator's frailty variance (0 outside the feedback scenario)."""
+    if truth.get("scenario") != "feedback":
+        return 0.0
+    return float((truth.get("feedback") or {}).get("frailty_variance", 0.0))
+
+
 def _truth_map(truth: dict, design_terms: Sequence[Term], model: str) -> dict:
     """key -> (true HR, comparable words) for the effects the generator defines."""
     lh = truth.get("log_hr", {})
     out = {}
     names = {t.name: t for t in design_terms}
     np_on = bool(truth.get("non_proportional", {}).get("segment_loan_time_interaction"))
-    fb = truth.get("feedback") if truth.get("scenario") == "feedback" else None
-    feedback = bool(fb)
-    frail = bool(fb and fb.get("frailty_variance", 0) > 0)
+    feedback = truth.get("scenario") == "feedback"
+    frail = _frailty_variance(truth) > 0
     if "engagement" in names and names["engagement"].kind == "numeric":
         out["engagement"] = (np.exp(lh["engagement"]),
                              tr("no: in this scenario the effect of engagement is not a "
@@ -101,10 +107,10 @@ def frailty_truth(ofr, truth: dict | None) -> pd.DataFrame:
     generator's ratio (synthetic books with a frailty only)."""
     if not truth or truth.get("generator") != "analysis.data.synthetic":
         raise InsufficientDataError(tr("these data have no known truth (not synthetic)"))
-    fb = truth.get("feedback") if truth.get("scenario") == "feedback" else None
-    v = float((fb or {}).get("frailty_variance", 0.0))
+    v = _frailty_variance(truth)
     t = ofr.table
-    row = t[np.isclose(t["variance"], v)].tail(1) if v > 0 else t.head(1)
+    row = (t[(t["kind"] == "assumed") & np.isclose(t["variance"], v)] if v > 0
+           else t[t["kind"] == "none"])
     if row.empty:
         raise InsufficientDataError(tr("the generator's frailty variance ({v}) is not among "
                                        "the assumed ones", v=f"{v:g}"))
