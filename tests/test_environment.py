@@ -14,7 +14,8 @@ def _norm(req: str) -> str:
 
 def test_environment_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(map(_norm, project["dependencies"] + project["optional-dependencies"]["test"]))
+    wanted = set(map(_norm, project["dependencies"] + project["optional-dependencies"]["test"]
+                          + project["optional-dependencies"]["spark"]))
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     assert set(map(_norm, pip)) == wanted

@@ -46,7 +46,7 @@ def _iso_date(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from analysis import __version__
-    from analysis.config import DEFAULT_SCHEDULE, REPORTS_DIR
+    from analysis.config import DEFAULT_SCHEDULE, ENGINES, REPORTS_DIR
     from analysis.report.runner import DEFAULT_WAIT
 
     parser = argparse.ArgumentParser(
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", dest="languages", nargs="+", choices=("en", "zh"), metavar="LANG",
                    help="report languages, en and/or zh (default: the schedule's 'languages')")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--engine", choices=ENGINES, default=None,
+                   help="where the data layer's SQL runs: duckdb (default) or spark "
+                   "(needs the spark extra and Java 17; see the README's 'Large books')")
     p.add_argument(
         "--wait", type=_seconds, default=DEFAULT_WAIT, metavar="SECONDS",
         help=f"wait this long for another render of the same --out to finish (default: {DEFAULT_WAIT:g}); "
@@ -183,6 +186,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             progress=args.progress,
             wait=args.wait,
             languages=args.languages,
+            engine=args.engine,
         )
     except BusyError as exc:
         _err(str(exc))

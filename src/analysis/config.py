@@ -112,6 +112,11 @@ VALUE_FIT_CUSTOMERS: int = 50_000
 VALUE_BOOT_CUSTOMERS: int = 30_000
 # Environment variable holding the bank's secret for the watchlist's pseudonymous keys (HMAC).
 WATCHLIST_SECRET_ENV: str = "ANALYSIS_WATCHLIST_SECRET"
+# Where the data layer's SQL runs (analysis.frames.engines): DuckDB on one machine, or Apache
+# Spark; the environment variable names a process's engine (`analysis render --engine` sets it
+# for the report kernels).
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+ENGINE_ENV: str = "ANALYSIS_ENGINE"
 
 
 def project_root() -> Path:

@@ -1,4 +1,4 @@
-"""Panel -> survival data, in DuckDB SQL so the same code scales to millions of customers.
+"""Panel -> survival data, in SQL so the same code scales to millions of customers.
 
 Time is tenure in months. A panel row at tenure ``t`` stands for the month ``(t, t+1]``: a customer
 whose relationship ends in that month has an event at ``t + 1``. A customer first seen at tenure
@@ -15,19 +15,19 @@ Attrition definitions (the ``attrition`` parameter):
     confirmed: the customer is censored just before it. Customers below the tier at entry are not
     in the high-value book; they are listed as exclusions, never dropped silently.
 
-Inputs are pandas DataFrames or paths to Parquet files (or folders of Parquet parts).
+Inputs are pandas DataFrames or paths to Parquet files (or folders of Parquet parts). The SQL runs
+on DuckDB (default) or Apache Spark: every function takes ``engine`` (see
+:mod:`analysis.frames.engines`).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+import contextlib
 
-import duckdb
 import pandas as pd
 
 from analysis.config import HIGH_VALUE_TIER
+from analysis.frames.engines import connect
 
 __all__ = [
     "ATTRITION_DEFINITIONS",
@@ -44,30 +44,16 @@ ATTRITION_DEFINITIONS = ("closure", "value")
 TIME_VARYING = ("n_products", "tier", "segment", "outflow_3m")
 
 
-def _source_sql(obj, con: duckdb.DuckDBPyConnection, name: str) -> str:
-    """Register a DataFrame or point at Parquet; return a SQL relation name/expression."""
-    if isinstance(obj, pd.DataFrame):
-        con.register(name, obj)
-        return name
-    path = Path(obj)
-    if path.is_dir():
-        return f"read_parquet('{(path / '*.parquet').as_posix()}')"
-    return f"read_parquet('{path.as_posix()}')"
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    try:  # never write progress bars into notebooks (inside Jupyter DuckDB refuses this setting)
-        con.execute("SET enable_progress_bar = false")
-    except duckdb.Error:
-        pass
-    # Bounded memory at any size: DuckDB spills to disk beyond this (ANALYSIS_DUCKDB_MEMORY).
-    con.execute(f"SET memory_limit = '{os.environ.get('ANALYSIS_DUCKDB_MEMORY', '3GB')}'")
-    con.execute("SET preserve_insertion_order = false")  # results are ORDER BY-ed explicitly
-    # Spill files go to the system's temporary folder, never into the user's working folder.
-    spill = Path(tempfile.gettempdir()) / "analysis-duckdb"
-    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
-    return con
+@contextlib.contextmanager
+def _engine(engine):
+    """The engine of one call: ``engine`` when it is an engine object (left open), else a new
+    one (closed afterwards)."""
+    eng = connect(engine)
+    try:
+        yield eng
+    finally:
+        if eng is not engine:
+            eng.close()
 
 
 def _ns_dates(df: pd.DataFrame) -> pd.DataFrame:
@@ -76,6 +62,11 @@ def _ns_dates(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_datetime64_any_dtype(df[col]):
             df[col] = df[col].astype("datetime64[ns]")
     return df
+
+
+# The panel columns the transforms read.
+_PANEL_COLUMNS = ("customer_id", "month", "tenure_months", "aum", "deposit_balance", "loan_balance",
+                  "n_products", "tier", "segment", "profit", "outflow", "closed")
 
 
 def _check_params(attrition: str, k: int, lag: int = 0) -> None:
@@ -109,16 +100,15 @@ def _attrition_sql(
         + [f"{c} AS lag_{c}" for c in ("tier", "segment", "outflow_3m")])
     base = f"""
     p0 AS (
-        SELECT customer_id, month, tenure_months, aum, deposit_balance, loan_balance,
-               n_products, tier, segment, profit, outflow, closed
+        SELECT {", ".join(_PANEL_COLUMNS)}
         FROM {panel_sql} {where}
     ),
     p1a AS (
         SELECT *,
             ROW_NUMBER() OVER w AS rn,
             COUNT(*) OVER (PARTITION BY customer_id) AS nrows,
-            COALESCE(MAX(CAST(outflow AS INTEGER)) OVER
-                (w ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING), 0) AS outflow_3m
+            COALESCE(MAX(CAST(outflow AS INTEGER)) OVER (PARTITION BY customer_id ORDER BY month
+                ROWS BETWEEN 3 PRECEDING AND 1 PRECEDING), 0) AS outflow_3m
         FROM p0
         WINDOW w AS (PARTITION BY customer_id ORDER BY month)
     ),
@@ -171,24 +161,24 @@ def _attrition_sql(
     )"""
 
 
-def _exclusions(con, panel_sql: str, attrition: str, high_value_tier: int, as_of) -> pd.DataFrame:
+def _exclusions(eng, panel_sql: str, attrition: str, high_value_tier: int, as_of) -> pd.DataFrame:
     if attrition != "value":
         return pd.DataFrame({"customer_id": pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
     where = f"AND month <= TIMESTAMP '{pd.Timestamp(as_of):%Y-%m-%d}'" if as_of is not None else ""
-    df = con.execute(
+    df = eng.df(
         f"""
         SELECT customer_id FROM (
             SELECT customer_id, arg_min(tier, month) AS tier0 FROM {panel_sql}
             WHERE TRUE {where} GROUP BY customer_id)
         WHERE tier0 < {high_value_tier} ORDER BY customer_id
         """
-    ).df()
+    )
     df["reason"] = f"below tier {high_value_tier} when first observed: not in the high-value book"
     return df
 
 
 def attrition_panel(panel, *, attrition: str = "closure", k: int = 3,
-                    high_value_tier: int = HIGH_VALUE_TIER, as_of=None
+                    high_value_tier: int = HIGH_VALUE_TIER, as_of=None, engine=None
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply an attrition definition to a panel.
 
@@ -201,18 +191,18 @@ def attrition_panel(panel, *, attrition: str = "closure", k: int = 3,
         ``customer_id``, ``reason`` for customers outside the population at risk.
     """
     _check_params(attrition, k)
-    con = _connect()
-    src = _source_sql(panel, con, "panel_in")
-    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0) + """
-    SELECT * EXCLUDE (rn, nrows, lag_n_products, lag_tier, lag_segment, lag_outflow_3m)
-    FROM ap ORDER BY customer_id, month"""
-    at_risk = con.execute(sql).df()
-    return at_risk, _exclusions(con, src, attrition, high_value_tier, as_of)
+    with _engine(engine) as eng:
+        src = eng.relation(panel, "panel_in")
+        sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0) + f"""
+        SELECT {", ".join(_PANEL_COLUMNS)}, outflow_3m, event
+        FROM ap ORDER BY customer_id, month"""
+        at_risk = eng.df(sql)
+        return at_risk, _exclusions(eng, src, attrition, high_value_tier, as_of)
 
 
-def _customer_columns(customers, con) -> tuple[str, str]:
-    src = _source_sql(customers, con, "customers_in")
-    cols = con.execute(f"SELECT * FROM {src} LIMIT 0").df().columns
+def _customer_columns(customers, eng) -> tuple[str, str]:
+    src = eng.relation(customers, "customers_in")
+    cols = eng.columns(src)
     wanted = [c for c in ("branch", "open_date", "age_at_open", "gender", "engagement") if c in cols]
     return src, ", ".join(f"c.{c}" for c in wanted)
 
@@ -225,6 +215,7 @@ def survival_frame(
     k: int = 3,
     high_value_tier: int = HIGH_VALUE_TIER,
     as_of=None,
+    engine=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per customer: entry, duration and event on the tenure scale, plus covariates.
 
@@ -240,6 +231,9 @@ def survival_frame(
         Tier that defines the high-value book for value attrition.
     as_of : date-like, optional
         Observation ends at this month (later months are ignored: censoring).
+    engine : {"duckdb", "spark"} or engine object, optional
+        Where the SQL runs (:mod:`analysis.frames.engines`); default ``ANALYSIS_ENGINE`` or
+        DuckDB. Every function of this module takes it.
 
     Returns
     -------
@@ -260,55 +254,57 @@ def survival_frame(
     True
     """
     _check_params(attrition, k)
-    con = _connect()
-    src = _source_sql(panel, con, "panel_in")
-    csrc, ccols = _customer_columns(customers, con)
-    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0, windows=False) + f""",
-    per AS (
-        SELECT customer_id,
-            MIN(tenure_months) AS entry,
-            MAX(tenure_months) + 1 AS duration,
-            CAST(BOOL_OR(event) AS INTEGER) AS event,
-            arg_min(n_products, month) AS n_products_entry,
-            arg_max(n_products, month) AS n_products_last,
-            arg_min(tier, month) AS tier_entry,
-            arg_max(tier, month) AS tier_last,
-            arg_min(segment, month) AS segment,
-            arg_min(aum, month) AS aum_entry,
-            arg_max(aum, month) AS aum_last,
-            arg_min(deposit_balance, month) AS deposit_entry,
-            arg_min(loan_balance, month) AS loan_entry,
-            AVG(profit) AS profit_monthly,
-            BOOL_OR(outflow) AS outflow_any,
-            list_max(arg_max(CAST(outflow AS INTEGER), month, 3)) = 1 AS outflow_recent,
-            MIN(month) AS first_month,
-            MAX(month) AS last_month
-        FROM ap
-        GROUP BY customer_id
-    )
-    SELECT per.*, {ccols}
-    FROM per JOIN {csrc} c USING (customer_id)
-    ORDER BY customer_id"""
-    frame = con.execute(sql).df()
-    frame = _ns_dates(frame)
-    frame["entry"] = frame["entry"].astype(float)
-    frame["duration"] = frame["duration"].astype(float)
-    if "age_at_open" in frame:
-        frame["age_entry"] = frame["age_at_open"] + frame["entry"] / 12.0
-    if "reason" in con.execute(f"SELECT * FROM {src} LIMIT 0").df().columns:
-        # The departure reason of the event month (null when censored or none was recorded).
-        reasons = _ns_dates(con.execute(
-            f"SELECT customer_id, month AS last_month, CAST(reason AS VARCHAR) AS reason "
-            f"FROM {src} WHERE reason IS NOT NULL").df())
-        frame = frame.merge(reasons, on=["customer_id", "last_month"], how="left")
-        keep = frame["reason"].notna() & (frame["event"] == 1)
-        frame["reason"] = frame["reason"].astype(object).where(keep, None)
-    return frame, _exclusions(con, src, attrition, high_value_tier, as_of)
+    with _engine(engine) as eng:
+        src = eng.relation(panel, "panel_in")
+        csrc, ccols = _customer_columns(customers, eng)
+        sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0, windows=False) + f""",
+        per AS (
+            SELECT customer_id,
+                MIN(tenure_months) AS entry,
+                MAX(tenure_months) + 1 AS duration,
+                CAST(BOOL_OR(event) AS INTEGER) AS event,
+                arg_min(n_products, month) AS n_products_entry,
+                arg_max(n_products, month) AS n_products_last,
+                arg_min(tier, month) AS tier_entry,
+                arg_max(tier, month) AS tier_last,
+                arg_min(segment, month) AS segment,
+                arg_min(aum, month) AS aum_entry,
+                arg_max(aum, month) AS aum_last,
+                arg_min(deposit_balance, month) AS deposit_entry,
+                arg_min(loan_balance, month) AS loan_entry,
+                AVG(profit) AS profit_monthly,
+                BOOL_OR(outflow) AS outflow_any,
+                -- months are consecutive (validated): the last outflow within the last 3 rows
+                COALESCE(MAX(CASE WHEN outflow THEN tenure_months END)
+                         >= MAX(tenure_months) - 2, FALSE) AS outflow_recent,
+                MIN(month) AS first_month,
+                MAX(month) AS last_month
+            FROM ap
+            GROUP BY customer_id
+        )
+        SELECT per.*, {ccols}
+        FROM per JOIN {csrc} c USING (customer_id)
+        ORDER BY customer_id"""
+        frame = eng.df(sql)
+        frame = _ns_dates(frame)
+        frame["entry"] = frame["entry"].astype(float)
+        frame["duration"] = frame["duration"].astype(float)
+        if "age_at_open" in frame:
+            frame["age_entry"] = frame["age_at_open"] + frame["entry"] / 12.0
+        if "reason" in eng.columns(src):
+            # The departure reason of the event month (null when censored or none was recorded).
+            reasons = _ns_dates(eng.df(
+                f"SELECT customer_id, month AS last_month, CAST(reason AS VARCHAR) AS reason "
+                f"FROM {src} WHERE reason IS NOT NULL"))
+            frame = frame.merge(reasons, on=["customer_id", "last_month"], how="left")
+            keep = frame["reason"].notna() & (frame["event"] == 1)
+            frame["reason"] = frame["reason"].astype(object).where(keep, None)
+        return frame, _exclusions(eng, src, attrition, high_value_tier, as_of)
 
 
 def counting_process(panel, customers, *, attrition: str = "closure", k: int = 3,
                      high_value_tier: int = HIGH_VALUE_TIER, as_of=None, lag: int = 0,
-                     collapse: bool = True) -> pd.DataFrame:
+                     collapse: bool = True, engine=None) -> pd.DataFrame:
     """Counting-process (start, stop] intervals with time-varying covariates.
 
     Parameters
@@ -331,45 +327,44 @@ def counting_process(panel, customers, *, attrition: str = "closure", k: int = 3
         interval of a left-truncated customer starts at their entry tenure, not at 0.
     """
     _check_params(attrition, k, lag)
-    con = _connect()
-    src = _source_sql(panel, con, "panel_in")
-    csrc, ccols = _customer_columns(customers, con)
-    tv = ", ".join(f"lag_{c} AS {c}" for c in TIME_VARYING)
-    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, lag) + f""",
-    iv AS (
-        SELECT customer_id, month, tenure_months AS start, tenure_months + 1 AS stop,
-               CAST(event AS INTEGER) AS event, {tv}
-        FROM ap
-        WHERE lag_n_products IS NOT NULL
-    )"""
-    if collapse:
-        key = ", ".join(TIME_VARYING)
-        sql += f""",
-    chg AS (
-        SELECT *, CASE WHEN ROW({key}) IS NOT DISTINCT FROM
-                        LAG(ROW({key})) OVER w THEN 0 ELSE 1 END AS changed
-        FROM iv WINDOW w AS (PARTITION BY customer_id ORDER BY start)
-    ),
-    isl AS (
-        SELECT *, SUM(changed) OVER (PARTITION BY customer_id ORDER BY start) AS island FROM chg
-    ),
-    out AS (
-        SELECT customer_id, MIN(start) AS start, MAX(stop) AS stop, MAX(event) AS event,
-               {", ".join(f"ANY_VALUE({c}) AS {c}" for c in TIME_VARYING)}
-        FROM isl GROUP BY customer_id, island
-    )"""
-    else:
-        sql += f""",
-    out AS (SELECT customer_id, start, stop, event, {", ".join(TIME_VARYING)} FROM iv)"""
-    sql += f"""
-    SELECT out.*, {ccols}
-    FROM out JOIN {csrc} c USING (customer_id)
-    ORDER BY customer_id, start"""
-    df = _ns_dates(con.execute(sql).df())
-    df["start"] = df["start"].astype(float)
-    df["stop"] = df["stop"].astype(float)
-    df["outflow_3m"] = df["outflow_3m"].astype(int)
-    return df
+    with _engine(engine) as eng:
+        src = eng.relation(panel, "panel_in")
+        csrc, ccols = _customer_columns(customers, eng)
+        tv = ", ".join(f"lag_{c} AS {c}" for c in TIME_VARYING)
+        sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, lag) + f""",
+        iv AS (
+            SELECT customer_id, month, tenure_months AS start, tenure_months + 1 AS stop,
+                   CAST(event AS INTEGER) AS event, {tv}
+            FROM ap
+            WHERE lag_n_products IS NOT NULL
+        )"""
+        if collapse:
+            same = " AND ".join(f"{c} IS NOT DISTINCT FROM LAG({c}) OVER w" for c in TIME_VARYING)
+            sql += f""",
+        chg AS (
+            SELECT *, CASE WHEN {same} THEN 0 ELSE 1 END AS changed
+            FROM iv WINDOW w AS (PARTITION BY customer_id ORDER BY start)
+        ),
+        isl AS (
+            SELECT *, SUM(changed) OVER (PARTITION BY customer_id ORDER BY start) AS island FROM chg
+        ),
+        out AS (
+            SELECT customer_id, MIN(start) AS start, MAX(stop) AS stop, MAX(event) AS event,
+                   {", ".join(f"ANY_VALUE({c}) AS {c}" for c in TIME_VARYING)}
+            FROM isl GROUP BY customer_id, island
+        )"""
+        else:
+            sql += f""",
+        out AS (SELECT customer_id, start, stop, event, {", ".join(TIME_VARYING)} FROM iv)"""
+        sql += f"""
+        SELECT out.*, {ccols}
+        FROM out JOIN {csrc} c USING (customer_id)
+        ORDER BY customer_id, start"""
+        df = _ns_dates(eng.df(sql))
+        df["start"] = df["start"].astype(float)
+        df["stop"] = df["stop"].astype(float)
+        df["outflow_3m"] = df["outflow_3m"].astype(int)
+        return df
 
 
 #: Covariates of :func:`exposure_cells`: those of report 02's time-varying model.
@@ -381,7 +376,8 @@ _BINNED = ("age10", "entry_years", "log_aum", "engagement")
 
 def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
                    high_value_tier: int = HIGH_VALUE_TIER, as_of=None, lag: int = 0,
-                   bins: int = 10, strata: tuple[str, ...] = ("branch",)) -> pd.DataFrame:
+                   bins: int = 10, strata: tuple[str, ...] = ("branch",),
+                   engine=None) -> pd.DataFrame:
     """Customer-months at risk and departures per month of tenure and covariate cell (SQL).
 
     The counts that :func:`analysis.stats.cox.cells.fit_cox_cells` needs: the rows of
@@ -401,58 +397,61 @@ def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
     _check_params(attrition, k, lag)
     if int(bins) < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
-    con = _connect()
-    src = _source_sql(panel, con, "panel_in")
-    csrc = _source_sql(customers, con, "customers_in")
-    ccols = set(con.execute(f"SELECT * FROM {csrc} LIMIT 0").df().columns)
-    per_cust = {"entry_years": "e.entry / 12.0", "log_aum": "ln(1 + greatest(e.aum_entry, 0))"}
-    if "age_at_open" in ccols:
-        per_cust["age10"] = "(c.age_at_open - 45) / 10.0"
-    if "engagement" in ccols and con.execute(
-            f"SELECT COUNT(*) FROM {csrc} WHERE engagement IS NULL").fetchone()[0] == 0:
-        per_cust["engagement"] = "c.engagement"
-    strata = [s for s in strata if s in ccols]
-    binned = [c for c in _BINNED if c in per_cust]
-    tiles = ",\n".join(f"NTILE({int(bins)}) OVER (ORDER BY {c}) AS q_{c}" for c in binned)
-    means = ",\n".join(f"AVG({c}) OVER (PARTITION BY q_{c}) AS {c}" for c in binned)
-    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, lag) + f""",
-    ent AS (
-        SELECT customer_id, MIN(tenure_months) AS entry, arg_min(aum, month) AS aum_entry
-        FROM ap GROUP BY customer_id
-    ),
-    cust AS (
-        SELECT e.customer_id, {", ".join(f"{v} AS {c}" for c, v in per_cust.items())}
-               {"".join(f", c.{s}" for s in strata)}
-        FROM ent e JOIN {csrc} c USING (customer_id)
-    ),
-    tiled AS (SELECT customer_id{"".join(f", {s}" for s in strata)}, {", ".join(binned)},
-                     {tiles} FROM cust),
-    cb AS (SELECT customer_id{"".join(f", {s}" for s in strata)}, {means} FROM tiled),
-    rows AS (
-        SELECT ap.tenure_months + 1 AS stop, CAST(ap.event AS INTEGER) AS event,
-               CAST(ap.lag_n_products AS DOUBLE) AS n_products,
-               CAST(ap.lag_tier AS DOUBLE) AS tier,
-               CAST(ap.lag_segment = 'loan' AS DOUBLE) AS loan,
-               CAST(ap.lag_outflow_3m AS DOUBLE) AS outflow_3m,
-               {", ".join(f"cb.{c}" for c in binned)}{"".join(f", cb.{s}" for s in strata)}
-        FROM ap JOIN cb USING (customer_id)
-        WHERE ap.lag_n_products IS NOT NULL
-    )
-    SELECT stop, n_products, tier, loan, outflow_3m, {", ".join(binned)}
-           {"".join(f", {s}" for s in strata)},
-           COUNT(*) AS at_risk, SUM(event) AS events
-    FROM rows
-    GROUP BY ALL
-    ORDER BY ALL"""
-    out = con.execute(sql).df()
-    out["stop"] = out["stop"].astype(float)
-    out["events"] = out["events"].astype(float)
-    return out
+    with _engine(engine) as eng:
+        src = eng.relation(panel, "panel_in")
+        csrc = eng.relation(customers, "customers_in")
+        ccols = set(eng.columns(csrc))
+        # DOUBLE arithmetic spelled out: Spark reads a literal 12.0 as a DECIMAL
+        per_cust = {"entry_years": "CAST(e.entry AS DOUBLE) / 12",
+                    "log_aum": "ln(1 + greatest(e.aum_entry, 0))"}
+        if "age_at_open" in ccols:
+            per_cust["age10"] = "CAST(c.age_at_open - 45 AS DOUBLE) / 10"
+        if "engagement" in ccols and eng.df(
+                f"SELECT COUNT(*) FROM {csrc} WHERE engagement IS NULL").iat[0, 0] == 0:
+            per_cust["engagement"] = "c.engagement"
+        strata = [s for s in strata if s in ccols]
+        binned = [c for c in _BINNED if c in per_cust]
+        # ties broken by customer: the same bins on every run and engine
+        tiles = ",\n".join(f"NTILE({int(bins)}) OVER (ORDER BY {c}, customer_id) AS q_{c}"
+                           for c in binned)
+        means = ",\n".join(f"AVG({c}) OVER (PARTITION BY q_{c}) AS {c}" for c in binned)
+        keys = ", ".join(["stop", "n_products", "tier", "loan", "outflow_3m", *binned, *strata])
+        sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, lag) + f""",
+        ent AS (
+            SELECT customer_id, MIN(tenure_months) AS entry, arg_min(aum, month) AS aum_entry
+            FROM ap GROUP BY customer_id
+        ),
+        cust AS (
+            SELECT e.customer_id, {", ".join(f"{v} AS {c}" for c, v in per_cust.items())}
+                   {"".join(f", c.{s}" for s in strata)}
+            FROM ent e JOIN {csrc} c USING (customer_id)
+        ),
+        tiled AS (SELECT customer_id{"".join(f", {s}" for s in strata)}, {", ".join(binned)},
+                         {tiles} FROM cust),
+        cb AS (SELECT customer_id{"".join(f", {s}" for s in strata)}, {means} FROM tiled),
+        rows AS (
+            SELECT ap.tenure_months + 1 AS stop, CAST(ap.event AS INTEGER) AS event,
+                   CAST(ap.lag_n_products AS DOUBLE) AS n_products,
+                   CAST(ap.lag_tier AS DOUBLE) AS tier,
+                   CAST(ap.lag_segment = 'loan' AS DOUBLE) AS loan,
+                   CAST(ap.lag_outflow_3m AS DOUBLE) AS outflow_3m,
+                   {", ".join(f"cb.{c}" for c in binned)}{"".join(f", cb.{s}" for s in strata)}
+            FROM ap JOIN cb USING (customer_id)
+            WHERE ap.lag_n_products IS NOT NULL
+        )
+        SELECT {keys}, COUNT(*) AS at_risk, SUM(event) AS events
+        FROM rows
+        GROUP BY {keys}
+        ORDER BY {keys}"""
+        out = eng.df(sql)
+        out["stop"] = out["stop"].astype(float)
+        out["events"] = out["events"].astype(float)
+        return out
 
 
 def asof_state(panel, *, as_of, attrition: str = "closure", k: int = 3,
                high_value_tier: int = HIGH_VALUE_TIER, speed: float,
-               customers=None) -> pd.DataFrame:
+               customers=None, engine=None) -> pd.DataFrame:
     """Each customer's state at ``as_of`` (on book that month and not leaving in it), in SQL.
 
     The start of a projection (:mod:`analysis.stats.projection`) for a book of any size: one
@@ -468,63 +467,62 @@ def asof_state(panel, *, as_of, attrition: str = "closure", k: int = 3,
     ``engagement`` and ``age_at_open`` where present.
     """
     _check_params(attrition, k)
-    con = _connect()
-    src = _source_sql(panel, con, "panel_in")
-    s = float(speed)
-    day = f"TIMESTAMP '{pd.Timestamp(as_of):%Y-%m-%d}'"
-    sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0) + f""",
-    t AS (
-        SELECT *, rn - 1 AS time, MAX(rn) OVER (PARTITION BY customer_id) - 1 AS last_time,
-               YEAR(month) * 12 + MONTH(month) AS mi
-        FROM ap
-    ),
-    last AS (
-        SELECT * FROM t WHERE time = last_time AND month = {day} AND NOT event
-    ),
-    agg AS (
-        SELECT customer_id,
-            SUM(n_products * CASE WHEN time = 0 THEN POWER(1 - {s}, last_time)
-                                  ELSE {s} * POWER(1 - {s}, last_time - time) END) AS a_hist,
-            MAX(CASE WHEN time = last_time - 2 THEN CAST(outflow AS INTEGER) ELSE 0 END) AS out_2,
-            MAX(CASE WHEN time = last_time - 1 THEN CAST(outflow AS INTEGER) ELSE 0 END) AS out_1,
-            MAX(CASE WHEN time = 0 THEN tenure_months END) AS tenure_entry,
-            MAX(CASE WHEN time = 0 THEN aum END) AS aum_entry,
-            MAX(CASE WHEN time = 0 THEN tier END) AS tier_entry,
-            MAX(CASE WHEN time = 0 THEN segment END) AS segment_entry
-        FROM t WHERE customer_id IN (SELECT customer_id FROM last) GROUP BY customer_id
-    ),
-    loan AS (
-        SELECT customer_id, COALESCE(REGR_SLOPE(loan_balance, YEAR(month) * 12 + MONTH(month)), 0) AS loan_slope
-        FROM p0 WHERE month > {day} - INTERVAL 12 MONTH
-          AND customer_id IN (SELECT customer_id FROM last)
-        GROUP BY customer_id
-    )
-    SELECT l.customer_id, l.time, CAST(l.tenure_months AS DOUBLE) AS tenure,
-           CAST(l.n_products AS DOUBLE) AS a, g.a_hist,
-           CAST(g.out_2 AS DOUBLE) AS out_2, CAST(g.out_1 AS DOUBLE) AS out_1,
-           CAST(CAST(l.outflow AS INTEGER) AS DOUBLE) AS out_0,
-           LN(1 + GREATEST(l.aum, 0)) AS log_aum, CAST(l.tier AS DOUBLE) AS tier,
-           l.profit AS profit0, l.aum AS aum0, l.loan_balance AS loan0,
-           COALESCE(n.loan_slope, 0) AS loan_slope, l.segment,
-           CAST(g.tenure_entry AS DOUBLE) AS tenure_entry, g.aum_entry,
-           CAST(g.tier_entry AS DOUBLE) AS tier_entry, g.segment_entry
-    FROM last l JOIN agg g USING (customer_id) LEFT JOIN loan n USING (customer_id)
-    ORDER BY l.customer_id"""
-    out = con.execute(sql).df()
-    # one month in the window: no slope (REGR_SLOPE gives NaN there, not NULL)
-    out["loan_slope"] = out["loan_slope"].astype(float).fillna(0.0)
-    if customers is not None:
-        csrc = _source_sql(customers, con, "customers_in")
-        cols = con.execute(f"SELECT * FROM {csrc} LIMIT 0").df().columns
-        keep = [c for c in ("branch", "engagement", "age_at_open") if c in cols]
-        if keep:
-            extra = con.execute(f"SELECT customer_id, {', '.join(keep)} FROM {csrc}").df()
-            out = out.merge(extra, on="customer_id", how="left")
-    con.close()
-    return out
+    with _engine(engine) as eng:
+        src = eng.relation(panel, "panel_in")
+        s = float(speed)
+        day = f"TIMESTAMP '{pd.Timestamp(as_of):%Y-%m-%d}'"
+        sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0) + f""",
+        t AS (
+            SELECT *, rn - 1 AS time, MAX(rn) OVER (PARTITION BY customer_id) - 1 AS last_time,
+                   YEAR(month) * 12 + MONTH(month) AS mi
+            FROM ap
+        ),
+        last AS (
+            SELECT * FROM t WHERE time = last_time AND month = {day} AND NOT event
+        ),
+        agg AS (
+            SELECT customer_id,
+                SUM(n_products * CASE WHEN time = 0 THEN POWER(1 - {s}, last_time)
+                                      ELSE {s} * POWER(1 - {s}, last_time - time) END) AS a_hist,
+                MAX(CASE WHEN time = last_time - 2 THEN CAST(outflow AS INTEGER) ELSE 0 END) AS out_2,
+                MAX(CASE WHEN time = last_time - 1 THEN CAST(outflow AS INTEGER) ELSE 0 END) AS out_1,
+                MAX(CASE WHEN time = 0 THEN tenure_months END) AS tenure_entry,
+                MAX(CASE WHEN time = 0 THEN aum END) AS aum_entry,
+                MAX(CASE WHEN time = 0 THEN tier END) AS tier_entry,
+                MAX(CASE WHEN time = 0 THEN segment END) AS segment_entry
+            FROM t WHERE customer_id IN (SELECT customer_id FROM last) GROUP BY customer_id
+        ),
+        loan AS (
+            SELECT customer_id, COALESCE(REGR_SLOPE(loan_balance, YEAR(month) * 12 + MONTH(month)), 0) AS loan_slope
+            FROM p0 WHERE month > {day} - INTERVAL 12 MONTH
+              AND customer_id IN (SELECT customer_id FROM last)
+            GROUP BY customer_id
+        )
+        SELECT l.customer_id, l.time, CAST(l.tenure_months AS DOUBLE) AS tenure,
+               CAST(l.n_products AS DOUBLE) AS a, g.a_hist,
+               CAST(g.out_2 AS DOUBLE) AS out_2, CAST(g.out_1 AS DOUBLE) AS out_1,
+               CAST(CAST(l.outflow AS INTEGER) AS DOUBLE) AS out_0,
+               LN(1 + GREATEST(l.aum, 0)) AS log_aum, CAST(l.tier AS DOUBLE) AS tier,
+               l.profit AS profit0, l.aum AS aum0, l.loan_balance AS loan0,
+               COALESCE(n.loan_slope, 0) AS loan_slope, l.segment,
+               CAST(g.tenure_entry AS DOUBLE) AS tenure_entry, g.aum_entry,
+               CAST(g.tier_entry AS DOUBLE) AS tier_entry, g.segment_entry
+        FROM last l JOIN agg g USING (customer_id) LEFT JOIN loan n USING (customer_id)
+        ORDER BY l.customer_id"""
+        out = eng.df(sql)
+        # one month in the window: no slope (REGR_SLOPE gives NaN there, not NULL)
+        out["loan_slope"] = out["loan_slope"].astype(float).fillna(0.0)
+        if customers is not None:
+            csrc = eng.relation(customers, "customers_in")
+            cols = eng.columns(csrc)
+            keep = [c for c in ("branch", "engagement", "age_at_open") if c in cols]
+            if keep:
+                extra = eng.df(f"SELECT customer_id, {', '.join(keep)} FROM {csrc}")
+                out = out.merge(extra, on="customer_id", how="left")
+        return out
 
 
-def read_sql(sql: str, source, **frames) -> pd.DataFrame:
+def read_sql(sql: str, source, engine=None, **frames) -> pd.DataFrame:
     """Run ``sql`` with ``{src}`` standing for ``source`` (a DataFrame or Parquet file/folder)
     and the DataFrames ``frames`` registered under their names; the result as a DataFrame.
 
@@ -532,10 +530,7 @@ def read_sql(sql: str, source, **frames) -> pd.DataFrame:
     ...          pd.DataFrame({"x": [1, 2, 3]}), k=pd.DataFrame({"x": [2, 3]}))["n"].tolist()
     [2]
     """
-    con = _connect()
-    try:
+    with _engine(engine) as eng:
         for name, df in frames.items():
-            con.register(name, df)
-        return _ns_dates(con.execute(sql.format(src=_source_sql(source, con, "src_in"))).df())
-    finally:
-        con.close()
+            eng.relation(df, name)
+        return _ns_dates(eng.df(sql.format(src=eng.relation(source, "src_in"))))

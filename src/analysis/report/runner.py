@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from analysis.config import DEFAULT_SCHEDULE, REPORTS_DIR
+from analysis.config import DEFAULT_SCHEDULE, ENGINE_ENV, ENGINES, REPORTS_DIR
 from analysis.report import code_version
 from analysis.report.lock import RenderLock, check_out_dir, make_out_dir
 from analysis.report.paths import Scrubber, display_name, link_data
@@ -200,6 +200,21 @@ def _data_info(data: str) -> tuple[Any, str, list[str], Any]:
 
 
 @contextlib.contextmanager
+def _environment(name: str, value: str | None):
+    """Set one environment variable for the kernels started inside (``None``: leave it)."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+@contextlib.contextmanager
 def _validated_for_kernels(portfolio, folder: Path):
     """Let the kernels read the tables this process has already checked (see
     :data:`analysis.data.loaders.VALIDATED_ENV`): written to the run's staging folder, which
@@ -212,15 +227,8 @@ def _validated_for_kernels(portfolio, folder: Path):
         yield
         return
     write_validated(portfolio, folder)
-    before = os.environ.get(VALIDATED_ENV)
-    os.environ[VALIDATED_ENV] = str(folder)
-    try:
+    with _environment(VALIDATED_ENV, str(folder)):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(VALIDATED_ENV, None)
-        else:
-            os.environ[VALIDATED_ENV] = before
 
 
 def _tail(lines: Sequence[str], n: int = TRACEBACK_LINES, max_chars: int = 4000) -> str:
@@ -454,6 +462,7 @@ def render(
     index: bool = True,
     wait: float = DEFAULT_WAIT,
     languages: Sequence[str] | None = None,
+    engine: str | None = None,
 ) -> RenderResult:
     """Render every report of a schedule for one as-of date.
 
@@ -486,6 +495,9 @@ def render(
         Seconds to wait for another render of ``out_dir`` to finish.
     languages : list of str, optional
         Report languages (``en``, ``zh``); default the schedule's ``languages``.
+    engine : {"duckdb", "spark"}, optional
+        Where the kernels run the data layer's SQL (:mod:`analysis.frames.engines`); default
+        the environment's ``ANALYSIS_ENGINE``, else DuckDB.
 
     Raises
     ------
@@ -502,6 +514,8 @@ def render(
     t0 = time.perf_counter()
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     _share_cores(jobs)
     check_out_dir(out_dir)  # before the data is loaded: a bad --out fails at once
     data = _normalise_data(data)
@@ -535,6 +549,7 @@ def render(
         "data_fingerprint": fingerprint,
         "code_version": version,
         "schedule": display_name(str(schedule.source)),
+        "engine": engine or os.environ.get(ENGINE_ENV) or "duckdb",
     }
     lock = RenderLock(root, info={k: run[k] for k in ("pid", "started", "id")}, shown=str(out_dir))
     lock.acquire(wait=wait)
@@ -571,6 +586,7 @@ def render(
             return staged.record.update_from(entry)
 
         checked.enter_context(_validated_for_kernels(portfolio, staging / "validated"))
+        checked.enter_context(_environment(ENGINE_ENV, engine))
         kernels = KernelPool()  # started after the environment the kernels inherit is set
         checked.callback(kernels.close)
         del portfolio  # the kernels read the copy; this process needs the tables no more
