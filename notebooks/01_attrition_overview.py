@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -39,13 +39,16 @@ from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
+from analysis.data.large_book import model_sample_size, sample_note
 from analysis.studies.words import p_text
 from analysis import plots
 from analysis.i18n import set_language, tr
 
 set_language(lang)
 plots.set_style()
-study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
+# A large book: counts and curves use every customer, models a seeded sample (stated below).
+study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of,
+                      sample=model_sample_size())
 ov = attrition_overview(study, horizons=horizons)
 publish(headline(ov))
 
@@ -58,6 +61,8 @@ display(kpi_strip("overview", headline(ov)["overview"]))
 # %%
 if events_note(study, min_events):
     note(events_note(study, min_events))
+if study.sample is not None:
+    note(sample_note(study.sample))
 display(Markdown(key_findings(ov, min_events=min_events)))
 
 # %% [markdown]

@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,7 +41,7 @@ lang = "en"  # report language: "en" or "zh" (Chinese)
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from analysis.data import load_source
+from analysis.data.large_book import load_for_models, model_sample_size, sample_note
 from analysis.frames import ATTRITION_DEFINITIONS
 from analysis.studies.product_effect.estimate import estimate_product_effect
 from analysis.studies.product_effect.words import cell_words, note_words, shown
@@ -61,7 +61,8 @@ if int(n_boot) < 2 or int(mc_size) < 100:
 
 set_language(lang)
 plots.set_style()
-portfolio = load_source(data).for_branch(branch)
+# A large book: every estimate comes from a seeded sample of customers (stated below).
+portfolio = load_for_models(data, branch, sample=model_sample_size())
 # Panels give survival frames and monthly intervals; snapshots (mapping files) one row each.
 pe = estimate_product_effect(portfolio, attrition=attrition, k=k, as_of=as_of,
                              horizons=horizons, lag=lag, landmarks=landmarks, branch=branch,
@@ -83,6 +84,8 @@ display(kpi_strip("product_effect", pe.headline))
 # ## Key findings
 
 # %%
+if portfolio.sample is not None:
+    note(sample_note(portfolio.sample, everything=True))
 display(Markdown(pe.findings_markdown()))
 
 # %% [markdown]

@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -44,12 +44,15 @@ from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
+from analysis.data.large_book import model_sample_size, sample_note
 from analysis import plots
 from analysis.i18n import set_language, tr, tr_value
 
 set_language(lang)
 plots.set_style()
-study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
+# A large book: the models are fitted on a seeded sample of customers (stated below).
+study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of,
+                      sample=model_sample_size())
 dr = attrition_drivers(study, horizons=horizons, test_size=test_size, seed=seed,
                       frailty=branch is None if frailty is None else bool(frailty))
 publish(headline(dr))
@@ -63,6 +66,8 @@ display(kpi_strip("drivers", headline(dr)["drivers"]))
 # %%
 if events_note(study, min_events):
     note(events_note(study, min_events))
+if study.sample is not None:
+    note(sample_note(study.sample))
 display(Markdown(key_findings(dr)))
 
 # %% [markdown]

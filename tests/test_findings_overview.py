@@ -22,8 +22,9 @@ NOTE = "Not estimable: no customer left"
 
 
 def _study(groupings=None):
+    frame = pd.DataFrame({"customer_id": range(1234)})
     return SimpleNamespace(
-        frame=pd.DataFrame({"customer_id": range(1234)}), scope="the whole bank",
+        frame=frame, counted_frame=frame, scope="the whole bank",
         period_words="observed Jan 2020 to Dec 2023", attrition_words="account closure",
         groupings={"tier": "value tier"} if groupings is None else groupings,
         value_words="the value")

@@ -134,11 +134,16 @@ def _read_table(path: Path, encoding: str = "utf-8", key_hint: str = _KEY_HINT) 
 
 def _checked_customers(path: Path, encoding: str = "utf-8", key_hint: str = _KEY_HINT, allow=()):
     df, parts = _read_table(path, encoding, key_hint)
-    df = validate(df, CUSTOMERS_SCHEMA, str(path), parts)
+    return _check_customers_frame(df, str(path), parts, allow), parts
+
+
+def _check_customers_frame(df: pd.DataFrame, source: str, parts: Parts | None = None, allow=()):
+    """The customers table checked (schema, no personal data in ``branch``); raises on problems."""
+    df = validate(df, CUSTOMERS_SCHEMA, source, parts)
     # The branch column's levels are printed in every report: not one per customer.
     if found := personal_problems(df, {"branch": "branch"}, list(allow)):
-        raise DataValidationError(str(path), found)
-    return df, parts
+        raise DataValidationError(source, found)
+    return df
 
 
 def _checked_panel(path: Path, encoding: str = "utf-8", key_hint: str = _KEY_HINT):
@@ -148,15 +153,20 @@ def _checked_panel(path: Path, encoding: str = "utf-8", key_hint: str = _KEY_HIN
     rows whose key columns can be read even when other values break the schema.
     """
     df, parts = _read_table(path, encoding, key_hint)
+    return _check_panel_frame(df, str(path), parts), parts
+
+
+def _check_panel_frame(df: pd.DataFrame, source: str, parts: Parts | None = None) -> pd.DataFrame:
+    """The panel checked (schema and consistency, every problem in one error), in file order."""
     problems = []
     try:
-        checked = validate(df, PANEL_SCHEMA, str(path), parts)
+        checked = validate(df, PANEL_SCHEMA, source, parts)
     except DataValidationError as exc:
         problems, checked = exc.problems, None
     problems += panel_problems(checked if checked is not None else _readable_keys(df), parts)
     if problems:
-        raise DataValidationError(str(path), problems)
-    return checked, parts
+        raise DataValidationError(source, problems)
+    return checked
 
 
 def _readable_keys(df: pd.DataFrame) -> pd.DataFrame:
@@ -321,26 +331,62 @@ def _fingerprint_files(paths: list[Path]) -> str:
 
 def _load_tables(cust_path: Path, panel_path: Path, source: str, encoding="utf-8", key_hint=_KEY_HINT, allow=()):
     """Both tables validated and cross-checked, every problem of both files in one error."""
-    errors, customers, panel = [], None, None
-    try:
-        customers, _ = _checked_customers(cust_path, encoding, key_hint, allow)
-    except DataValidationError as exc:
-        errors.append(exc)
-    try:
-        panel, parts = _checked_panel(panel_path, encoding, key_hint)
-    except DataValidationError as exc:
-        errors.append(exc)
-    if not errors:  # cross-file checks need both tables readable
-        panel = _sorted(panel)
+    errors, read = [], {}
+    for name, path in (("customers", cust_path), ("panel", panel_path)):
         try:
-            exclusions = _cross_check(customers, panel, str(panel_path), parts)
+            read[name] = _read_table(path, encoding, key_hint)
+        except DataValidationError as exc:
+            errors.append(exc)
+    if errors:  # a table that cannot be read: say so, and check what could be read
+        for name, path in (("customers", cust_path), ("panel", panel_path)):
+            if name in read:
+                try:
+                    check_frames(**{name: read[name][0]}, sources={name: str(path)},
+                                 parts={name: read[name][1]}, source=source, allow=allow)
+                except DataValidationError as exc:
+                    errors.append(exc)
+        raise errors[0] if len(errors) == 1 else DataValidationError.combine(source, errors)
+    return check_frames(read["customers"][0], read["panel"][0], source=source, allow=allow,
+                        sources={"customers": str(cust_path), "panel": str(panel_path)},
+                        parts={"customers": read["customers"][1], "panel": read["panel"][1]})
+
+
+def check_frames(customers: pd.DataFrame | None = None, panel: pd.DataFrame | None = None, *,
+                 source: str, sources: dict, parts: dict | None = None, allow=()):
+    """Check a customers table and a panel as read (schemas, consistency, cross-checks).
+
+    Returns ``(customers, panel, exclusions)``: the checked tables (the panel sorted by
+    customer and month) and the customers with no panel months. Raises one
+    :class:`DataValidationError` naming every problem of both tables; ``sources`` names each
+    table's file, ``parts`` says where its rows came from (for row numbers).
+    """
+    parts = parts or {}
+    errors, checked = [], {}
+    for name, df, check in (("customers", customers, _check_customers_frame),
+                            ("panel", panel, _check_panel_frame)):
+        if df is None:
+            continue
+        try:
+            args = (allow,) if name == "customers" else ()
+            checked[name] = check(df, sources[name], parts.get(name), *args)
+        except DataValidationError as exc:
+            errors.append(exc)
+    exclusions = None
+    if not errors and len(checked) == 2:  # cross-file checks need both tables readable
+        panel_sorted = _sorted(checked["panel"])
+        checked["panel"] = panel_sorted
+        try:
+            exclusions = _cross_check(checked["customers"], panel_sorted, sources["panel"],
+                                      parts.get("panel"))
         except DataValidationError as exc:
             errors.append(exc)
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise DataValidationError.combine(source, errors)
-    return customers, panel.reset_index(drop=True), exclusions
+    panel_out = checked.get("panel")
+    return (checked.get("customers"),
+            None if panel_out is None else panel_out.reset_index(drop=True), exclusions)
 
 
 def load_source(data: str | Path = "synthetic") -> Portfolio:

@@ -45,6 +45,9 @@ class Portfolio:
     load_options : dict
         How the files were read (a mapping's encoding, allowed columns), so that a copy of the
         checked tables is used only for the same reading (:func:`analysis.data.write_validated`).
+    sample : ModelSample or None
+        Set when the tables hold a seeded sample of a large book's customers
+        (:mod:`analysis.data.large_book`): how many, of how many, and the seed.
     """
 
     customers: pd.DataFrame
@@ -59,6 +62,7 @@ class Portfolio:
     mapping: Any = None
     notes: list = field(default_factory=list)
     load_options: dict = field(default_factory=dict, repr=False)
+    sample: Any = None
 
     @property
     def kind(self) -> str:
@@ -120,4 +124,5 @@ class Portfolio:
             if len(self.exclusions)
             else self.exclusions,
             notes=self.notes,
+            sample=self.sample,
         )

@@ -190,9 +190,15 @@ def _data_info(data: str) -> tuple[Any, str, list[str], Any]:
     """Return ``(window_end, fingerprint, branches, portfolio)`` of a data source, loading
     (and checking) it once."""
     from analysis.data import ensure_default_data, load_source
+    from analysis.data.large_book import check_book, open_book
 
     if data == "synthetic":
         ensure_default_data()  # once, here: parallel kernels must not race to create it
+    book = open_book(data)
+    if book is not None and book.is_large():
+        # a large book is never loaded whole: checked in chunks, described by SQL
+        check_book(book)
+        return book.window()[1], book.fingerprint, book.branches(), book
     portfolio = load_source(data)
     branches = [str(b) for b in getattr(portfolio, "branches", [])]
     return (portfolio.window_end, str(getattr(portfolio, "fingerprint", "") or ""), branches,
@@ -219,9 +225,14 @@ def _validated_for_kernels(portfolio, folder: Path):
     """Let the kernels read the tables this process has already checked (see
     :data:`analysis.data.loaders.VALIDATED_ENV`): written to the run's staging folder, which
     is removed with the run; the variable is restored afterwards."""
+    from analysis.data.large_book import VALIDATED_BOOK_ENV, Book
     from analysis.data.loaders import VALIDATED_ENV, write_validated
     from analysis.data.portfolio import Portfolio
 
+    if isinstance(portfolio, Book):  # checked in chunks here: the kernels skip that check
+        with _environment(VALIDATED_BOOK_ENV, portfolio.fingerprint):
+            yield
+        return
     if (not isinstance(portfolio, Portfolio) or portfolio.kind != "panel"
             or not portfolio.fingerprint):
         yield

@@ -14,6 +14,7 @@ import pandas as pd
 from analysis.i18n import format_month, language, tr, tr_value
 from analysis.config import HIGH_VALUE_TIER, MIN_EVENTS
 from analysis.data.loaders import load_source
+from analysis.data.messages import some, short
 from analysis.data.portfolio import Portfolio
 from analysis.frames import survival_frame
 
@@ -91,6 +92,22 @@ class Study:
     has_panel: bool = True
     value_column: str | None = None
     whole: Portfolio | None = field(default=None, repr=False)  # the data before the branch cut
+    # A large book (analysis.data.large_book): ``frame`` and ``portfolio`` hold the models' seeded
+    # sample, ``book_frame``/``book_exclusions`` every customer (built in SQL), ``sample`` the
+    # sample's size and seed; all None for a book loaded whole.
+    book_frame: pd.DataFrame | None = field(default=None, repr=False)
+    book_exclusions: pd.DataFrame | None = field(default=None, repr=False)
+    sample: Any = None
+    book: Any = field(default=None, repr=False)
+
+    @property
+    def counted_frame(self) -> pd.DataFrame:
+        """Every customer's row: for counts, rates and survival curves."""
+        return self.frame if self.book_frame is None else self.book_frame
+
+    @property
+    def counted_exclusions(self) -> pd.DataFrame:
+        return self.exclusions if self.book_exclusions is None else self.book_exclusions
 
     @property
     def as_of(self) -> pd.Timestamp | None:
@@ -141,6 +158,7 @@ def prepare_study(
     as_of: Any = None,
     high_value_tier: int = HIGH_VALUE_TIER,
     portfolio: Portfolio | None = None,
+    sample: int | None = None,
 ) -> Study:
     """Load a data source and build the one-row-per-customer survival frame of a report.
 
@@ -157,7 +175,19 @@ def prepare_study(
     portfolio : Portfolio, optional
         Already loaded data (skips loading). The study keeps it as ``whole`` (a branch's
         report compares the branch with it without reading the data again).
+    sample : int, optional
+        For a large Parquet book (more customers in scope than this): fit models on a seeded
+        sample of this many customers and count every customer in SQL
+        (:mod:`analysis.data.large_book`; ``study.sample`` says so). None: load the whole book.
     """
+    if portfolio is None and sample is not None:
+        from analysis.data.large_book import open_book
+
+        book = open_book(data)
+        if book is not None and book.is_large(sample):
+            return _large_study(book, data=data, branch=branch, sample=int(sample),
+                                attrition=attrition, k=k, as_of=as_of,
+                                high_value_tier=high_value_tier)
     if portfolio is None:
         portfolio = load_source(data)
     whole, portfolio = portfolio, portfolio.for_branch(branch)
@@ -180,14 +210,7 @@ def prepare_study(
         as_of=as_of_ts,
     )
     exclusions = pd.concat([portfolio.exclusions, excluded], ignore_index=True)
-    frame["tier_group"] = pd.Categorical(
-        "Tier " + frame["tier_entry"].astype(str), categories=[f"Tier {i}" for i in range(1, 6)]
-    ).remove_unused_categories()
-    frame["product_group"] = product_group(frame["n_products_entry"])
-    frame["product_group"] = frame["product_group"].cat.remove_unused_categories()
-    frame["log_aum_entry"] = np.log1p(frame["aum_entry"])
-    frame["log_loan_entry"] = np.log1p(frame["loan_entry"])
-    frame["profit_annual"] = 12 * frame["profit_monthly"]
+    frame = _report_columns(frame)
     groupings = {  # words in the report's language (set_language runs first)
         "tier_group": tr("value tier at entry"),
         "segment": tr("reliance segment"),
@@ -223,6 +246,45 @@ def prepare_study(
         value_column="profit_annual",
         whole=whole,
     )
+
+
+def _report_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The survival frame with the groupings and transformed covariates the reports use."""
+    frame["tier_group"] = pd.Categorical(
+        "Tier " + frame["tier_entry"].astype(str), categories=[f"Tier {i}" for i in range(1, 6)]
+    ).remove_unused_categories()
+    frame["product_group"] = product_group(frame["n_products_entry"])
+    frame["product_group"] = frame["product_group"].cat.remove_unused_categories()
+    frame["log_aum_entry"] = np.log1p(frame["aum_entry"])
+    frame["log_loan_entry"] = np.log1p(frame["loan_entry"])
+    frame["profit_annual"] = 12 * frame["profit_monthly"]
+    return frame
+
+
+def _large_study(book, *, data, branch, sample: int, attrition: str, k: int, as_of,
+                 high_value_tier: int) -> Study:
+    """A study of a large Parquet book (:mod:`analysis.data.large_book`): the models' population
+    is a seeded sample of customers, ``book_frame`` every customer's row built in SQL."""
+    from analysis.data.large_book import book_frame, check_book, load_sample
+
+    checked = check_book(book)  # the whole book, in chunks (or once per render)
+    if branch is not None and str(branch) not in book.branches():
+        raise ValueError(f"branch {short(branch)} is not in the data (source {book.source}); "
+                         f"known branches: {some(book.branches(), limit=20)}")
+    as_of_ts = book.window()[1] if as_of is None else pd.Timestamp(as_of)
+    drawn = load_sample(book, sample, branch=branch)
+    study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of_ts,
+                          high_value_tier=high_value_tier, portfolio=drawn)
+    study.whole, study.book, study.sample = None, book, drawn.sample
+    if drawn.sample is None:  # every customer of the scope was loaded: nothing is sampled
+        return study
+    frame, excluded = book_frame(book, branch=branch, attrition=attrition, k=k,
+                                 high_value_tier=high_value_tier, as_of=as_of_ts)
+    if branch is not None and len(checked):
+        checked = checked[checked["customer_id"].isin(book.customer_ids(branch))]
+    study.book_frame = _report_columns(frame)
+    study.book_exclusions = pd.concat([checked, excluded], ignore_index=True)
+    return study
 
 
 def _snapshot_study(portfolio: Portfolio, *, data, branch, attrition: str, k: int) -> Study:
@@ -276,7 +338,8 @@ def events_note(study: Study, minimum: int = MIN_EVENTS) -> str | None:
     >>> events_note(s, minimum=1) is None
     True
     """
-    n = int(study.frame["event"].sum()) if len(study.frame) else 0
+    frame = study.counted_frame
+    n = int(frame["event"].sum()) if len(frame) else 0
     if n >= minimum:
         return None
     what = (tr("No departure") if n == 0 else tr("Only 1 departure") if n == 1
@@ -284,4 +347,4 @@ def events_note(study: Study, minimum: int = MIN_EVENTS) -> str | None:
     return tr("{what} among {customers} customers: fewer than {minimum}, too few to compare "
               "groups or to locate a peak in the risk of leaving. The numbers below are shown "
               "with their intervals, but no group is called higher or lower.", what=what,
-              customers=f"{len(study.frame):,}", minimum=f"{minimum:,}")
+              customers=f"{len(frame):,}", minimum=f"{minimum:,}")

@@ -34,6 +34,8 @@ def headline(dr: Drivers) -> dict:
         "n": int(len(f)),
         "events": int(f[EVENT].sum()),
         "ph_transform": dr.transform,
+        # a large book: the models (every number here) come from this seeded sample
+        "model_sample": None if s.sample is None else s.sample.to_dict(),
     }
     if dr.design.ok:
         out["model_terms"] = {t.name: t.coding for t in dr.design.value.terms}

@@ -62,7 +62,7 @@ class Overview:
 
 def portfolio_summary(study: Study) -> pd.DataFrame:
     """A two-column table (item, value) describing the population studied."""
-    f = study.frame
+    f = study.counted_frame
     p = study.portfolio
     zh = language() == "zh"
 
@@ -93,16 +93,21 @@ def portfolio_summary(study: Study) -> pd.DataFrame:
     if "tier_entry" in f:
         rows.append((tr("High-value (tier {tier}+) at entry", tier=HIGH_VALUE_TIER),
                      f"{(f['tier_entry'] >= HIGH_VALUE_TIER).mean():.0%}"))
-    rows.append((tr("Excluded customers"), f"{len(study.exclusions):,}"))
+    rows.append((tr("Excluded customers"), f"{len(study.counted_exclusions):,}"))
+    if study.sample is not None:
+        rows.append((tr("Models fitted on"),
+                     tr("a seeded random sample of {n} customers (seed {seed})",
+                        n=f"{study.sample.customers:,}", seed=study.sample.seed)))
     for i, text in enumerate(p.notes, 1):
         rows.append((tr("Data note {i}", i=i), text))
     return pd.DataFrame(rows, columns=["item", "value"])
 
 
 def _exclusion_table(study: Study) -> pd.DataFrame:
-    if study.exclusions.empty:
+    exclusions = study.counted_exclusions
+    if exclusions.empty:
         return pd.DataFrame(columns=["reason", "customers"])
-    table = study.exclusions["reason"].value_counts().rename_axis("reason").reset_index(name="customers")
+    table = exclusions["reason"].value_counts().rename_axis("reason").reset_index(name="customers")
     table["reason"] = table["reason"].map(_reason_words)
     return table
 
@@ -129,7 +134,7 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
     horizons : sequence of int
         Tenure horizons (months) for survival and restricted mean survival time.
     """
-    f = study.frame
+    f = study.counted_frame  # a large book: every customer (models use the sample)
     horizons = [int(h) for h in horizons]
     f = f.assign(all="all")
     ov = Overview(

@@ -40,7 +40,7 @@ def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
     one line says there are too few departures to compare.
     """
     s = ov.study
-    f = s.frame
+    f = s.counted_frame
     lines = []
     events = (int(ov.overall_rate.value["events"].sum()) if ov.overall_rate.ok
               else int(f["event"].sum()) if "event" in f else 0)

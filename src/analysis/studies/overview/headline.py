@@ -19,7 +19,7 @@ def _records(att: Attempt, cols: list[str]) -> list[dict] | None:
 def headline(ov: Overview) -> dict:
     """Machine-readable headline numbers of the overview (the JSON next to the HTML)."""
     s = ov.study
-    f = s.frame
+    f = s.counted_frame
     out: dict = {
         "scope": s.params.get("branch") or "bank",
         "attrition": s.params["attrition"],
@@ -28,8 +28,10 @@ def headline(ov: Overview) -> dict:
         "n": int(len(f)),
         "events": int(f["event"].sum()),
         "left_truncated": int((f["entry"] > 0).sum()),
-        "excluded": int(len(s.exclusions)),
+        "excluded": int(len(s.counted_exclusions)),
         "person_years": float((f["duration"] - f["entry"]).sum() / 12),
+        # a large book: models (the outflow warning) were fitted on this seeded sample
+        "model_sample": None if s.sample is None else s.sample.to_dict(),
     }
     if ov.overall_rate.ok:
         r = ov.overall_rate.value.iloc[0]

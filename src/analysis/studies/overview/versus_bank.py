@@ -56,6 +56,17 @@ class VersusBank:
     branch: str
 
 
+def _book_bank_frame(study: Study) -> pd.DataFrame:
+    """Every customer of a large book (all branches), built in SQL with the study's definition."""
+    from analysis.data.large_book import book_frame
+    from analysis.studies.population import _report_columns
+
+    p = study.params
+    frame, _ = book_frame(study.book, attrition=p["attrition"], k=p["k"], as_of=p["as_of"],
+                          high_value_tier=p.get("high_value_tier"))
+    return _report_columns(frame)
+
+
 def versus_bank(study: Study, bank: Study | None = None) -> VersusBank:
     """Compare the branch of ``study`` with the rest of the bank.
 
@@ -75,13 +86,16 @@ def versus_bank(study: Study, bank: Study | None = None) -> VersusBank:
     branch = study.params.get("branch")
     if branch is None:
         raise InsufficientDataError("the report covers the whole bank: no branch to compare")
-    if bank is None:
+    if bank is None and study.book is not None:  # a large book: every customer, from SQL
+        f = _book_bank_frame(study)
+    elif bank is None:
         p = study.params
         bank = prepare_study(p["data"], attrition=p["attrition"], k=p["k"], as_of=p["as_of"],
                              portfolio=study.whole,  # already read: no second load
                              **({"high_value_tier": p["high_value_tier"]}
                                 if p.get("high_value_tier") else {}))
-    f = bank.frame
+    if bank is not None:
+        f = bank.frame
     if "branch" not in f:
         raise InsufficientDataError("the data name no branch of each customer")
     here = f["branch"].astype(str) == str(branch)

@@ -536,6 +536,9 @@ def estimate_product_effect(
                        fits=fits, ipw=ipw, notes=dict(notes), causal=causal,
                        truth=None if getattr(portfolio, "truth", None) is None else tv_truth)
     pe.headline = _headline(pe, lr, ev, main_key, ipw_segments)
+    # a large book: every estimate of this report comes from this seeded sample of customers
+    sample = getattr(portfolio, "sample", None)
+    pe.headline["model_sample"] = None if sample is None else sample.to_dict()
     pe.findings, pe.conclusion = _words(pe, lr, ev, main_key, shape_info, band_test, ipw_segments)
     return pe
 

@@ -1,0 +1,304 @@
+"""Large books: what a report needs from the Parquet files, without the whole book in pandas.
+
+A book of more customers than the reports' model sample (:func:`model_sample_size`:
+:data:`analysis.config.MODEL_SAMPLE`, or the ``ANALYSIS_MODEL_SAMPLE`` environment variable) is
+not loaded whole. Instead it is
+
+- **checked in chunks of customers** (:func:`check_book`): the same schema, consistency and
+  cross-table checks as :func:`analysis.data.load_source`, one bounded group of customers at a
+  time (every check is within a customer, so chunks by customer miss nothing). When a chunk has a
+  problem the book is checked whole once more, so that the error names every row at fault exactly
+  as for a small book; a render checks once and tells its kernels (:data:`VALIDATED_BOOK_ENV`);
+- **described by SQL** (:func:`book_frame`): every customer's row of the survival frame, built by
+  the data layer (:mod:`analysis.frames`) from the Parquet files. Counts, rates, survival curves,
+  log-rank tests and summaries use it;
+- **sampled** (:func:`load_sample`): a seeded random sample of customers with their whole monthly
+  histories, loaded and checked like a small book. Models (Cox, time-varying, IPW, g-formula,
+  frailty) are fitted on it and reports say so, with the sample size and seed. The sample is the
+  first ``n`` customers in the order of ``md5(customer_id || ':' || seed)``: the same customers in
+  every report and on every engine.
+
+Only folders whose two tables are Parquet (a file or a folder of parts) are read this way; CSV
+extracts and one-row-per-customer mappings load as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import config
+from analysis.data.portfolio import Portfolio
+
+__all__ = ["MODEL_SAMPLE_ENV", "VALIDATED_BOOK_ENV", "Book", "ModelSample", "model_sample_size",
+           "open_book", "check_book", "book_frame", "load_sample", "load_for_models",
+           "sample_note"]
+
+#: Environment variable: the number of customers that models are fitted on in a large book.
+MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
+#: Environment variable a render sets after checking a large book once: its fingerprint (the
+#: kernels then skip the check of the very same files).
+VALIDATED_BOOK_ENV = "ANALYSIS_VALIDATED_BOOK"
+_PARQUET = (".parquet", ".pq")
+
+
+def model_sample_size() -> int:
+    """Customers that models are fitted on in a large book (environment, else config)."""
+    text = os.environ.get(MODEL_SAMPLE_ENV, "").strip()
+    if not text:
+        return int(config.MODEL_SAMPLE)
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{MODEL_SAMPLE_ENV} must be a whole number of customers, got {text!r}") from None
+    if value < 100:
+        raise ValueError(f"{MODEL_SAMPLE_ENV} must be at least 100 customers, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelSample:
+    """A seeded sample of a book's customers: ``customers`` drawn from ``of``."""
+
+    customers: int
+    of: int
+    seed: int
+
+    def to_dict(self) -> dict:
+        return {"customers": self.customers, "of": self.of, "seed": self.seed}
+
+
+@dataclass
+class Book:
+    """A Parquet book on disk: its two tables, size and content hash."""
+
+    folder: Path
+    customers: Path
+    panel: Path
+    source: str
+    n_customers: int
+    fingerprint: str
+    truth: dict | None = field(default=None, repr=False)
+
+    def sql(self, name: str) -> str:
+        """DuckDB SQL reading one table (``"customers"`` or ``"panel"``)."""
+        path = getattr(self, name)
+        target = (path / "*.parquet") if path.is_dir() else path
+        return f"read_parquet('{_quote(target.as_posix())}')"
+
+    def query(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
+        """Run DuckDB SQL (the data layer's settings); ``frames`` are registered by name."""
+        from analysis.frames.engines import DuckDBEngine
+
+        with DuckDBEngine() as eng:
+            for name, df in frames.items():
+                eng.relation(df, name)
+            return eng.df(sql)
+
+    def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last month of the panel."""
+        row = self.query(f"SELECT MIN(month) AS a, MAX(month) AS b FROM {self.sql('panel')}").iloc[0]
+        return pd.Timestamp(row["a"]), pd.Timestamp(row["b"])
+
+    def branches(self) -> list[str]:
+        got = self.query(f"SELECT DISTINCT CAST(branch AS VARCHAR) AS b FROM {self.sql('customers')} "
+                         "WHERE branch IS NOT NULL ORDER BY b")
+        return got["b"].astype(str).tolist()
+
+    def count(self, branch: str | None = None) -> int:
+        where = "" if branch is None else f" WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
+        return int(self.query(f"SELECT COUNT(*) AS n FROM {self.sql('customers')}{where}")["n"].iloc[0])
+
+    def customer_ids(self, branch: str | None = None) -> pd.Series:
+        """The customer ids (as text) of the book or of one branch."""
+        where = "" if branch is None else f" WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
+        return self.query(f"SELECT CAST(customer_id AS VARCHAR) AS customer_id "
+                          f"FROM {self.sql('customers')}{where}")["customer_id"]
+
+    def is_large(self, sample: int | None = None) -> bool:
+        return self.n_customers > (model_sample_size() if sample is None else int(sample))
+
+
+def _quote(text: str) -> str:
+    return str(text).replace("'", "''")
+
+
+def _parquet_table(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / f"{name}.parquet", folder / name):
+        if candidate.is_file():
+            return candidate
+        if candidate.is_dir():
+            files = [p for p in candidate.iterdir() if p.suffix.lower() in (".parquet", ".pq", ".csv")]
+            if files and all(p.suffix.lower() in _PARQUET for p in files):
+                return candidate
+    return None
+
+
+def open_book(data) -> Book | None:
+    """The :class:`Book` of a data folder whose two tables are Parquet; None otherwise.
+
+    ``data`` is a report's data source: a folder, or ``"synthetic"`` (the embedded default).
+    Mapping files and CSV tables give None (they are read by :func:`analysis.data.load_source`).
+    """
+    from analysis.data.loaders import SYNTHETIC_SOURCES, _fingerprint_files, ensure_default_data
+    from analysis.data.mapping import is_mapping
+
+    if data is None or is_mapping(data):
+        return None
+    if str(data) in SYNTHETIC_SOURCES:
+        folder, source = ensure_default_data(scenario=SYNTHETIC_SOURCES[str(data)]), str(data)
+    else:
+        folder = Path(data).expanduser()
+        source = str(folder)
+        if not folder.is_dir():
+            return None
+    customers, panel = _parquet_table(folder, "customers"), _parquet_table(folder, "panel")
+    if customers is None or panel is None:
+        return None
+    truth_file = folder / "truth.json"
+    truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else None
+    book = Book(folder=folder, customers=customers, panel=panel, source=source, n_customers=0,
+                fingerprint=_fingerprint_files([customers, panel]), truth=truth)
+    book.n_customers = book.count()
+    return book
+
+
+def _bucket(n_chunks: int) -> str:
+    return f"(hash(CAST(customer_id AS VARCHAR)) % {int(n_chunks)})"
+
+
+def check_book(book: Book, chunk_customers: int = 250_000) -> pd.DataFrame:
+    """Check a large book chunk by chunk; return its exclusions (customers with no month).
+
+    Each chunk (about ``chunk_customers`` customers with their months) goes through the checks
+    of :func:`analysis.data.load_source`. When one fails, the whole book is checked as
+    :func:`~analysis.data.load_source` does, so the error names every problem and row exactly
+    as for a small book (that check needs the memory of a whole load). Skipped when
+    :data:`VALIDATED_BOOK_ENV` holds this book's fingerprint (a render checked it already).
+
+    Raises
+    ------
+    DataValidationError
+        When any table breaks its schema or the two disagree.
+    """
+    from analysis.data.loaders import _load_tables, check_frames
+
+    if os.environ.get(VALIDATED_BOOK_ENV) != book.fingerprint:
+        n_chunks = max(1, -(-book.n_customers // int(chunk_customers)))
+        sources = {"customers": str(book.customers), "panel": str(book.panel)}
+        for i in range(n_chunks):
+            where = f"WHERE {_bucket(n_chunks)} = {i}"
+            customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')} {where}"))
+            panel = _as_read(book.query(f"SELECT * FROM {book.sql('panel')} {where}"))
+            try:
+                check_frames(customers, panel, source=str(book.folder), sources=sources)
+            except ValueError:
+                # name every problem and row, as for a small book (raises)
+                _load_tables(book.customers, book.panel, str(book.folder))
+                raise
+    return book.query(
+        f"SELECT CAST(c.customer_id AS VARCHAR) AS customer_id, "
+        f"'no months on book inside the window' AS reason FROM {book.sql('customers')} c "
+        f"ANTI JOIN {book.sql('panel')} p ON CAST(p.customer_id AS VARCHAR) = CAST(c.customer_id AS VARCHAR) "
+        "ORDER BY customer_id")
+
+
+def _as_read(df: pd.DataFrame) -> pd.DataFrame:
+    """A table as :func:`analysis.data.extracts.read_parts` gives it (ids as text, ns dates)."""
+    if "customer_id" in df:
+        df["customer_id"] = df["customer_id"].astype(str)
+    for col in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            df[col] = df[col].astype("datetime64[ns]")
+    return df
+
+
+def _sample_ids(book: Book, n: int, seed: int, branch: str | None) -> pd.DataFrame:
+    where = "" if branch is None else f"WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
+    return book.query(
+        f"SELECT CAST(customer_id AS VARCHAR) AS customer_id FROM {book.sql('customers')} {where} "
+        f"ORDER BY md5(CAST(customer_id AS VARCHAR) || ':{int(seed)}'), customer_id LIMIT {int(n)}")
+
+
+def load_sample(book: Book, n: int, *, seed: int | None = None, branch: str | None = None) -> Portfolio:
+    """A seeded sample of ``n`` customers of a book (of one branch) with all their months.
+
+    The tables are checked like a small book's (same types); ``Portfolio.sample`` says how many
+    of how many were drawn, with which seed. With ``n`` at least the number of customers in
+    scope, every customer is loaded and ``sample`` is None.
+    """
+    from analysis.data.loaders import check_frames
+
+    seed = int(config.MODEL_SAMPLE_SEED if seed is None else seed)
+    total = book.count(branch)
+    ids = _sample_ids(book, n, seed, branch)
+    keep = "WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM ids)"
+    customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')} {keep}", ids=ids))
+    panel = _as_read(book.query(
+        f"SELECT * FROM {book.sql('panel')} {keep} ORDER BY customer_id, month", ids=ids))
+    sources = {"customers": str(book.customers), "panel": str(book.panel)}
+    customers, panel, exclusions = check_frames(customers, panel, source=str(book.folder),
+                                                sources=sources)
+    customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    return Portfolio(customers=customers, panel=panel, truth=book.truth, source=book.source,
+                     fingerprint=book.fingerprint, exclusions=exclusions,
+                     sample=ModelSample(len(ids), total, seed) if len(ids) < total else None)
+
+
+def load_for_models(data, branch: str | None = None, sample: int | None = None) -> Portfolio:
+    """The data a report's models use: a large book's seeded sample (checked whole first,
+    :func:`check_book`), else the whole source (:func:`analysis.data.load_source`) of the branch."""
+    from analysis.data.loaders import load_source
+
+    book = open_book(data) if sample is not None else None
+    if book is None or not book.is_large(sample):
+        return load_source(data).for_branch(branch)
+    check_book(book)
+    if branch is not None and str(branch) not in book.branches():
+        from analysis.data.messages import short, some
+
+        raise ValueError(f"branch {short(branch)} is not in the data (source {book.source}); "
+                         f"known branches: {some(book.branches(), limit=20)}")
+    return load_sample(book, int(sample), branch=branch)
+
+
+def book_frame(book: Book, *, branch: str | None = None, attrition: str = "closure", k: int = 3,
+               high_value_tier: int | None = None, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every customer's survival-frame row (of one branch), built in SQL from the Parquet files.
+
+    Returns ``(frame, exclusions)`` as :func:`analysis.frames.survival_frame`, restricted to the
+    branch's customers.
+    """
+    from analysis.frames import survival_frame
+
+    where = "" if branch is None else f" WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
+    customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')}{where}"))
+    kwargs = {} if high_value_tier is None else {"high_value_tier": high_value_tier}
+    frame, excluded = survival_frame(book.panel if not book.panel.is_dir() else book.panel,
+                                     customers, attrition=attrition, k=k, as_of=as_of, **kwargs)
+    if branch is not None and len(excluded):
+        excluded = excluded[excluded["customer_id"].astype(str).isin(customers["customer_id"])]
+    return frame, excluded.reset_index(drop=True)
+
+
+def sample_note(sample: ModelSample | None, *, everything: bool = False) -> str | None:
+    """The report's sentence about a model sample (None when every customer is used).
+
+    ``everything``: every number of the report comes from the sample (report 02), not only its
+    models.
+    """
+    from analysis.i18n import tr
+
+    if sample is None:
+        return None
+    words = dict(of=f"{sample.of:,}", n=f"{sample.customers:,}", seed=sample.seed)
+    if everything:
+        return tr("This book holds {of} customers: every number of this report comes from a "
+                  "seeded random sample of {n} customers (seed {seed}).", **words)
+    return tr("This book holds {of} customers: counts, rates and survival curves use every "
+              "customer; models are fitted on a seeded random sample of {n} customers (seed {seed}).",
+              **words)
