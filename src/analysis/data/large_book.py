@@ -171,14 +171,17 @@ def _bucket(n_chunks: int) -> str:
     return f"(hash(CAST(customer_id AS VARCHAR)) % {int(n_chunks)})"
 
 
-def check_book(book: Book, chunk_customers: int = 250_000) -> pd.DataFrame:
-    """Check a large book chunk by chunk; return its exclusions (customers with no month).
+def check_book(book: Book, chunk_customers: int = 100_000) -> pd.DataFrame:
+    """Check a large book; return its exclusions (customers with no month on book).
 
-    Each chunk (about ``chunk_customers`` customers with their months) goes through the checks
-    of :func:`analysis.data.load_source`. When one fails, the whole book is checked as
-    :func:`~analysis.data.load_source` does, so the error names every problem and row exactly
-    as for a small book (that check needs the memory of a whole load). Skipped when
-    :data:`VALIDATED_BOOK_ENV` holds this book's fingerprint (a render checked it already).
+    The checks of :func:`analysis.data.load_source` run first as DuckDB queries over the Parquet
+    files (:mod:`analysis.data.sql_checks`). Only when those find something (or a column's
+    type needs pandas to judge) does the book go through the pandas checks, chunk by chunk
+    (about ``chunk_customers`` customers with their months at a time); when a chunk fails, the
+    whole book is checked as :func:`~analysis.data.load_source` does, so the error names every
+    problem and row exactly as for a small book (that last step needs the memory of a whole
+    load). Skipped when :data:`VALIDATED_BOOK_ENV` holds this book's fingerprint (a render
+    checked it already).
 
     Raises
     ------
@@ -186,8 +189,10 @@ def check_book(book: Book, chunk_customers: int = 250_000) -> pd.DataFrame:
         When any table breaks its schema or the two disagree.
     """
     from analysis.data.loaders import _load_tables, check_frames
+    from analysis.data.sql_checks import sql_findings
 
-    if os.environ.get(VALIDATED_BOOK_ENV) != book.fingerprint:
+    # SQL first (seconds, bounded memory); on any doubt the pandas checks decide
+    if os.environ.get(VALIDATED_BOOK_ENV) != book.fingerprint and sql_findings(book):
         n_chunks = max(1, -(-book.n_customers // int(chunk_customers)))
         sources = {"customers": str(book.customers), "panel": str(book.panel)}
         for i in range(n_chunks):

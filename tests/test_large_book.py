@@ -1,0 +1,263 @@
+"""Large books (analysis.data.large_book): checked in chunks, counted in SQL, modelled on a sample.
+
+The embedded default book (6,000 customers) stands in for a large one by asking for a smaller
+model sample; every number is compared with the same book loaded whole.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.data import ensure_default_data, load_source
+from analysis.data.large_book import (
+    MODEL_SAMPLE_ENV,
+    VALIDATED_BOOK_ENV,
+    book_frame,
+    check_book,
+    load_for_models,
+    model_sample_size,
+    open_book,
+    sample_note,
+)
+from analysis.data.schemas import DataValidationError
+from analysis.studies.overview.estimate import attrition_overview
+from analysis.studies.overview.headline import headline
+from analysis.studies.overview.versus_bank import versus_bank
+from analysis.studies.population import prepare_study
+
+SAMPLE = 1500
+
+
+@pytest.fixture(scope="module")
+def full():
+    return prepare_study("synthetic")
+
+
+@pytest.fixture(scope="module")
+def sampled():
+    return prepare_study("synthetic", sample=SAMPLE)
+
+
+def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("customer_id").reset_index(drop=True)
+
+
+def test_sql_frame_of_every_customer_equals_the_loaded_frame(full, sampled):
+    assert sampled.book_frame is not None and len(sampled.counted_frame) == len(full.frame) == 6000
+    a, b = _by_id(full.frame), _by_id(sampled.counted_frame)
+    assert list(a.columns) == list(b.columns)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_categorical=False)
+    assert len(sampled.counted_exclusions) == len(full.exclusions)
+
+
+def test_the_sample_is_seeded_and_its_rows_are_the_books_rows(full, sampled):
+    s = sampled.sample
+    assert (s.customers, s.of) == (SAMPLE, 6000) and len(sampled.frame) == SAMPLE
+    ids = sampled.frame["customer_id"]
+    assert ids.is_unique
+    # the same customers every time (every report of a run models the same sample)...
+    again = prepare_study("synthetic", sample=SAMPLE)
+    assert again.frame["customer_id"].tolist() == ids.tolist()
+    # ...and each sampled customer's row is exactly the row of the whole book
+    whole = _by_id(full.frame[full.frame["customer_id"].isin(ids)])
+    pd.testing.assert_frame_equal(whole, _by_id(sampled.frame), check_dtype=False,
+                                  check_categorical=False)
+    # a random draw, not the first customers in file order
+    assert not ids.isin(full.frame["customer_id"].iloc[:SAMPLE]).all()
+    assert sampled.portfolio.sample == s and len(sampled.portfolio.customers) == SAMPLE
+
+
+def test_a_book_no_larger_than_the_sample_is_loaded_whole(full):
+    study = prepare_study("synthetic", sample=6000)
+    assert study.sample is None and study.book_frame is None
+    pd.testing.assert_frame_equal(_by_id(study.frame), _by_id(full.frame))
+
+
+def test_a_branch_is_sampled_within_the_branch(full):
+    branch = sorted(full.frame["branch"].unique())[0]
+    n_branch = int((full.frame["branch"] == branch).sum())
+    study = prepare_study("synthetic", branch=branch, sample=300)
+    assert study.sample.of == n_branch and len(study.frame) == 300
+    assert (study.frame["branch"] == branch).all()
+    pd.testing.assert_frame_equal(_by_id(study.counted_frame),
+                                  _by_id(full.frame[full.frame["branch"] == branch]),
+                                  check_dtype=False, check_categorical=False)
+    # the branch against the bank: every customer of the bank, as when loaded whole
+    whole_branch = prepare_study("synthetic", branch=branch)
+    got, want = versus_bank(study), versus_bank(whole_branch)
+    pd.testing.assert_frame_equal(got.table, want.table)
+    # a branch no larger than the sample: all its customers, nothing sampled
+    small = prepare_study("synthetic", branch=branch, sample=n_branch)
+    assert small.sample is None and len(small.frame) == n_branch
+    with pytest.raises(ValueError, match="not in the data"):
+        prepare_study("synthetic", branch="no such branch", sample=300)
+
+
+def test_overview_counts_every_customer_and_states_the_sample(full, sampled):
+    big, small = attrition_overview(sampled), attrition_overview(full)
+    pd.testing.assert_frame_equal(big.overall_rate.value, small.overall_rate.value)
+    pd.testing.assert_frame_equal(big.km_all.value, small.km_all.value)
+    assert big.logrank["tier_group"].value.chi2 == pytest.approx(small.logrank["tier_group"].value.chi2, rel=1e-12)
+    h = headline(big)["overview"]
+    assert h["n"] == 6000 and h["model_sample"] == {"customers": SAMPLE, "of": 6000,
+                                                    "seed": sampled.sample.seed}
+    assert headline(small)["overview"]["model_sample"] is None
+    summary = dict(zip(big.summary["item"], big.summary["value"]))
+    assert summary["Customers studied"] == "6,000"
+    assert f"{SAMPLE:,} customers" in summary["Models fitted on"]
+    # the outflow warning is the sample's model: the drivers report fits the same customers
+    from analysis.studies.drivers.estimate import outflow_warning
+
+    assert big.warning.value["hr"] == outflow_warning(sampled)["hr"]
+    note = sample_note(sampled.sample)
+    assert "6,000" in note and f"{SAMPLE:,}" in note
+    assert sample_note(None) is None
+
+
+def test_load_for_models_gives_the_same_sample():
+    p = load_for_models("synthetic", sample=SAMPLE)
+    assert p.sample.customers == SAMPLE and p.panel["customer_id"].nunique() == SAMPLE
+    assert load_for_models("synthetic", sample=None).sample is None
+
+
+def test_model_sample_size_reads_the_environment(monkeypatch):
+    from analysis import config
+
+    monkeypatch.delenv(MODEL_SAMPLE_ENV, raising=False)
+    assert model_sample_size() == config.MODEL_SAMPLE
+    monkeypatch.setenv(MODEL_SAMPLE_ENV, "20_000")
+    assert model_sample_size() == 20000
+    for bad in ("many", "10"):
+        monkeypatch.setenv(MODEL_SAMPLE_ENV, bad)
+        with pytest.raises(ValueError, match=MODEL_SAMPLE_ENV):
+            model_sample_size()
+
+
+@pytest.fixture()
+def book_copy(tmp_path):
+    src = ensure_default_data()
+    dst = tmp_path / "book"
+    dst.mkdir()
+    for name in ("customers.parquet", "panel.parquet"):
+        shutil.copy(src / name, dst / name)
+    return dst
+
+
+def test_chunked_check_passes_a_good_book_and_lists_its_exclusions(book_copy):
+    customers = pd.read_parquet(book_copy / "customers.parquet")
+    extra = customers.iloc[[0]].assign(customer_id="NOMONTHS1")
+    pd.concat([customers, extra]).to_parquet(book_copy / "customers.parquet", index=False)
+    book = open_book(book_copy)
+    assert book.n_customers == 6001 and book.truth is None
+    got = check_book(book, chunk_customers=1000)  # 7 chunks
+    want = load_source(book_copy).exclusions
+    assert got["customer_id"].tolist() == want["customer_id"].tolist() == ["NOMONTHS1"]
+    assert got["reason"].tolist() == want["reason"].tolist()
+
+
+def test_chunked_check_names_every_problem_as_a_whole_load_does(book_copy, monkeypatch):
+    panel = pd.read_parquet(book_copy / "panel.parquet")
+    panel.loc[[10, 5000], "aum"] = -1.0
+    panel = pd.concat([panel, panel.iloc[[20]]], ignore_index=True)  # a duplicated month
+    panel.to_parquet(book_copy / "panel.parquet", index=False)
+    with pytest.raises(DataValidationError) as whole:
+        load_source(book_copy)
+    book = open_book(book_copy)
+    with pytest.raises(DataValidationError) as chunked:
+        check_book(book, chunk_customers=1000)
+    assert str(chunked.value) == str(whole.value)
+    assert "negative" in str(whole.value) or ">= 0" in str(whole.value) or "aum" in str(whole.value)
+    # a render that checked these very files tells its kernels so: they skip the check
+    monkeypatch.setenv(VALIDATED_BOOK_ENV, book.fingerprint)
+    assert check_book(book).empty
+
+
+def test_open_book_only_takes_parquet_folders(tmp_path):
+    assert open_book(tmp_path / "missing") is None
+    (tmp_path / "csv").mkdir()
+    (tmp_path / "csv" / "customers.csv").write_text("customer_id\n1\n")
+    (tmp_path / "csv" / "panel.csv").write_text("customer_id\n1\n")
+    assert open_book(tmp_path / "csv") is None
+    assert open_book("synthetic").n_customers == 6000
+    frame, excluded = book_frame(open_book("synthetic"))
+    assert len(frame) == 6000 and excluded.empty
+    assert np.isfinite(frame["duration"]).all()
+
+
+def _break(kind: str, customers: pd.DataFrame, panel: pd.DataFrame):
+    """Break a book one way (the ways the pandas checks name); returns the two tables."""
+    c, p = customers.copy(), panel.copy()
+    first = p["customer_id"] == p["customer_id"].iloc[0]
+    mid = p.index[first][len(p.index[first]) // 2]
+    if kind == "negative aum":
+        p.loc[7, "aum"] = -1.0
+    elif kind == "NaN balance":
+        p.loc[7, "loan_balance"] = np.nan
+    elif kind == "tier out of range":
+        p.loc[7, "tier"] = 7
+    elif kind == "unknown segment":
+        p.loc[7, "segment"] = "other"
+    elif kind == "null id":
+        p["customer_id"] = p["customer_id"].astype(object)
+        p.loc[7, "customer_id"] = None
+    elif kind == "duplicated month":
+        p = pd.concat([p, p.loc[[mid]]], ignore_index=True)
+    elif kind == "gap":
+        p = p.drop(index=mid).reset_index(drop=True)
+    elif kind == "tenure step":
+        p.loc[mid, "tenure_months"] += 5
+    elif kind == "closed early":
+        p.loc[mid, "closed"] = True
+    elif kind == "unknown customer":
+        p.loc[first, "customer_id"] = "NOT-A-CUSTOMER"
+    elif kind == "open date":
+        c.loc[0, "open_date"] = c.loc[0, "open_date"] - pd.DateOffset(months=1)
+    elif kind == "duplicated customer":
+        c = pd.concat([c, c.iloc[[3]]], ignore_index=True)
+    elif kind == "age":
+        c.loc[3, "age_at_open"] = 130
+    elif kind == "branch per customer":
+        c["branch"] = "B" + c["customer_id"].astype(str)
+    elif kind == "missing column":
+        p = p.drop(columns="segment")
+    else:  # pragma: no cover
+        raise ValueError(kind)
+    return c, p
+
+
+BREAKS = ["negative aum", "NaN balance", "tier out of range", "unknown segment", "null id",
+          "duplicated month", "gap", "tenure step", "closed early", "unknown customer",
+          "open date", "duplicated customer", "age", "branch per customer", "missing column"]
+
+
+@pytest.mark.parametrize("kind", BREAKS)
+def test_sql_checks_find_what_the_pandas_checks_name(book_copy, kind):
+    from analysis.data.sql_checks import sql_findings
+
+    assert sql_findings(open_book(book_copy)) == []  # the clean book
+    c, p = _break(kind, pd.read_parquet(book_copy / "customers.parquet"),
+                  pd.read_parquet(book_copy / "panel.parquet"))
+    c.to_parquet(book_copy / "customers.parquet", index=False)
+    p.to_parquet(book_copy / "panel.parquet", index=False)
+    book = open_book(book_copy)
+    assert sql_findings(book), kind
+    with pytest.raises(DataValidationError) as whole:
+        load_source(book_copy)
+    with pytest.raises(DataValidationError) as checked:
+        check_book(book, chunk_customers=2500)
+    assert str(checked.value) == str(whole.value)
+
+
+def test_unusual_types_that_hold_valid_values_pass_through_pandas(book_copy):
+    from analysis.data.sql_checks import sql_findings
+
+    p = pd.read_parquet(book_copy / "panel.parquet")
+    p["tenure_months"] = p["tenure_months"].astype(float)  # whole numbers stored as floats
+    p.to_parquet(book_copy / "panel.parquet", index=False)
+    book = open_book(book_copy)
+    assert any("tenure_months has type" in f for f in sql_findings(book))
+    assert check_book(book, chunk_customers=2500).empty  # the pandas checks accept it
