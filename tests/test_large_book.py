@@ -77,12 +77,14 @@ def test_a_book_no_larger_than_the_sample_is_loaded_whole(full):
     pd.testing.assert_frame_equal(_by_id(study.frame), _by_id(full.frame))
 
 
-def test_a_branch_is_sampled_within_the_branch(full):
+def test_a_branch_models_its_customers_within_the_bank_wide_sample(full, sampled):
     branch = sorted(full.frame["branch"].unique())[0]
     n_branch = int((full.frame["branch"] == branch).sum())
-    study = prepare_study("synthetic", branch=branch, sample=300)
-    assert study.sample.of == n_branch and len(study.frame) == 300
-    assert (study.frame["branch"] == branch).all()
+    study = prepare_study("synthetic", branch=branch, sample=SAMPLE)
+    in_bank_sample = sampled.frame.loc[sampled.frame["branch"] == branch, "customer_id"]
+    assert sorted(study.frame["customer_id"]) == sorted(in_bank_sample)  # a slice, no new draw
+    assert study.sample.of == n_branch and study.sample.customers == len(in_bank_sample)
+    assert 0.5 * SAMPLE * n_branch / 6000 < len(study.frame) < 1.5 * SAMPLE * n_branch / 6000
     pd.testing.assert_frame_equal(_by_id(study.counted_frame),
                                   _by_id(full.frame[full.frame["branch"] == branch]),
                                   check_dtype=False, check_categorical=False)
@@ -90,8 +92,8 @@ def test_a_branch_is_sampled_within_the_branch(full):
     whole_branch = prepare_study("synthetic", branch=branch)
     got, want = versus_bank(study), versus_bank(whole_branch)
     pd.testing.assert_frame_equal(got.table, want.table)
-    # a branch no larger than the sample: all its customers, nothing sampled
-    small = prepare_study("synthetic", branch=branch, sample=n_branch)
+    # a book no larger than the sample: the branch's customers, all of them
+    small = prepare_study("synthetic", branch=branch, sample=6000)
     assert small.sample is None and len(small.frame) == n_branch
     with pytest.raises(ValueError, match="not in the data"):
         prepare_study("synthetic", branch="no such branch", sample=300)
@@ -261,3 +263,18 @@ def test_unusual_types_that_hold_valid_values_pass_through_pandas(book_copy):
     book = open_book(book_copy)
     assert any("tenure_months has type" in f for f in sql_findings(book))
     assert check_book(book, chunk_customers=2500).empty  # the pandas checks accept it
+
+
+def test_a_kernel_trusts_the_renders_check_of_the_same_files(book_copy, monkeypatch):
+    checked = load_source(book_copy)
+    monkeypatch.setenv(VALIDATED_BOOK_ENV, checked.fingerprint)
+    trusted = load_source(book_copy)
+    for name in ("customers", "panel", "exclusions"):
+        pd.testing.assert_frame_equal(getattr(trusted, name).reset_index(drop=True),
+                                      getattr(checked, name).reset_index(drop=True))
+    # other files (another content hash) are checked as always
+    p = pd.read_parquet(book_copy / "panel.parquet")
+    p.loc[3, "aum"] = -5.0
+    p.to_parquet(book_copy / "panel.parquet", index=False)
+    with pytest.raises(DataValidationError):
+        load_source(book_copy)

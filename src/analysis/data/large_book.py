@@ -16,7 +16,8 @@ not loaded whole. Instead it is
   histories, loaded and checked like a small book. Models (Cox, time-varying, IPW, g-formula,
   frailty) are fitted on it and reports say so, with the sample size and seed. The sample is the
   first ``n`` customers in the order of ``md5(customer_id || ':' || seed)``: the same customers in
-  every report and on every engine.
+  every report and on every engine. A branch's reports model the branch's customers within that
+  bank-wide sample, so the schedule's many branch reports cost about one bank-wide report in all.
 
 Only folders whose two tables are Parquet (a file or a folder of parts) are read this way; CSV
 extracts and one-row-per-customer mappings load as before.
@@ -223,18 +224,23 @@ def _as_read(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sample_ids(book: Book, n: int, seed: int, branch: str | None) -> pd.DataFrame:
+    """The book's seeded sample of ``n`` customers; with a branch, its customers in that sample."""
     where = "" if branch is None else f"WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
-    return book.query(
-        f"SELECT CAST(customer_id AS VARCHAR) AS customer_id FROM {book.sql('customers')} {where} "
-        f"ORDER BY md5(CAST(customer_id AS VARCHAR) || ':{int(seed)}'), customer_id LIMIT {int(n)}")
+    return book.query(f"""
+        WITH drawn AS (
+            SELECT CAST(customer_id AS VARCHAR) AS customer_id, branch FROM {book.sql('customers')}
+            ORDER BY md5(CAST(customer_id AS VARCHAR) || ':{int(seed)}'), customer_id LIMIT {int(n)})
+        SELECT customer_id FROM drawn {where} ORDER BY customer_id""")
 
 
 def load_sample(book: Book, n: int, *, seed: int | None = None, branch: str | None = None) -> Portfolio:
-    """A seeded sample of ``n`` customers of a book (of one branch) with all their months.
+    """A seeded sample of ``n`` customers of a book with all their months; for a branch, the
+    branch's customers within that sample (a cheap slice: a branch report models the customers
+    the bank-wide report modelled, about ``n`` x the branch's share of the book).
 
     The tables are checked like a small book's (same types); ``Portfolio.sample`` says how many
-    of how many were drawn, with which seed. With ``n`` at least the number of customers in
-    scope, every customer is loaded and ``sample`` is None.
+    of how many were drawn, with which seed. With ``n`` at least the number of customers of the
+    book, every customer (of the branch) is loaded and ``sample`` is None.
     """
     from analysis.data.loaders import check_frames
 
@@ -302,8 +308,7 @@ def sample_note(sample: ModelSample | None, *, everything: bool = False) -> str 
         return None
     words = dict(of=f"{sample.of:,}", n=f"{sample.customers:,}", seed=sample.seed)
     if everything:
-        return tr("This book holds {of} customers: every number of this report comes from a "
-                  "seeded random sample of {n} customers (seed {seed}).", **words)
-    return tr("This book holds {of} customers: counts, rates and survival curves use every "
-              "customer; models are fitted on a seeded random sample of {n} customers (seed {seed}).",
-              **words)
+        return tr("{of} customers are studied: every number of this report comes from a seeded "
+                  "random sample of {n} of them (seed {seed}).", **words)
+    return tr("{of} customers are studied: counts, rates and survival curves use all of them; "
+              "models are fitted on a seeded random sample of {n} of them (seed {seed}).", **words)
