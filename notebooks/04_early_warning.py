@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -54,10 +54,13 @@ from analysis.studies.early_warning.headline import headline
 from analysis.studies.early_warning.rules import RuleSettings
 from analysis.studies.early_warning.watchlist import write_watchlist
 from analysis.studies.population import prepare_study
+from analysis.data.large_book import model_sample_size
 
 set_language(lang)
 plots.set_style()
-study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of)
+# A large book: the model learns from a seeded sample of customers; the list scores everyone.
+study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of,
+                      sample=model_sample_size())
 ew = early_warning(study, contacts_per_rm=contacts_per_rm, rms_per_branch=rms_per_branch,
                    horizon=horizon, customer_value=customer_value, contact_cost=contact_cost,
                    offer_cost=offer_cost, success_rate=success_rate, seed=seed,
@@ -74,6 +77,8 @@ display(kpi_strip("early_warning", headline(ew)["early_warning"]))
 # ## Key findings
 
 # %%
+for text in ew.notes:  # a large book: what the sample is used for
+    note(text)
 display(Markdown(key_findings(ew)))
 
 # %% [markdown]

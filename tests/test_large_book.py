@@ -278,3 +278,27 @@ def test_a_kernel_trusts_the_renders_check_of_the_same_files(book_copy, monkeypa
     p.to_parquet(book_copy / "panel.parquet", index=False)
     with pytest.raises(DataValidationError):
         load_source(book_copy)
+
+
+def test_early_warning_learns_from_the_sample_and_lists_every_customer(full, sampled):
+    from analysis.studies.early_warning.estimate import _book_rows, early_warning
+    from analysis.studies.early_warning.features import person_months
+
+    p = full.portfolio
+    pm = person_months(p.panel, p.customers)
+    a = len(pm.months) - 1
+    want = pm.frame[(pm.frame["m"] == a) & pm.frame["at_risk"]]
+    got = _book_rows(sampled, pm.months[a])
+    # the last 7 months give every signal of this month exactly as the whole history does
+    cols = [c for c in want.columns if c not in ("m", "event_gap")]  # month indices
+    pd.testing.assert_frame_equal(got[cols].reset_index(drop=True),
+                                  want[cols].reset_index(drop=True), check_dtype=False)
+    ew = early_warning(sampled, backtest=False)
+    assert ew.scored == len(want) > SAMPLE
+    listed = ew.current.value
+    assert listed.groupby("branch").size().eq(ew.list_size).all()
+    assert not listed["customer_id"].isin(sampled.frame["customer_id"]).all()  # not just the sample
+    assert any(f"{SAMPLE:,}" in n for n in ew.notes)
+    from analysis.studies.early_warning.headline import headline as ew_headline
+
+    assert ew_headline(ew)["early_warning"]["model_sample"]["customers"] == SAMPLE

@@ -36,7 +36,8 @@ from analysis import config
 from analysis.data.portfolio import Portfolio
 
 __all__ = ["MODEL_SAMPLE_ENV", "VALIDATED_BOOK_ENV", "Book", "ModelSample", "model_sample_size",
-           "open_book", "check_book", "book_frame", "load_sample", "load_for_models",
+           "open_book", "check_book", "book_frame", "book_panel", "book_customers", "load_sample",
+           "load_for_models",
            "sample_note"]
 
 #: Environment variable: the number of customers that models are fitted on in a large book.
@@ -275,6 +276,35 @@ def load_for_models(data, branch: str | None = None, sample: int | None = None) 
         raise ValueError(f"branch {short(branch)} is not in the data (source {book.source}); "
                          f"known branches: {some(book.branches(), limit=20)}")
     return load_sample(book, int(sample), branch=branch)
+
+
+def book_panel(book: Book, *, branch: str | None = None, since=None, until=None) -> pd.DataFrame:
+    """The monthly rows of every customer (of one branch) between two months, typed as the
+    loader's checks leave them and sorted by customer and month (for a window of a large book:
+    the months that this month's early-warning signals look back on)."""
+    from analysis.data.schemas import PANEL_SCHEMA
+
+    cond = []
+    if since is not None:
+        cond.append(f"p.month >= TIMESTAMP '{pd.Timestamp(since):%Y-%m-%d}'")
+    if until is not None:
+        cond.append(f"p.month <= TIMESTAMP '{pd.Timestamp(until):%Y-%m-%d}'")
+    if branch is not None:
+        cond.append(f"CAST(p.customer_id AS VARCHAR) IN (SELECT CAST(customer_id AS VARCHAR) FROM "
+                    f"{book.sql('customers')} WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}')")
+    where = (" WHERE " + " AND ".join(cond)) if cond else ""
+    panel = _as_read(book.query(f"SELECT p.* FROM {book.sql('panel')} p{where} "
+                                "ORDER BY customer_id, month"))
+    return PANEL_SCHEMA.coerce_dtype(panel).reset_index(drop=True)
+
+
+def book_customers(book: Book, branch: str | None = None) -> pd.DataFrame:
+    """The customers table (of one branch), typed as the loader's checks leave it."""
+    from analysis.data.schemas import CUSTOMERS_SCHEMA
+
+    where = "" if branch is None else f" WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
+    return CUSTOMERS_SCHEMA.coerce_dtype(_as_read(book.query(
+        f"SELECT * FROM {book.sql('customers')}{where} ORDER BY customer_id"))).reset_index(drop=True)
 
 
 def book_frame(book: Book, *, branch: str | None = None, attrition: str = "closure", k: int = 3,

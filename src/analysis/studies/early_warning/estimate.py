@@ -115,6 +115,12 @@ def early_warning(study: Study, *, contacts_per_rm: int = config.WATCH_CONTACTS_
     a = len(pm.months) - 1
     f = pm.frame
     rows = f[(f["m"].to_numpy() == a) & f["at_risk"].to_numpy()]
+    notes = []
+    if study.sample is not None:  # a large book: the model learns from the sample, lists everyone
+        rows = _book_rows(study, pm.months[a])
+        notes.append(tr("The risk model and the backtest use the seeded sample of {n} customers; "
+                        "this month's list scores all {m} customers on book.",
+                        n=f"{study.sample.customers:,}", m=f"{len(rows):,}"))
     econ = _economics(12 * rows["profit"].to_numpy(float), *econ_args)
     current = attempt(_current_list, pm, rows, a, k, int(horizon), horizons, train_months)
     hidden = getattr(p, "hidden", None)
@@ -127,7 +133,32 @@ def early_warning(study: Study, *, contacts_per_rm: int = config.WATCH_CONTACTS_
                      oracle_args=None if oracle_note else (p.customers, p.truth, hidden))
     return EarlyWarning(study=study, as_of=pm.months[a], list_size=k, horizon=int(horizon),
                         horizons=horizons, economics=econ, rule_settings=rs, current=current,
-                        scored=len(rows), backtest=bt, oracle_note=oracle_note, snapshot=False)
+                        scored=len(rows), backtest=bt, oracle_note=oracle_note, snapshot=False,
+                        notes=notes)
+
+
+# months of history this month's signals look back on (the longest lag of the features)
+_SIGNAL_MONTHS = 7
+
+
+def _book_rows(study: Study, month: pd.Timestamp) -> pd.DataFrame:
+    """This month's at-risk rows of every customer of a large book (of the study's branch).
+
+    Closure: built from the last :data:`_SIGNAL_MONTHS` months only (the signals look back 6
+    months), so a book of millions is scored without its history in memory. Value attrition
+    needs each customer's whole history (who is in the high-value book), so it reads it.
+    """
+    from analysis.data.large_book import book_customers, book_panel
+
+    prm = study.params
+    since = (month - pd.DateOffset(months=_SIGNAL_MONTHS - 1) if prm["attrition"] == "closure"
+             else None)
+    branch = prm.get("branch")
+    panel = book_panel(study.book, branch=branch, since=since, until=month)
+    recent = person_months(panel, book_customers(study.book, branch), attrition=prm["attrition"],
+                           k=prm["k"], high_value_tier=prm["high_value_tier"])
+    f = recent.frame
+    return f[(f["m"].to_numpy() == len(recent.months) - 1) & f["at_risk"].to_numpy()]
 
 
 def _current_list(pm, rows, a, k, horizon, horizons, train_months) -> pd.DataFrame:

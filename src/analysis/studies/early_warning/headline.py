@@ -31,6 +31,9 @@ def headline(ew: EarlyWarning) -> dict:
         "snapshot": ew.snapshot, "list_size": ew.list_size, "horizon_months": ew.horizon,
         "attrition": ew.study.params.get("attrition"), "scored": ew.scored,
         "listed": _listed(ew),
+        # a large book: the model and backtest come from this seeded sample (the list scores all)
+        "model_sample": (None if getattr(ew.study, "sample", None) is None
+                         else ew.study.sample.to_dict()),
         "economics": {"customer_value": e.customer_value, "contact_cost": e.contact_cost,
                       "offer_cost": e.offer_cost, "success_rate": e.success_rate,
                       "acquisition_cost": e.acquisition_cost},
