@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -46,6 +46,7 @@ from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.report.kpi import kpi_strip
 from analysis.studies.population import prepare_study
+from analysis.data.large_book import model_sample_size
 from analysis.studies.value import tables
 from analysis.studies.value.estimate import Assumptions, customer_value
 from analysis.studies.value.findings import assumption_words, key_findings
@@ -54,7 +55,8 @@ from analysis.studies.value.migration import transition_table
 
 set_language(lang)
 plots.set_style()
-study = prepare_study(data, branch=branch, as_of=as_of)
+# A large book: every customer is projected (SQL); the monthly models use a seeded sample.
+study = prepare_study(data, branch=branch, as_of=as_of, sample=model_sample_size())
 cv = customer_value(study, assumptions=Assumptions(
     horizon=horizon, discount_rate=discount_rate, contact_cost=contact_cost, offer_cost=offer_cost,
     success_rate=success_rate, acquisition_ratio=acquisition_ratio, waiver_cost=waiver_cost,

@@ -302,3 +302,16 @@ def test_early_warning_learns_from_the_sample_and_lists_every_customer(full, sam
     from analysis.studies.early_warning.headline import headline as ew_headline
 
     assert ew_headline(ew)["early_warning"]["model_sample"]["customers"] == SAMPLE
+
+
+def test_customer_value_projects_every_customer_of_a_large_book(full, sampled):
+    from analysis.studies.value.estimate import Assumptions, customer_value
+
+    a = Assumptions(n_boot=3)
+    big, small = customer_value(sampled, assumptions=a), customer_value(full, assumptions=a)
+    # the projection reads the book's files (SQL) and fits on the whole of this small book,
+    # so it equals the projection of the book loaded whole, customer for customer
+    assert big.sizes == small.sizes and big.sizes["customers"] > SAMPLE
+    pd.testing.assert_frame_equal(big.customers.value, small.customers.value)
+    for key in ("all", "tier", "var_all"):
+        pd.testing.assert_frame_equal(big.groups[key], small.groups[key])

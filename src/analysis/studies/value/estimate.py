@@ -193,7 +193,12 @@ class Projector:
                  fit_customers: int = config.VALUE_FIT_CUSTOMERS):
         sample = fit_sample(panel, customers, as_of, fit_customers, seed=a.seed)
         self.sampled = sample is not None
-        fit_panel, fit_cust = sample if sample is not None else (panel, customers)
+        if sample is None:  # the whole book fits; files are read (the sample path reads SQL)
+            def whole(src, order):
+                return src if isinstance(src, pd.DataFrame) else read_sql(
+                    f"SELECT * FROM {{src}} ORDER BY {order}", src)
+            sample = (whole(panel, "customer_id, month"), whole(customers, "customer_id"))
+        fit_panel, fit_cust = sample
         self.fit_size = int(fit_cust["customer_id"].nunique())
         book = Portfolio(customers=fit_cust, panel=fit_panel)
         pm, baseline = person_months(book, attrition=attrition, k=k, as_of=as_of,
@@ -460,7 +465,16 @@ def customer_value(study: Study, *, assumptions: Assumptions | None = None) -> C
     p = study.portfolio
     as_of = study.as_of or p.window_end
     cv = CustomerValue(study=study, as_of=as_of, assumptions=a, customers=Attempt())
-    built = attempt(Projector, p.panel, p.customers, as_of, a,
+    panel, customers = p.panel, p.customers
+    if study.book is not None and study.sample is not None:
+        # a large book: project every customer from the Parquet files (SQL), not the sample
+        from analysis.data.large_book import book_customers, book_panel
+
+        branch = study.params.get("branch")
+        customers = book_customers(study.book, branch)
+        panel = (study.book.panel if branch is None
+                 else book_panel(study.book, branch=branch, until=as_of))
+    built = attempt(Projector, panel, customers, as_of, a,
                     attrition=study.params["attrition"], k=study.params["k"])
     if not built.ok:
         cv.customers = Attempt(note=built.note)
