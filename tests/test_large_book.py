@@ -315,3 +315,21 @@ def test_customer_value_projects_every_customer_of_a_large_book(full, sampled):
     pd.testing.assert_frame_equal(big.customers.value, small.customers.value)
     for key in ("all", "tier", "var_all"):
         pd.testing.assert_frame_equal(big.groups[key], small.groups[key])
+
+
+def test_a_render_builds_the_bank_frame_once_and_branches_slice_it(tmp_path, monkeypatch, full):
+    from analysis.data.large_book import BOOK_CACHE_ENV
+
+    book = open_book("synthetic")
+    branch = sorted(full.frame["branch"].unique())[1]
+    plain, plain_branch = book_frame(book), book_frame(book, branch=branch)
+    monkeypatch.setenv(BOOK_CACHE_ENV, str(tmp_path / "cache"))
+    first = book_frame(book)  # builds and keeps it
+    kept = list((tmp_path / "cache").iterdir())
+    assert len(kept) == 1 and (kept[0] / "frame.parquet").exists()
+    again = book_frame(book, branch=branch)  # read from the cache, sliced
+    pd.testing.assert_frame_equal(first[0], plain[0])
+    pd.testing.assert_frame_equal(again[0], plain_branch[0])
+    assert (again[0]["branch"] == branch).all() and len(again[0]) < len(first[0])
+    book_frame(book, as_of="2025-06-01")  # another definition: another entry
+    assert len(list((tmp_path / "cache").iterdir())) == 2

@@ -35,7 +35,7 @@ import pandas as pd
 from analysis import config
 from analysis.data.portfolio import Portfolio
 
-__all__ = ["MODEL_SAMPLE_ENV", "VALIDATED_BOOK_ENV", "Book", "ModelSample", "model_sample_size",
+__all__ = ["MODEL_SAMPLE_ENV", "VALIDATED_BOOK_ENV", "BOOK_CACHE_ENV", "Book", "ModelSample", "model_sample_size",
            "open_book", "check_book", "book_frame", "book_panel", "book_customers", "load_sample",
            "load_for_models",
            "sample_note"]
@@ -45,6 +45,9 @@ MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
 #: Environment variable a render sets after checking a large book once: its fingerprint (the
 #: kernels then skip the check of the very same files).
 VALIDATED_BOOK_ENV = "ANALYSIS_VALIDATED_BOOK"
+#: Environment variable naming a folder where a render keeps the whole bank's survival frame of a
+#: large book (one per definition), so that branch reports slice it (:func:`book_frame`).
+BOOK_CACHE_ENV = "ANALYSIS_BOOK_CACHE"
 _PARQUET = (".parquet", ".pq")
 
 
@@ -312,18 +315,47 @@ def book_frame(book: Book, *, branch: str | None = None, attrition: str = "closu
     """Every customer's survival-frame row (of one branch), built in SQL from the Parquet files.
 
     Returns ``(frame, exclusions)`` as :func:`analysis.frames.survival_frame`, restricted to the
-    branch's customers.
+    branch's customers. The whole bank's frame is built once per render and definition: with
+    :data:`BOOK_CACHE_ENV` set (``analysis render`` sets it to its staging folder) it is kept
+    there as Parquet, and every branch report of the run slices it instead of reading the book.
     """
+    frame, excluded = _bank_frame(book, attrition, k, high_value_tier, as_of)
+    if branch is not None:
+        ids = set(book.customer_ids(branch))
+        frame = frame[frame["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
+        excluded = excluded[excluded["customer_id"].astype(str).isin(ids)]
+    return frame, excluded.reset_index(drop=True)
+
+
+def _bank_frame(book: Book, attrition: str, k: int, high_value_tier, as_of):
+    import hashlib
+
     from analysis.frames import survival_frame
 
-    where = "" if branch is None else f" WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
-    customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')}{where}"))
-    kwargs = {} if high_value_tier is None else {"high_value_tier": high_value_tier}
-    frame, excluded = survival_frame(book.panel if not book.panel.is_dir() else book.panel,
-                                     customers, attrition=attrition, k=k, as_of=as_of, **kwargs)
-    if branch is not None and len(excluded):
-        excluded = excluded[excluded["customer_id"].astype(str).isin(customers["customer_id"])]
-    return frame, excluded.reset_index(drop=True)
+    kwargs = {} if high_value_tier is None else {"high_value_tier": int(high_value_tier)}
+    day = None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}"
+    folder = os.environ.get(BOOK_CACHE_ENV)
+    key = hashlib.sha256(json.dumps([book.fingerprint, attrition, int(k), kwargs, day])
+                         .encode()).hexdigest()[:16]
+    cached = Path(folder) / key if folder else None
+    if cached is not None and (cached / "exclusions.parquet").exists():
+        return (pd.read_parquet(cached / "frame.parquet"),
+                pd.read_parquet(cached / "exclusions.parquet"))
+    customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
+    frame, excluded = survival_frame(book.panel, customers, attrition=attrition, k=k,
+                                     as_of=as_of, **kwargs)
+    if cached is not None:  # written whole, then renamed: a parallel report never reads half
+        tmp = cached.with_name(f"{key}.{os.getpid()}.tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(tmp / "frame.parquet", index=False)
+        excluded.to_parquet(tmp / "exclusions.parquet", index=False)
+        try:
+            tmp.rename(cached)
+        except OSError:  # another report got there first: theirs is the same
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    return frame, excluded
 
 
 def sample_note(sample: ModelSample | None, *, everything: bool = False) -> str | None:

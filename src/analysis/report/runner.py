@@ -225,12 +225,14 @@ def _validated_for_kernels(portfolio, folder: Path):
     """Let the kernels read the tables this process has already checked (see
     :data:`analysis.data.loaders.VALIDATED_ENV`): written to the run's staging folder, which
     is removed with the run; the variable is restored afterwards."""
-    from analysis.data.large_book import VALIDATED_BOOK_ENV, Book
+    from analysis.data.large_book import BOOK_CACHE_ENV, VALIDATED_BOOK_ENV, Book
     from analysis.data.loaders import VALIDATED_ENV, write_validated
     from analysis.data.portfolio import Portfolio
 
-    if isinstance(portfolio, Book):  # checked in chunks here: the kernels skip that check
-        with _environment(VALIDATED_BOOK_ENV, portfolio.fingerprint):
+    if isinstance(portfolio, Book):  # checked here: the kernels skip that check, and branch
+        # reports slice the bank-wide frame the first report builds (kept in the staging folder)
+        with _environment(VALIDATED_BOOK_ENV, portfolio.fingerprint), \
+                _environment(BOOK_CACHE_ENV, str(folder.with_name("book_frames"))):
             yield
         return
     if (not isinstance(portfolio, Portfolio) or portfolio.kind != "panel"
