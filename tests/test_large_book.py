@@ -305,16 +305,26 @@ def test_early_warning_learns_from_the_sample_and_lists_every_customer(full, sam
 
 
 def test_customer_value_projects_every_customer_of_a_large_book(full, sampled):
-    from analysis.studies.value.estimate import Assumptions, customer_value
+    from analysis.data.large_book import book_customers
+    from analysis.studies.value.estimate import Assumptions, Projector, customer_value
+    from analysis.studies.value.headline import headline as value_headline
 
     a = Assumptions(n_boot=3)
-    big, small = customer_value(sampled, assumptions=a), customer_value(full, assumptions=a)
-    # the projection reads the book's files (SQL) and fits on the whole of this small book,
-    # so it equals the projection of the book loaded whole, customer for customer
-    assert big.sizes == small.sizes and big.sizes["customers"] > SAMPLE
-    pd.testing.assert_frame_equal(big.customers.value, small.customers.value)
-    for key in ("all", "tier", "var_all"):
-        pd.testing.assert_frame_equal(big.groups[key], small.groups[key])
+    big = customer_value(sampled, assumptions=a)
+    # every customer on book is projected; the monthly models learn from the model sample
+    assert big.sizes["fit_customers"] == SAMPLE and big.sizes["fit_sample"]
+    assert value_headline(big)["value"]["model_sample"]["customers"] == SAMPLE
+    # the start states read from the book's files equal those of the book loaded whole
+    p, as_of = full.portfolio, full.as_of
+    from_files = Projector(open_book("synthetic").panel, book_customers(open_book("synthetic")),
+                           as_of, a, fit_on=(p.panel, p.customers))
+    loaded = Projector(p.panel, p.customers, as_of, a)
+    pd.testing.assert_frame_equal(from_files.state.drop(columns=["age_at_open"], errors="ignore"),
+                                  loaded.state.drop(columns=["age_at_open"], errors="ignore"),
+                                  check_dtype=False)
+    for key, values in loaded.base.items():
+        np.testing.assert_array_equal(from_files.base[key], values)
+    assert big.sizes["customers"] == len(loaded.state) > SAMPLE
 
 
 def test_a_render_builds_the_bank_frame_once_and_branches_slice_it(tmp_path, monkeypatch, full):

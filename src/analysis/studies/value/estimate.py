@@ -190,8 +190,10 @@ class Projector:
 
     def __init__(self, panel, customers, as_of: pd.Timestamp, a: Assumptions, *,
                  attrition: str = "closure", k: int = 3,
-                 fit_customers: int = config.VALUE_FIT_CUSTOMERS):
-        sample = fit_sample(panel, customers, as_of, fit_customers, seed=a.seed)
+                 fit_customers: int = config.VALUE_FIT_CUSTOMERS, fit_on=None):
+        # ``fit_on``: (panel, customers) of a sample already drawn (a large book's model sample)
+        sample = (tuple(fit_on) if fit_on is not None
+                  else fit_sample(panel, customers, as_of, fit_customers, seed=a.seed))
         self.sampled = sample is not None
         if sample is None:  # the whole book fits; files are read (the sample path reads SQL)
             def whole(src, order):
@@ -474,8 +476,12 @@ def customer_value(study: Study, *, assumptions: Assumptions | None = None) -> C
         customers = book_customers(study.book, branch)
         panel = (study.book.panel if branch is None
                  else book_panel(study.book, branch=branch, until=as_of))
+        # the monthly models learn from the reports' model sample (a branch: its slice of it)
+        fit_on = (p.panel, p.customers)
+    else:
+        fit_on = None
     built = attempt(Projector, panel, customers, as_of, a,
-                    attrition=study.params["attrition"], k=study.params["k"])
+                    attrition=study.params["attrition"], k=study.params["k"], fit_on=fit_on)
     if not built.ok:
         cv.customers = Attempt(note=built.note)
         return cv

@@ -78,7 +78,10 @@ def headline(cv: CustomerValue) -> dict:
     a = cv.assumptions
     out: dict = {"scope": cv.scope,
                  "as_of": None if cv.as_of is None else f"{cv.as_of:%Y-%m-%d}",
-                 "snapshot": cv.snapshot, "assumptions": a.as_dict()}
+                 "snapshot": cv.snapshot, "assumptions": a.as_dict(),
+                 # a large book: the monthly models come from this seeded sample (all projected)
+                 "model_sample": (None if getattr(cv.study, "sample", None) is None
+                                  else cv.study.sample.to_dict())}
     out["assumptions"]["currency"] = a.currency
     if not cv.customers.ok:
         out["note"] = cv.customers.note
