@@ -41,7 +41,8 @@ lang = "en"  # report language: "en" or "zh" (Chinese)
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from analysis.data.large_book import load_for_models, model_sample_size, sample_note
+from analysis.data.large_book import load_for_models, model_sample_size
+from analysis.studies.whole_book import sample_note
 from analysis.frames import ATTRITION_DEFINITIONS
 from analysis.studies.product_effect.estimate import estimate_product_effect
 from analysis.studies.product_effect.words import cell_words, note_words, shown

@@ -44,7 +44,8 @@ from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.studies.population import events_note, prepare_study
-from analysis.data.large_book import model_sample_size, sample_note
+from analysis.data.large_book import model_sample_size
+from analysis.studies.whole_book import sample_note
 from analysis import plots
 from analysis.i18n import set_language, tr, tr_value
 

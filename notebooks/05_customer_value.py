@@ -46,7 +46,8 @@ from analysis.report.glossary import glossary
 from analysis.report.headline import publish
 from analysis.report.kpi import kpi_strip
 from analysis.studies.population import prepare_study
-from analysis.data.large_book import model_sample_size, sample_note
+from analysis.data.large_book import model_sample_size
+from analysis.studies.whole_book import sample_note
 from analysis.studies.value import tables
 from analysis.studies.value.estimate import Assumptions, customer_value
 from analysis.studies.value.findings import assumption_words, key_findings

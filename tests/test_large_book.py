@@ -16,18 +16,17 @@ from analysis.data import ensure_default_data, load_source
 from analysis.data.large_book import (
     MODEL_SAMPLE_ENV,
     VALIDATED_BOOK_ENV,
-    book_frame,
     check_book,
     load_for_models,
     model_sample_size,
     open_book,
-    sample_note,
 )
 from analysis.data.schemas import DataValidationError
 from analysis.studies.overview.estimate import attrition_overview
 from analysis.studies.overview.headline import headline
 from analysis.studies.overview.versus_bank import versus_bank
 from analysis.studies.population import prepare_study
+from analysis.studies.whole_book import book_frame, sample_note
 
 SAMPLE = 1500
 

@@ -125,6 +125,28 @@ MODEL_SAMPLE: int = 50_000
 MODEL_SAMPLE_SEED: int = 20240101
 
 
+def duckdb_connection():
+    """A new in-process DuckDB connection with the package's settings: no progress bars (inside
+    Jupyter DuckDB refuses them), memory bounded by ``ANALYSIS_DUCKDB_MEMORY`` (default 3GB;
+    beyond it DuckDB spills to the system's temporary folder, never the working folder), no
+    promise of insertion order (every result is ORDER BY-ed explicitly). Used by the data layer's
+    engine (:class:`analysis.frames.engines.DuckDBEngine`) and large books' checks."""
+    import tempfile
+
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
+    con.execute(f"SET memory_limit = '{os.environ.get('ANALYSIS_DUCKDB_MEMORY', '3GB')}'")
+    con.execute("SET preserve_insertion_order = false")
+    spill = Path(tempfile.gettempdir()) / "analysis-duckdb"
+    con.execute(f"SET temp_directory = '{spill.as_posix()}'")
+    return con
+
+
 def project_root() -> Path:
     """Return the project root (``ANALYSIS_HOME`` or the folder above ``src/``)."""
     env = os.environ.get("ANALYSIS_HOME")

@@ -9,9 +9,9 @@ not loaded whole. Instead it is
   time (every check is within a customer, so chunks by customer miss nothing). When a chunk has a
   problem the book is checked whole once more, so that the error names every row at fault exactly
   as for a small book; a render checks once and tells its kernels (:data:`VALIDATED_BOOK_ENV`);
-- **described by SQL** (:func:`book_frame`): every customer's row of the survival frame, built by
-  the data layer (:mod:`analysis.frames`) from the Parquet files. Counts, rates, survival curves,
-  log-rank tests and summaries use it;
+- **described by SQL** (:func:`analysis.studies.whole_book.book_frame`): every customer's row of
+  the survival frame, built by the data layer (:mod:`analysis.frames`) from the Parquet files.
+  Counts, rates, survival curves, log-rank tests and summaries use it;
 - **sampled** (:func:`load_sample`): a seeded random sample of customers with their whole monthly
   histories, loaded and checked like a small book. Models (Cox, time-varying, IPW, g-formula,
   frailty) are fitted on it and reports say so, with the sample size and seed. The sample is the
@@ -36,9 +36,8 @@ from analysis import config
 from analysis.data.portfolio import Portfolio
 
 __all__ = ["MODEL_SAMPLE_ENV", "VALIDATED_BOOK_ENV", "BOOK_CACHE_ENV", "Book", "ModelSample", "model_sample_size",
-           "open_book", "check_book", "book_frame", "book_panel", "book_customers", "load_sample",
-           "load_for_models",
-           "sample_note"]
+           "open_book", "check_book", "book_panel", "book_customers", "load_sample",
+           "load_for_models", "as_read"]
 
 #: Environment variable: the number of customers that models are fitted on in a large book.
 MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
@@ -46,7 +45,8 @@ MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
 #: kernels then skip the check of the very same files).
 VALIDATED_BOOK_ENV = "ANALYSIS_VALIDATED_BOOK"
 #: Environment variable naming a folder where a render keeps the whole bank's survival frame of a
-#: large book (one per definition), so that branch reports slice it (:func:`book_frame`).
+#: large book (one per definition), so that branch reports slice it
+#: (:func:`analysis.studies.whole_book.book_frame`).
 BOOK_CACHE_ENV = "ANALYSIS_BOOK_CACHE"
 _PARQUET = (".parquet", ".pq")
 
@@ -96,13 +96,14 @@ class Book:
         return f"read_parquet('{_quote(target.as_posix())}')"
 
     def query(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
-        """Run DuckDB SQL (the data layer's settings); ``frames`` are registered by name."""
-        from analysis.frames.engines import DuckDBEngine
-
-        with DuckDBEngine() as eng:
+        """Run DuckDB SQL (the package's settings); ``frames`` are registered by name."""
+        con = config.duckdb_connection()
+        try:
             for name, df in frames.items():
-                eng.relation(df, name)
-            return eng.df(sql)
+                con.register(name, df)
+            return con.execute(sql).df()
+        finally:
+            con.close()
 
     def window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last month of the panel."""
@@ -202,8 +203,8 @@ def check_book(book: Book, chunk_customers: int = 100_000) -> pd.DataFrame:
         sources = {"customers": str(book.customers), "panel": str(book.panel)}
         for i in range(n_chunks):
             where = f"WHERE {_bucket(n_chunks)} = {i}"
-            customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')} {where}"))
-            panel = _as_read(book.query(f"SELECT * FROM {book.sql('panel')} {where}"))
+            customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')} {where}"))
+            panel = as_read(book.query(f"SELECT * FROM {book.sql('panel')} {where}"))
             try:
                 check_frames(customers, panel, source=str(book.folder), sources=sources)
             except ValueError:
@@ -217,7 +218,7 @@ def check_book(book: Book, chunk_customers: int = 100_000) -> pd.DataFrame:
         "ORDER BY customer_id")
 
 
-def _as_read(df: pd.DataFrame) -> pd.DataFrame:
+def as_read(df: pd.DataFrame) -> pd.DataFrame:
     """A table as :func:`analysis.data.extracts.read_parts` gives it (ids as text, ns dates)."""
     if "customer_id" in df:
         df["customer_id"] = df["customer_id"].astype(str)
@@ -252,8 +253,8 @@ def load_sample(book: Book, n: int, *, seed: int | None = None, branch: str | No
     total = book.count(branch)
     ids = _sample_ids(book, n, seed, branch)
     keep = "WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM ids)"
-    customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')} {keep}", ids=ids))
-    panel = _as_read(book.query(
+    customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')} {keep}", ids=ids))
+    panel = as_read(book.query(
         f"SELECT * FROM {book.sql('panel')} {keep} ORDER BY customer_id, month", ids=ids))
     sources = {"customers": str(book.customers), "panel": str(book.panel)}
     customers, panel, exclusions = check_frames(customers, panel, source=str(book.folder),
@@ -296,7 +297,7 @@ def book_panel(book: Book, *, branch: str | None = None, since=None, until=None)
         cond.append(f"CAST(p.customer_id AS VARCHAR) IN (SELECT CAST(customer_id AS VARCHAR) FROM "
                     f"{book.sql('customers')} WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}')")
     where = (" WHERE " + " AND ".join(cond)) if cond else ""
-    panel = _as_read(book.query(f"SELECT p.* FROM {book.sql('panel')} p{where} "
+    panel = as_read(book.query(f"SELECT p.* FROM {book.sql('panel')} p{where} "
                                 "ORDER BY customer_id, month"))
     return PANEL_SCHEMA.coerce_dtype(panel).reset_index(drop=True)
 
@@ -306,71 +307,5 @@ def book_customers(book: Book, branch: str | None = None) -> pd.DataFrame:
     from analysis.data.schemas import CUSTOMERS_SCHEMA
 
     where = "" if branch is None else f" WHERE CAST(branch AS VARCHAR) = '{_quote(branch)}'"
-    return CUSTOMERS_SCHEMA.coerce_dtype(_as_read(book.query(
+    return CUSTOMERS_SCHEMA.coerce_dtype(as_read(book.query(
         f"SELECT * FROM {book.sql('customers')}{where} ORDER BY customer_id"))).reset_index(drop=True)
-
-
-def book_frame(book: Book, *, branch: str | None = None, attrition: str = "closure", k: int = 3,
-               high_value_tier: int | None = None, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every customer's survival-frame row (of one branch), built in SQL from the Parquet files.
-
-    Returns ``(frame, exclusions)`` as :func:`analysis.frames.survival_frame`, restricted to the
-    branch's customers. The whole bank's frame is built once per render and definition: with
-    :data:`BOOK_CACHE_ENV` set (``analysis render`` sets it to its staging folder) it is kept
-    there as Parquet, and every branch report of the run slices it instead of reading the book.
-    """
-    frame, excluded = _bank_frame(book, attrition, k, high_value_tier, as_of)
-    if branch is not None:
-        ids = set(book.customer_ids(branch))
-        frame = frame[frame["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
-        excluded = excluded[excluded["customer_id"].astype(str).isin(ids)]
-    return frame, excluded.reset_index(drop=True)
-
-
-def _bank_frame(book: Book, attrition: str, k: int, high_value_tier, as_of):
-    import hashlib
-
-    from analysis.frames import survival_frame
-
-    kwargs = {} if high_value_tier is None else {"high_value_tier": int(high_value_tier)}
-    day = None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}"
-    folder = os.environ.get(BOOK_CACHE_ENV)
-    key = hashlib.sha256(json.dumps([book.fingerprint, attrition, int(k), kwargs, day])
-                         .encode()).hexdigest()[:16]
-    cached = Path(folder) / key if folder else None
-    if cached is not None and (cached / "exclusions.parquet").exists():
-        return (pd.read_parquet(cached / "frame.parquet"),
-                pd.read_parquet(cached / "exclusions.parquet"))
-    customers = _as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
-    frame, excluded = survival_frame(book.panel, customers, attrition=attrition, k=k,
-                                     as_of=as_of, **kwargs)
-    if cached is not None:  # written whole, then renamed: a parallel report never reads half
-        tmp = cached.with_name(f"{key}.{os.getpid()}.tmp")
-        tmp.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(tmp / "frame.parquet", index=False)
-        excluded.to_parquet(tmp / "exclusions.parquet", index=False)
-        try:
-            tmp.rename(cached)
-        except OSError:  # another report got there first: theirs is the same
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
-    return frame, excluded
-
-
-def sample_note(sample: ModelSample | None, *, everything: bool = False) -> str | None:
-    """The report's sentence about a model sample (None when every customer is used).
-
-    ``everything``: every number of the report comes from the sample (report 02), not only its
-    models.
-    """
-    from analysis.i18n import tr
-
-    if sample is None:
-        return None
-    words = dict(of=f"{sample.of:,}", n=f"{sample.customers:,}", seed=sample.seed)
-    if everything:
-        return tr("{of} customers are studied: every number of this report comes from a seeded "
-                  "random sample of {n} of them (seed {seed}).", **words)
-    return tr("{of} customers are studied: counts, rates and survival curves use all of them; "
-              "models are fitted on a seeded random sample of {n} of them (seed {seed}).", **words)

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
+from analysis import config
 from analysis.config import ENGINE_ENV, ENGINES
 
 __all__ = ["ENGINES", "ENGINE_ENV", "DuckDBEngine", "SparkEngine", "connect", "engine_name",
@@ -97,17 +96,7 @@ class DuckDBEngine(_Engine):
     name = "duckdb"
 
     def __init__(self):
-        con = duckdb.connect()
-        try:  # never write progress bars into notebooks (inside Jupyter DuckDB refuses this)
-            con.execute("SET enable_progress_bar = false")
-        except duckdb.Error:
-            pass
-        con.execute(f"SET memory_limit = '{os.environ.get('ANALYSIS_DUCKDB_MEMORY', '3GB')}'")
-        con.execute("SET preserve_insertion_order = false")  # results are ORDER BY-ed explicitly
-        # Spill files go to the system's temporary folder, never into the user's working folder.
-        spill = Path(tempfile.gettempdir()) / "analysis-duckdb"
-        con.execute(f"SET temp_directory = '{spill.as_posix()}'")
-        self.con = con
+        self.con = config.duckdb_connection()
 
     def relation(self, obj, name: str) -> str:
         """Register a DataFrame under ``name``, or point at Parquet; the SQL to read it."""

@@ -265,7 +265,8 @@ def _large_study(book, *, data, branch, sample: int, attrition: str, k: int, as_
                  high_value_tier: int) -> Study:
     """A study of a large Parquet book (:mod:`analysis.data.large_book`): the models' population
     is a seeded sample of customers, ``book_frame`` every customer's row built in SQL."""
-    from analysis.data.large_book import book_frame, check_book, load_sample
+    from analysis.data.large_book import check_book, load_sample
+    from analysis.studies.whole_book import book_frame
 
     checked = check_book(book)  # the whole book, in chunks (or once per render)
     if branch is not None and str(branch) not in book.branches():

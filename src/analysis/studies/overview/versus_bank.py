@@ -58,7 +58,7 @@ class VersusBank:
 
 def _book_bank_frame(study: Study) -> pd.DataFrame:
     """Every customer of a large book (all branches), built in SQL with the study's definition."""
-    from analysis.data.large_book import book_frame
+    from analysis.studies.whole_book import book_frame
     from analysis.studies.population import _report_columns
 
     p = study.params
