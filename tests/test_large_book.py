@@ -102,7 +102,8 @@ def test_overview_counts_every_customer_and_states_the_sample(full, sampled):
     big, small = attrition_overview(sampled), attrition_overview(full)
     pd.testing.assert_frame_equal(big.overall_rate.value, small.overall_rate.value)
     pd.testing.assert_frame_equal(big.km_all.value, small.km_all.value)
-    assert big.logrank["tier_group"].value.chi2 == pytest.approx(small.logrank["tier_group"].value.chi2, rel=1e-12)
+    assert (big.logrank["tier_group"].value.chi2
+            == pytest.approx(small.logrank["tier_group"].value.chi2, rel=1e-12))
     h = headline(big)["overview"]
     assert h["n"] == 6000 and h["model_sample"] == {"customers": SAMPLE, "of": 6000,
                                                     "seed": sampled.sample.seed}
@@ -342,3 +343,16 @@ def test_a_render_builds_the_bank_frame_once_and_branches_slice_it(tmp_path, mon
     assert (again[0]["branch"] == branch).all() and len(again[0]) < len(first[0])
     book_frame(book, as_of="2025-06-01")  # another definition: another entry
     assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_a_hostile_branch_name_is_only_ever_a_value(book_copy):
+    hostile = "O'Brien'); DROP TABLE x; --"
+    c = pd.read_parquet(book_copy / "customers.parquet")
+    first = c["branch"] == sorted(c["branch"].unique())[0]
+    c.loc[first, "branch"] = hostile
+    c.to_parquet(book_copy / "customers.parquet", index=False)
+    book = open_book(book_copy)
+    assert hostile in book.branches() and book.count(hostile) == int(first.sum())
+    study = prepare_study(book_copy, branch=hostile, sample=SAMPLE)
+    assert (study.counted_frame["branch"] == hostile).all()
+    assert len(study.counted_frame) == int(first.sum()) and (study.frame["branch"] == hostile).all()

@@ -35,9 +35,9 @@ import pandas as pd
 from analysis import config
 from analysis.data.portfolio import Portfolio
 
-__all__ = ["MODEL_SAMPLE_ENV", "VALIDATED_BOOK_ENV", "BOOK_CACHE_ENV", "Book", "ModelSample", "model_sample_size",
-           "open_book", "check_book", "book_panel", "book_customers", "load_sample",
-           "load_for_models", "as_read"]
+__all__ = ["MODEL_SAMPLE_ENV", "VALIDATED_BOOK_ENV", "BOOK_CACHE_ENV", "Book", "ModelSample",
+           "model_sample_size", "open_book", "check_book", "book_panel", "book_customers",
+           "load_sample", "load_for_models", "as_read"]
 
 #: Environment variable: the number of customers that models are fitted on in a large book.
 MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
