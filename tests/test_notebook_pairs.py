@@ -115,7 +115,7 @@ def test_parameters_cell_first(ipynb):
 
 @pytest.mark.parametrize("ipynb", [
     pytest.param(p, marks=pytest.mark.xfail(
-        strict=True, reason="02 builds its population from load_source + estimate_product_effect"))
+        strict=True, reason="02 builds its population from load_for_models + estimate_product_effect"))
     if p.stem.startswith("02_") else p
     for p in NOTEBOOKS
 ], ids=lambda p: p.stem)
