@@ -356,3 +356,16 @@ def test_a_hostile_branch_name_is_only_ever_a_value(book_copy):
     study = prepare_study(book_copy, branch=hostile, sample=SAMPLE)
     assert (study.counted_frame["branch"] == hostile).all()
     assert len(study.counted_frame) == int(first.sum()) and (study.frame["branch"] == hostile).all()
+
+
+def test_validate_counts_a_large_book_by_sql(monkeypatch):
+    from analysis.data import validate_source
+
+    whole = validate_source("synthetic")
+    monkeypatch.setenv(MODEL_SAMPLE_ENV, "1000")  # the default book now counts as large
+    by_sql = validate_source("synthetic")
+    for key in ("customers", "panel_rows", "first_month", "last_month", "branches", "closures",
+                "left_truncated"):
+        assert getattr(by_sql, key) == getattr(whole, key), key
+    assert len(by_sql.exclusions) == len(whole.exclusions)
+    assert "checked and counted by SQL" in by_sql.to_text()

@@ -559,7 +559,16 @@ class ValidationSummary:
 
 
 def validate_source(data: str | Path = "synthetic") -> ValidationSummary:
-    """Load and check a data source without rendering anything; raise on bad data."""
+    """Load and check a data source without rendering anything; raise on bad data.
+
+    A large Parquet book (:mod:`analysis.data.large_book`) is checked and counted by SQL,
+    never loaded whole.
+    """
+    from analysis.data.large_book import check_book, open_book
+
+    book = open_book(data)
+    if book is not None and book.is_large():
+        return _book_summary(book, check_book(book))
     p = load_source(data)
     if p.kind == "snapshot":
         snap = p.snapshot
@@ -590,3 +599,32 @@ def validate_source(data: str | Path = "synthetic") -> ValidationSummary:
         exclusions=p.exclusions,
         notes=list(p.notes),
     )
+
+
+def _book_summary(book, exclusions: pd.DataFrame) -> ValidationSummary:
+    """:class:`ValidationSummary` of a large book, counted by SQL (the same numbers as a load)."""
+    from analysis.data.large_book import model_sample_size
+
+    row = book.query(f"""
+        WITH p AS (SELECT CAST(customer_id AS VARCHAR) AS id, month, tenure_months, closed,
+                          ROW_NUMBER() OVER (PARTITION BY CAST(customer_id AS VARCHAR)
+                                             ORDER BY month) AS k
+                   FROM {book.sql('panel')})
+        SELECT COUNT(*) AS rows, MIN(month) AS first, MAX(month) AS last,
+               COUNT(*) FILTER (WHERE closed) AS closures,
+               COUNT(*) FILTER (WHERE k = 1 AND tenure_months > 0) AS truncated
+        FROM p""").iloc[0]
+    return ValidationSummary(
+        source=book.source,
+        customers=book.n_customers,
+        panel_rows=int(row["rows"]),
+        first_month=f"{pd.Timestamp(row['first']):%Y-%m}",
+        last_month=f"{pd.Timestamp(row['last']):%Y-%m}",
+        branches=book.branches(),
+        closures=int(row["closures"]),
+        left_truncated=int(row["truncated"]),
+        exclusions=exclusions,
+        notes=[f"large book: checked and counted by SQL, not loaded whole (more than "
+               f"{model_sample_size():,} customers)"],
+    )
+
