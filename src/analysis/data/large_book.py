@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -86,8 +87,23 @@ class Book:
     panel: Path
     source: str
     n_customers: int
-    fingerprint: str
     truth: dict | None = field(default=None, repr=False)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The content hash of both tables (read once, only when asked: a book below the
+        model sample is loaded, and hashed, by :func:`analysis.data.load_source`)."""
+        from analysis.data.loaders import _fingerprint_files
+
+        return _fingerprint_files([self.customers, self.panel])
+
+    def require_branch(self, branch: str | None) -> None:
+        """Raise :class:`ValueError` naming the known branches when ``branch`` is not one."""
+        if branch is not None and str(branch) not in (known := self.branches()):
+            from analysis.data.messages import short, some
+
+            raise ValueError(f"branch {short(branch)} is not in the data (source {self.source}); "
+                             f"known branches: {some(known, limit=20)}")
 
     def sql(self, name: str) -> str:
         """DuckDB SQL reading one table (``"customers"`` or ``"panel"``)."""
@@ -150,7 +166,7 @@ def open_book(data) -> Book | None:
     ``data`` is a report's data source: a folder, or ``"synthetic"`` (the embedded default).
     Mapping files and CSV tables give None (they are read by :func:`analysis.data.load_source`).
     """
-    from analysis.data.loaders import SYNTHETIC_SOURCES, _fingerprint_files, ensure_default_data
+    from analysis.data.loaders import SYNTHETIC_SOURCES, ensure_default_data
     from analysis.data.mapping import is_mapping
 
     if data is None or is_mapping(data):
@@ -168,7 +184,7 @@ def open_book(data) -> Book | None:
     truth_file = folder / "truth.json"
     truth = json.loads(truth_file.read_text(encoding="utf-8")) if truth_file.exists() else None
     book = Book(folder=folder, customers=customers, panel=panel, source=source, n_customers=0,
-                fingerprint=_fingerprint_files([customers, panel]), truth=truth)
+                truth=truth)
     book.n_customers = book.count()
     return book
 
@@ -274,11 +290,7 @@ def load_for_models(data, branch: str | None = None, sample: int | None = None) 
     if book is None or not book.is_large(sample):
         return load_source(data).for_branch(branch)
     check_book(book)
-    if branch is not None and str(branch) not in book.branches():
-        from analysis.data.messages import short, some
-
-        raise ValueError(f"branch {short(branch)} is not in the data (source {book.source}); "
-                         f"known branches: {some(book.branches(), limit=20)}")
+    book.require_branch(branch)
     return load_sample(book, int(sample), branch=branch)
 
 

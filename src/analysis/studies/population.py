@@ -14,7 +14,6 @@ import pandas as pd
 from analysis.i18n import format_month, language, tr, tr_value
 from analysis.config import HIGH_VALUE_TIER, MIN_EVENTS
 from analysis.data.loaders import load_source
-from analysis.data.messages import some, short
 from analysis.data.portfolio import Portfolio
 from analysis.frames import survival_frame
 
@@ -269,9 +268,7 @@ def _large_study(book, *, data, branch, sample: int, attrition: str, k: int, as_
     from analysis.studies.whole_book import book_frame
 
     checked = check_book(book)  # the whole book, in chunks (or once per render)
-    if branch is not None and str(branch) not in book.branches():
-        raise ValueError(f"branch {short(branch)} is not in the data (source {book.source}); "
-                         f"known branches: {some(book.branches(), limit=20)}")
+    book.require_branch(branch)
     as_of_ts = book.window()[1] if as_of is None else pd.Timestamp(as_of)
     drawn = load_sample(book, sample, branch=branch)
     study = prepare_study(data, branch=branch, attrition=attrition, k=k, as_of=as_of_ts,
