@@ -210,7 +210,7 @@ def check_book(book: Book, chunk_customers: int = 100_000) -> pd.DataFrame:
     DataValidationError
         When any table breaks its schema or the two disagree.
     """
-    from analysis.data.loaders import _load_tables, check_frames
+    from analysis.data.loaders import NO_MONTHS, _load_tables, check_frames
     from analysis.data.sql_checks import sql_findings
 
     # SQL first (seconds, bounded memory); on any doubt the pandas checks decide
@@ -229,7 +229,7 @@ def check_book(book: Book, chunk_customers: int = 100_000) -> pd.DataFrame:
                 raise
     return book.query(
         f"SELECT CAST(c.customer_id AS VARCHAR) AS customer_id, "
-        f"'no months on book inside the window' AS reason FROM {book.sql('customers')} c "
+        f"'{NO_MONTHS}' AS reason FROM {book.sql('customers')} c "
         f"ANTI JOIN {book.sql('panel')} p ON CAST(p.customer_id AS VARCHAR) = CAST(c.customer_id AS VARCHAR) "
         "ORDER BY customer_id")
 

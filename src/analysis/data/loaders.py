@@ -55,6 +55,8 @@ __all__ = [
 #: only) instead of validating the same files again, once per report.
 VALIDATED_ENV = "ANALYSIS_VALIDATED_DIR"
 _VALIDATED_TABLES = ("customers", "panel", "exclusions")
+#: The exclusion reason of a customer with no panel month (the cross-table check).
+NO_MONTHS = "no months on book inside the window"
 
 
 #: Names of the embedded synthetic sources -> generator scenario (``SyntheticConfig.scenario``).
@@ -315,7 +317,7 @@ def _cross_check(customers: pd.DataFrame, panel: pd.DataFrame, source: str, part
     if problems:
         raise DataValidationError(source, problems)
     absent = customers.loc[~customers["customer_id"].isin(panel["customer_id"]), "customer_id"]
-    return pd.DataFrame({"customer_id": absent, "reason": "no months on book inside the window"})
+    return pd.DataFrame({"customer_id": absent, "reason": NO_MONTHS})
 
 
 def _fingerprint_files(paths: list[Path]) -> str:
@@ -459,7 +461,7 @@ def _trusted_tables(cust_path: Path, panel_path: Path):
     customers = CUSTOMERS_SCHEMA.coerce_dtype(_read_table(cust_path)[0])
     panel = _sorted(PANEL_SCHEMA.coerce_dtype(_read_table(panel_path)[0])).reset_index(drop=True)
     absent = customers.loc[~customers["customer_id"].isin(panel["customer_id"]), "customer_id"]
-    exclusions = pd.DataFrame({"customer_id": absent, "reason": "no months on book inside the window"})
+    exclusions = pd.DataFrame({"customer_id": absent, "reason": NO_MONTHS})
     return customers, panel, exclusions
 
 

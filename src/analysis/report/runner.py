@@ -196,7 +196,7 @@ def _data_info(data: str) -> tuple[Any, str, list[str], Any]:
         ensure_default_data()  # once, here: parallel kernels must not race to create it
     book = open_book(data)
     if book is not None and book.is_large():
-        # a large book is never loaded whole: checked in chunks, described by SQL
+        # a large book is never loaded whole: checked and described by SQL
         check_book(book)
         return book.window()[1], book.fingerprint, book.branches(), book
     portfolio = load_source(data)
