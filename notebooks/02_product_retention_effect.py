@@ -45,7 +45,7 @@ from analysis.data.large_book import load_for_models, model_sample_size
 from analysis.studies.whole_book import sample_note
 from analysis.frames import ATTRITION_DEFINITIONS
 from analysis.studies.product_effect.estimate import estimate_product_effect
-from analysis.studies.product_effect.words import cell_words, note_words, shown
+from analysis.studies.product_effect.words import cell_words, cells_note, note_words, shown
 from analysis.report.display import note, show
 from analysis.report.kpi import kpi_strip
 from analysis.report.glossary import glossary
@@ -196,12 +196,7 @@ if len(pe.tables["cox_time_varying"]):
          digits=3)
     cells = pe.headline["cox_time_varying"].get("from_counts")
     if cells:
-        note(tr("The same model fitted from counts of customer-months and departures per month "
-                "of tenure and covariate cell (the engine for books too large for the row-by-row "
-                "fit; age, tenure at entry, assets and engagement cut into {bins} quantile "
-                "bins, {cells} cells): HR per product {hr} ({low} to {high}).",
-                bins=cells["bins"], cells=f"{cells['cells']:,}", hr=f"{cells['hr']:.3f}",
-                low=f"{cells['ci_low']:.3f}", high=f"{cells['ci_high']:.3f}"))
+        note(cells_note(cells))
 
 # %% [markdown]
 # The large-outflow row of this model is not the early-warning number the other reports quote.

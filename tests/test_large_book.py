@@ -369,3 +369,40 @@ def test_validate_counts_a_large_book_by_sql(monkeypatch):
         assert getattr(by_sql, key) == getattr(whole, key), key
     assert len(by_sql.exclusions) == len(whole.exclusions)
     assert "checked and counted by SQL" in by_sql.to_text()
+
+
+def test_report_02_fits_its_model_from_counts_on_every_customer(full, tmp_path, monkeypatch):
+    from analysis.data.large_book import BOOK_CACHE_ENV
+    from analysis.frames import exposure_cells
+    from analysis.stats.cox.cells import fit_piecewise_exponential
+    from analysis.studies.product_effect.estimate import estimate_product_effect
+
+    monkeypatch.setenv(BOOK_CACHE_ENV, str(tmp_path / "cache"))
+    whole = load_source("synthetic")
+    sample = load_for_models("synthetic", sample=SAMPLE)
+    pe = estimate_product_effect(sample, n_boot=2, mc_size=200, horizons=(12,))
+    counts = pe.headline["cox_time_varying"]["from_counts"]
+    assert counts["whole_book"] is True and counts["customers"] == 6000
+    assert pe.headline["model_sample"]["customers"] == SAMPLE
+    # the same numbers as the cells of the book loaded whole: every customer, not the sample
+    tv = pe.fits["time_varying"]
+    ref = fit_piecewise_exponential(
+        exposure_cells(whole.panel, whole.customers, lag=1, bins=10, band_months=6),
+        tv.covariates, strata=["branch"])
+    got = pe.fits["time_varying_cells"]
+    np.testing.assert_allclose(got.params, ref.params, rtol=1e-9)
+    assert got.n == ref.n > 3 * tv.n_rows  # customer-months of the book, not of the sample
+    row = pe.summary.set_index("method").loc[
+        "Time-varying, piecewise exponential from counts (large-book engine)"]
+    assert row["n"] == 6000 and "every customer" in row["note"]
+    # a branch: its customers' months of the bank-wide cells (kept by the render above)
+    branch = sorted(whole.customers["branch"].unique())[0]
+    bpe = estimate_product_effect(load_for_models("synthetic", branch, sample=SAMPLE),
+                                  n_boot=2, mc_size=200, horizons=(12,))
+    bcounts = bpe.headline["cox_time_varying"]["from_counts"]
+    n_branch = int((whole.customers["branch"] == branch).sum())
+    assert bcounts["customers"] == n_branch and bcounts["whole_book"] is True
+    months = exposure_cells(whole.panel, whole.customers, lag=1, bins=10, band_months=6)
+    assert bpe.fits["time_varying_cells"].n == months.loc[months["branch"] == branch,
+                                                          "at_risk"].sum()
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # built once for the bank

@@ -44,15 +44,19 @@ def test_leading_estimate_is_the_msm_and_covers_its_marginal_truth(default_effec
 
 
 def test_the_large_book_engine_agrees_with_the_row_fit(default_effect):
-    # the same time-varying model from counts per month and covariate cell (continuous
-    # covariates in 10 quantile bins): product HR within 1% relative, intervals overlapping
+    # the same time-varying model, piecewise exponential from counts per 6-month band of
+    # tenure and covariate cell (continuous covariates in 10 quantile bins): product HR
+    # within 1% relative, intervals overlapping
     rows = default_effect.fits["time_varying"].term("n_products")
     cells = default_effect.headline["cox_time_varying"]["from_counts"]
     assert cells["hr"] == pytest.approx(rows["hr"], rel=0.01)
     overlap = min(cells["ci_high"], rows["ci_high"]) - max(cells["ci_low"], rows["ci_low"])
     assert overlap / (rows["ci_high"] - rows["ci_low"]) > 0.9
     assert cells["ci_low"] <= TRUE_HR <= cells["ci_high"] and cells["bins"] == 10
-    row = _row(default_effect, "Time-varying Cox, from counts", "per additional product")
+    assert cells["band_months"] == 6 and cells["model"] == "piecewise exponential"
+    assert cells["whole_book"] is False and cells["customers"] == default_effect.n
+    row = _row(default_effect, "Time-varying, piecewise exponential from counts",
+               "per additional product")
     assert row["hr"] == pytest.approx(cells["hr"]) and row["truth"] == TRUE_HR
 
 

@@ -4,14 +4,17 @@ A book of more customers than the reports' model sample (:func:`model_sample_siz
 :data:`analysis.config.MODEL_SAMPLE`, or the ``ANALYSIS_MODEL_SAMPLE`` environment variable) is
 not loaded whole. Instead it is
 
-- **checked in chunks of customers** (:func:`check_book`): the same schema, consistency and
-  cross-table checks as :func:`analysis.data.load_source`, one bounded group of customers at a
-  time (every check is within a customer, so chunks by customer miss nothing). When a chunk has a
-  problem the book is checked whole once more, so that the error names every row at fault exactly
-  as for a small book; a render checks once and tells its kernels (:data:`VALIDATED_BOOK_ENV`);
+- **checked by SQL** (:func:`check_book`, :mod:`analysis.data.sql_checks`): the same schema,
+  consistency and cross-table checks as :func:`analysis.data.load_source`, as DuckDB queries over
+  the files. When a query finds a problem the pandas checks run (chunk by chunk, then on the whole
+  book once), so that the error names every row at fault exactly as for a small book; a render
+  checks once and tells its kernels (:data:`VALIDATED_BOOK_ENV`);
 - **described by SQL** (:func:`analysis.studies.whole_book.book_frame`): every customer's row of
   the survival frame, built by the data layer (:mod:`analysis.frames`) from the Parquet files.
-  Counts, rates, survival curves, log-rank tests and summaries use it;
+  Counts, rates, survival curves, log-rank tests and summaries use it, and report 02 fits its
+  time-varying model on the whole book, piecewise exponential from counts per band of tenure and
+  covariate cell
+  (:func:`analysis.studies.whole_book.book_cells`);
 - **sampled** (:func:`load_sample`): a seeded random sample of customers with their whole monthly
   histories, loaded and checked like a small book. Models (Cox, time-varying, IPW, g-formula,
   frailty) are fitted on it and reports say so, with the sample size and seed. The sample is the
@@ -45,9 +48,9 @@ MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
 #: Environment variable a render sets after checking a large book once: its fingerprint (the
 #: kernels then skip the check of the very same files).
 VALIDATED_BOOK_ENV = "ANALYSIS_VALIDATED_BOOK"
-#: Environment variable naming a folder where a render keeps the whole bank's survival frame of a
-#: large book (one per definition), so that branch reports slice it
-#: (:func:`analysis.studies.whole_book.book_frame`).
+#: Environment variable naming a folder where a render keeps the whole bank's survival frame and
+#: exposure cells of a large book (one per definition), so that branch reports slice them
+#: (:func:`analysis.studies.whole_book.book_frame`, :func:`~analysis.studies.whole_book.book_cells`).
 BOOK_CACHE_ENV = "ANALYSIS_BOOK_CACHE"
 _PARQUET = (".parquet", ".pq")
 
@@ -68,11 +71,15 @@ def model_sample_size() -> int:
 
 @dataclass(frozen=True)
 class ModelSample:
-    """A seeded sample of a book's customers: ``customers`` drawn from ``of``."""
+    """A seeded sample of a book's customers: ``customers`` drawn from ``of`` (of ``branch``,
+    when set) of ``book``, whose whole-book aggregates a report may show next to the sample's
+    models."""
 
     customers: int
     of: int
     seed: int
+    book: Book | None = field(default=None, compare=False, repr=False)
+    branch: str | None = None
 
     def to_dict(self) -> dict:
         return {"customers": self.customers, "of": self.of, "seed": self.seed}
@@ -278,7 +285,8 @@ def load_sample(book: Book, n: int, *, seed: int | None = None, branch: str | No
     customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
     return Portfolio(customers=customers, panel=panel, truth=book.truth, source=book.source,
                      fingerprint=book.fingerprint, exclusions=exclusions,
-                     sample=ModelSample(len(ids), total, seed) if len(ids) < total else None)
+                     sample=(ModelSample(len(ids), total, seed, book=book, branch=branch)
+                             if len(ids) < total else None))
 
 
 def load_for_models(data, branch: str | None = None, sample: int | None = None) -> Portfolio:

@@ -377,8 +377,9 @@ _BINNED = ("age10", "entry_years", "log_aum", "engagement")
 def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
                    high_value_tier: int = HIGH_VALUE_TIER, as_of=None, lag: int = 0,
                    bins: int = 10, strata: tuple[str, ...] = ("branch",),
-                   engine=None) -> pd.DataFrame:
-    """Customer-months at risk and departures per month of tenure and covariate cell (SQL).
+                   band_months: int = 1, engine=None) -> pd.DataFrame:
+    """Customer-months at risk and departures per month (or band of months) of tenure and
+    covariate cell (SQL).
 
     The counts that :func:`analysis.stats.cox.cells.fit_cox_cells` needs: the rows of
     :func:`counting_process` (same attrition, ``as_of`` and ``lag``: products ``lag`` months
@@ -387,16 +388,24 @@ def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
     (:data:`CELL_COVARIATES`, those present): products, tier, loan segment and the outflow flag
     of the month; age at opening, tenure at entry, log assets at entry and engagement per
     customer, each cut into ``bins`` quantile bins of customers and carried as the bin's mean.
+    With ``band_months`` > 1 the months of tenure are grouped into bands of that many months
+    (1-6, 7-12, ...): the exposure of a piecewise-exponential model
+    (:func:`analysis.stats.cox.cells.fit_piecewise_exponential`), about ``band_months`` times
+    fewer cells.
 
     Returns
     -------
     DataFrame
-        ``stop`` (tenure at the end of the month: the event time), the covariates, the
-        ``strata`` columns present, ``at_risk`` and ``events``.
+        ``stop`` (tenure at the end of the month, the event time; with bands, at the end of the
+        band), the covariates, the ``strata`` columns present, ``at_risk`` (customer-months)
+        and ``events``.
     """
     _check_params(attrition, k, lag)
     if int(bins) < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
+    if int(band_months) < 1:
+        raise ValueError(f"band_months must be >= 1, got {band_months}")
+    w = int(band_months)
     with _engine(engine) as eng:
         src = eng.relation(panel, "panel_in")
         csrc = eng.relation(customers, "customers_in")
@@ -416,6 +425,8 @@ def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
                            for c in binned)
         means = ",\n".join(f"AVG({c}) OVER (PARTITION BY q_{c}) AS {c}" for c in binned)
         keys = ", ".join(["stop", "n_products", "tier", "loan", "outflow_3m", *binned, *strata])
+        # risk set by risk set (month, then stratum): the order the Cox fit from cells works in
+        order = ", ".join(["stop", *strata, "n_products", "tier", "loan", "outflow_3m", *binned])
         sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, lag) + f""",
         ent AS (
             SELECT customer_id, MIN(tenure_months) AS entry, arg_min(aum, month) AS aum_entry
@@ -430,7 +441,8 @@ def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
                          {tiles} FROM cust),
         cb AS (SELECT customer_id{"".join(f", {s}" for s in strata)}, {means} FROM tiled),
         rows AS (
-            SELECT ap.tenure_months + 1 AS stop, CAST(ap.event AS INTEGER) AS event,
+            SELECT (FLOOR(CAST(ap.tenure_months AS DOUBLE) / {w}) + 1) * {w} AS stop,
+                   CAST(ap.event AS INTEGER) AS event,
                    CAST(ap.lag_n_products AS DOUBLE) AS n_products,
                    CAST(ap.lag_tier AS DOUBLE) AS tier,
                    CAST(ap.lag_segment = 'loan' AS DOUBLE) AS loan,
@@ -442,7 +454,7 @@ def exposure_cells(panel, customers, *, attrition: str = "closure", k: int = 3,
         SELECT {keys}, COUNT(*) AS at_risk, SUM(event) AS events
         FROM rows
         GROUP BY {keys}
-        ORDER BY {keys}"""
+        ORDER BY {order}"""
         out = eng.df(sql)
         out["stop"] = out["stop"].astype(float)
         out["events"] = out["events"].astype(float)

@@ -137,6 +137,9 @@ def spark_session():
         # spark-defaults.conf or SparkSession settings made before this one win)
         "spark.sql.shuffle.partitions": os.environ.get("ANALYSIS_SPARK_PARTITIONS", "8"),
         "spark.driver.memory": os.environ.get("ANALYSIS_SPARK_DRIVER_MEMORY", "4g"),
+        # results come back to pandas whole (a large book's exposure cells run to millions of
+        # rows): bounded by the driver's memory, not by Spark's default 1 GiB cap
+        "spark.driver.maxResultSize": os.environ.get("ANALYSIS_SPARK_MAX_RESULT", "0"),
     }
     for key, value in settings.items():
         builder = builder.config(key, value)

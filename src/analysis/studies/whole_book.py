@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.data.large_book import BOOK_CACHE_ENV, Book, ModelSample, as_read
-from analysis.frames import survival_frame
+from analysis.frames import exposure_cells, survival_frame
 from analysis.i18n import tr
 
-__all__ = ["book_frame", "sample_note"]
+__all__ = ["book_frame", "book_cells", "sample_note"]
 
 
 def book_frame(book: Book, *, branch: str | None = None, attrition: str = "closure", k: int = 3,
@@ -40,45 +40,84 @@ def book_frame(book: Book, *, branch: str | None = None, attrition: str = "closu
 
 
 def _bank_frame(book: Book, attrition: str, k: int, high_value_tier, as_of):
+    kwargs = {} if high_value_tier is None else {"high_value_tier": int(high_value_tier)}
+
+    def build():
+        customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
+        frame, excluded = survival_frame(book.panel, customers, attrition=attrition, k=k,
+                                         as_of=as_of, **kwargs)
+        return {"frame": frame, "exclusions": excluded}
+
+    got = _cached(book, ["frame", attrition, int(k), kwargs, _day(as_of)], build)
+    return got["frame"], got["exclusions"]
+
+
+def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closure", k: int = 3,
+               as_of=None, lag: int = 1, bins: int = 10, band_months: int = 1) -> pd.DataFrame:
+    """Customer-months at risk and departures per month (or band of ``band_months``) of tenure,
+    branch and covariate cell of the whole book (:func:`analysis.frames.exposure_cells`), from
+    the Parquet files.
+
+    The counts that report 02 fits its time-varying model from on every customer of a large
+    book (:func:`analysis.stats.cox.cells.fit_piecewise_exponential`). Built once per render and definition for the
+    whole bank (kept like :func:`book_frame`'s frame); a branch's cells are the bank's cells of
+    that branch, so its continuous covariates keep the bank-wide quantile bins.
+    """
+    def build():
+        customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
+        return {"cells": exposure_cells(book.panel, customers, attrition=attrition, k=k,
+                                        as_of=as_of, lag=lag, bins=bins, strata=("branch",),
+                                        band_months=band_months)}
+
+    cells = _cached(book, ["cells", attrition, int(k), _day(as_of), int(lag), int(bins),
+                           int(band_months)], build)["cells"]
+    if branch is not None and "branch" in cells.columns:
+        cells = cells[cells["branch"].astype(str) == str(branch)].reset_index(drop=True)
+    return cells
+
+
+def _day(as_of) -> str | None:
+    return None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}"
+
+
+def _cached(book: Book, parts: list, build) -> dict[str, pd.DataFrame]:
+    """``build()``'s tables, kept under :data:`BOOK_CACHE_ENV` (when set) for the book's content
+    and ``parts``: read back when another report of the render asked for the same."""
     import hashlib
 
-    kwargs = {} if high_value_tier is None else {"high_value_tier": int(high_value_tier)}
-    day = None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}"
     folder = os.environ.get(BOOK_CACHE_ENV)
-    key = hashlib.sha256(json.dumps([book.fingerprint, attrition, int(k), kwargs, day])
-                         .encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([book.fingerprint, *parts]).encode()).hexdigest()[:16]
     cached = Path(folder) / key if folder else None
-    if cached is not None and (cached / "exclusions.parquet").exists():
-        return (pd.read_parquet(cached / "frame.parquet"),
-                pd.read_parquet(cached / "exclusions.parquet"))
-    customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
-    frame, excluded = survival_frame(book.panel, customers, attrition=attrition, k=k,
-                                     as_of=as_of, **kwargs)
+    if cached is not None and (cached / "done").exists():
+        return {p.stem: pd.read_parquet(p) for p in cached.glob("*.parquet")}
+    tables = build()
     if cached is not None:  # written whole, then renamed: a parallel report never reads half
         tmp = cached.with_name(f"{key}.{os.getpid()}.tmp")
         tmp.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(tmp / "frame.parquet", index=False)
-        excluded.to_parquet(tmp / "exclusions.parquet", index=False)
+        for name, table in tables.items():
+            table.to_parquet(tmp / f"{name}.parquet", index=False)
+        (tmp / "done").touch()
         try:
             tmp.rename(cached)
         except OSError:  # another report got there first: theirs is the same
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
-    return frame, excluded
+    return tables
 
 
 def sample_note(sample: ModelSample | None, *, everything: bool = False) -> str | None:
     """The report's sentence about a model sample (None when every customer is used).
 
     ``everything``: every number of the report comes from the sample (report 02), not only its
-    models.
+    models, except the time-varying model from counts (:func:`book_cells`).
     """
     if sample is None:
         return None
     words = dict(of=f"{sample.of:,}", n=f"{sample.customers:,}", seed=sample.seed)
     if everything:
         return tr("{of} customers are studied: every number of this report comes from a seeded "
-                  "random sample of {n} of them (seed {seed}).", **words)
+                  "random sample of {n} of them (seed {seed}), except the time-varying model "
+                  "fitted from counts (section 4), which uses all of them.", **words)
     return tr("{of} customers are studied: counts, rates and survival curves use all of them; "
               "models are fitted on a seeded random sample of {n} of them (seed {seed}).", **words)

@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.frames import exposure_cells
-from analysis.stats.cox.cells import fit_cox_cells
+from analysis.stats.cox.cells import fit_piecewise_exponential
 from analysis.stats.cox.episodes import split_intervals
 from analysis.stats.cox.fit import fit_cox, fit_cox_time_varying
 from analysis.stats.cox.result import CoxResult
@@ -50,10 +50,12 @@ from analysis.stats.landmark import landmark_cox
 from analysis.stats.logit import full_rank_columns
 from analysis.errors import NOT_ESTIMABLE, InsufficientDataError, Notes
 from analysis.studies.product_effect.findings import _words
+from analysis.studies.whole_book import book_cells
 from analysis.studies.product_effect.frames import (
     ADJUST_LANDMARK,
     ADJUST_STATIC,
     ADJUST_TIME_VARYING,
+    CELL_BAND_MONTHS,
     CELL_BINS,
     DUMMIES,
     NO_PANEL,
@@ -384,12 +386,18 @@ def estimate_product_effect(
         "cox_time_varying", fit_cox_time_varying, iv, ["n_products"] + tv_use, strata=strata,
         alpha=alpha)
     tables["cox_time_varying"] = _model_table(fits["time_varying"])
-    # the same model from counts per month and covariate cell (the large-book engine), shown
+    # the same model from counts per band of tenure and covariate cell (the large-book engine,
+    # piecewise exponential; on a large book from every customer's months), shown
     # next to the row fit so that the two can be compared on every book where both run
     fits["time_varying_cells"] = (
         None if snapshot or fits["time_varying"] is None else notes.attempt(
             "cox_time_varying_cells", _cells_fit, portfolio, fits["time_varying"],
             attrition=attrition, k=k, as_of=as_of, lag=lag, strata=strata, alpha=alpha))
+    # a large book: the model from counts covers every customer, not only the sample
+    sample = getattr(portfolio, "sample", None)
+    whole = sample is not None and sample.book is not None
+    settings["from_counts"] = {"customers": int(sample.of) if whole else int(n),
+                               "whole_book": bool(whole)}
     tv_levels, tv_cat_note = ([], "") if snapshot else _categorical_levels(iv, "event")
     if tv_cat_note:
         notes["cox_time_varying_categorical"] = tv_cat_note
@@ -531,12 +539,12 @@ def estimate_product_effect(
     # 11. summary -------------------------------------------------------------------------------
     tv_truth = _truth_values(getattr(portfolio, "truth", None), settings, ipw_segments)
     summary = _summary(fits, ipw, tables.get("landmark"), tv_truth, ipw_segments, n, events,
-                       main_key, causal)
+                       main_key, causal, settings["from_counts"])
     pe = ProductEffect(n=n, events=events, settings=settings, summary=summary, tables=tables,
                        fits=fits, ipw=ipw, notes=dict(notes), causal=causal,
                        truth=None if getattr(portfolio, "truth", None) is None else tv_truth)
     pe.headline = _headline(pe, lr, ev, main_key, ipw_segments)
-    # a large book: every estimate of this report comes from this seeded sample of customers
+    # a large book: every estimate but the model from counts comes from this seeded sample
     sample = getattr(portfolio, "sample", None)
     pe.headline["model_sample"] = None if sample is None else sample.to_dict()
     pe.findings, pe.conclusion = _words(pe, lr, ev, main_key, shape_info, band_test, ipw_segments)
@@ -544,10 +552,18 @@ def estimate_product_effect(
 
 
 def _cells_fit(portfolio, rows_fit: CoxResult, *, attrition, k, as_of, lag, strata, alpha):
-    """The time-varying model of ``rows_fit`` from :func:`analysis.frames.exposure_cells`."""
-    cells = exposure_cells(portfolio.panel, portfolio.customers, attrition=attrition, k=k,
-                           as_of=as_of, lag=lag, bins=CELL_BINS)
-    return fit_cox_cells(cells, rows_fit.covariates, time="stop", strata=strata, alpha=alpha)
+    """The time-varying model of ``rows_fit`` as a piecewise-exponential model from counts per
+    band of tenure and covariate cell (:func:`analysis.frames.exposure_cells`): on a large
+    book's model sample, from the whole book's counts (:func:`book_cells`)."""
+    sample = getattr(portfolio, "sample", None)
+    if sample is not None and sample.book is not None:
+        cells = book_cells(sample.book, branch=sample.branch, attrition=attrition, k=k,
+                           as_of=as_of, lag=lag, bins=CELL_BINS, band_months=CELL_BAND_MONTHS)
+        strata = ["branch"] if strata and cells["branch"].nunique() > 1 else None
+    else:
+        cells = exposure_cells(portfolio.panel, portfolio.customers, attrition=attrition, k=k,
+                               as_of=as_of, lag=lag, bins=CELL_BINS, band_months=CELL_BAND_MONTHS)
+    return fit_piecewise_exponential(cells, rows_fit.covariates, strata=strata, alpha=alpha)
 
 
 def _categorical_levels(df: pd.DataFrame, event: str) -> tuple[list[str], str]:

@@ -11,7 +11,7 @@ from analysis.studies.product_effect.terms import PER_PRODUCT, TWO_PLUS, _est
 
 if TYPE_CHECKING:
     from analysis.studies.product_effect.estimate import ProductEffect
-from analysis.studies.product_effect.frames import CELL_BINS, DUMMIES, PRODUCT_LEVELS
+from analysis.studies.product_effect.frames import CELL_BAND_MONTHS, CELL_BINS, DUMMIES, PRODUCT_LEVELS
 
 
 def _clean(d: dict) -> dict:
@@ -53,10 +53,14 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
         tv["truth_conditional"] = hp
     fcells = pe.fits.get("time_varying_cells")
     if fcells is not None:
-        # the same model from counts (the large-book engine), for comparison with the row fit
+        # the same model from counts (the large-book engine: piecewise exponential), for
+        # comparison with the row fit
         tv["from_counts"] = _clean({**{k: _est(fcells, "n_products")[k]
                                        for k in ("hr", "ci_low", "ci_high")},
-                                    "bins": CELL_BINS, "cells": int(len(fcells.data))})
+                                    "model": "piecewise exponential",
+                                    "band_months": CELL_BAND_MONTHS,
+                                    "bins": CELL_BINS, "cells": int(len(fcells.data)),
+                                    **pe.settings["from_counts"]})
     ipw = dict(pick("IPW (stabilised weights)", TWO_PLUS), contrast=TWO_PLUS,
                population=truth.get("iptw_population") or (
                    "whole book" if sorted(ipw_segments or []) == ["deposit", "loan"]

@@ -61,7 +61,7 @@ def _row(method, contrast, est, n, events, truth=None, note="", recommended=Fals
 
 MSM = "Marginal structural Cox (MSM)"
 #: The time-varying model fitted from counts (:func:`analysis.stats.cox.cells.fit_cox_cells`).
-CELLS = "Time-varying Cox, from counts (large-book engine)"
+CELLS = "Time-varying, piecewise exponential from counts (large-book engine)"
 CONDITIONAL = "conditional on current holdings and covariates"
 
 
@@ -81,7 +81,7 @@ def _causal_truth(table: pd.DataFrame, causal_truth: dict | None) -> pd.DataFram
 
 
 def _summary(fits, ipw, landmark, truth, ipw_segments, n, events, main_key,
-             causal=None) -> pd.DataFrame:
+             causal=None, cells_scope=None) -> pd.DataFrame:
     hp = truth["hr_per_product"]
     ct = truth.get("causal") or {}
     rows = []
@@ -121,8 +121,11 @@ def _summary(fits, ipw, landmark, truth, ipw_segments, n, events, main_key,
                      estimand=CONDITIONAL))
     f = fits.get("time_varying_cells")
     if f is not None:
-        rows.append(_row(CELLS, PER_PRODUCT, _est(f, "n_products"), n, f.events, hp,
-                         "the row above from counts per month and covariate cell",
+        whole = (cells_scope or {}).get("whole_book")
+        rows.append(_row(CELLS, PER_PRODUCT, _est(f, "n_products"),
+                         (cells_scope or {}).get("customers", n), f.events, hp,
+                         "the row above from counts per band of tenure and covariate cell"
+                         + (", on every customer of the book" if whole else ""),
                          estimand=CONDITIONAL))
     fc = fits.get("time_varying_categorical")
     for lv in PRODUCT_LEVELS[1:]:

@@ -135,3 +135,24 @@ def shown(df: pd.DataFrame | None) -> pd.DataFrame | None:
         else:
             out[col] = s.map(f)
     return out
+
+
+def cells_note(cells: dict) -> str:
+    """The sentence under the time-varying model about its piecewise-exponential fit from counts
+    (headline ``cox_time_varying.from_counts``): on the same customers, or on every customer of
+    a large book while the table above is the model sample's."""
+    words = dict(band=cells["band_months"], bins=cells["bins"], cells=f"{cells['cells']:,}",
+                 hr=f"{cells['hr']:.3f}", low=f"{cells['ci_low']:.3f}",
+                 high=f"{cells['ci_high']:.3f}")
+    if cells.get("whole_book"):
+        return tr("The same model as a piecewise-exponential model fitted from counts on all "
+                  "{customers} customers of the book (customer-months and departures per "
+                  "{band}-month band of tenure, branch and covariate cell; age, tenure at entry, "
+                  "assets and engagement cut into {bins} quantile bins, {cells} cells): HR per "
+                  "product {hr} ({low} to {high}). The table above is the row-by-row fit on the "
+                  "model sample.", customers=f"{cells['customers']:,}", **words)
+    return tr("The same model as a piecewise-exponential model fitted from counts of "
+              "customer-months and departures per {band}-month band of tenure and covariate cell "
+              "(the engine for books too large for the row-by-row fit; age, tenure at entry, "
+              "assets and engagement cut into {bins} quantile bins, {cells} cells): HR per "
+              "product {hr} ({low} to {high}).", **words)
