@@ -1,14 +1,18 @@
 """The data layer and report 02's product effect from Parquet, per engine: time and peak memory.
 
-For one synthetic book (``analysis synth``, kept in ``--work``) and each engine, a fresh process
-runs the survival frame, the exposure cells of report 02's time-varying model (products lagged
-one month) and the Cox fit from those cells, and prints wall seconds per step, the product HR
+For one synthetic book (``analysis synth``, kept in ``--work``; or ``--book FOLDER``) and each
+engine, a fresh process runs the survival frame, the exposure cells of report 02's large-book
+engine (products lagged one month, 6-month bands of tenure, branches as strata) and the
+piecewise-exponential fit from those cells, and prints wall seconds per step, the product HR
 with its CI and the peak resident set of the process tree (the Spark JVM included), sampled
 every 0.2 s. Results: ``benchmarks/results/engines.json``.
 
 Run by hand (not in CI)::
 
     .venv/bin/python benchmarks/bench_engines.py --customers 100000 --engines duckdb spark
+    # 10M customers on Spark (local mode): generate once, then
+    ANALYSIS_SPARK_DRIVER_MEMORY=6g .venv/bin/python benchmarks/bench_engines.py \
+        --customers 10000000 --engines spark
 """
 
 from __future__ import annotations
@@ -28,18 +32,25 @@ RESULTS = Path(__file__).resolve().parent / "results" / "engines.json"
 
 _CHILD = """
 import json, sys, time
+from pathlib import Path
 from analysis import frames
-from analysis.stats.cox.cells import fit_cox_cells
-folder, engine = sys.argv[1], sys.argv[2]
+from analysis.stats.cox.cells import fit_piecewise_exponential
+from analysis.studies.product_effect.frames import CELL_BAND_MONTHS, CELL_BINS
+folder, engine = Path(sys.argv[1]), sys.argv[2]
+panel, customers = (folder / n if (folder / n).is_dir() else folder / f"{n}.parquet"
+                    for n in ("panel", "customers"))
 out, t = {}, time.perf_counter()
-frame, _ = frames.survival_frame(f"{folder}/panel.parquet", f"{folder}/customers.parquet", engine=engine)
+frame, _ = frames.survival_frame(panel, customers, engine=engine)
 out["survival_frame_s"] = time.perf_counter() - t; t = time.perf_counter()
-cells = frames.exposure_cells(f"{folder}/panel.parquet", f"{folder}/customers.parquet", lag=1,
-                              engine=engine)
+n, events = len(frame), int(frame["event"].sum())
+del frame
+cells = frames.exposure_cells(panel, customers, lag=1, bins=CELL_BINS,
+                              band_months=CELL_BAND_MONTHS, engine=engine)
 out["exposure_cells_s"] = time.perf_counter() - t; t = time.perf_counter()
-fit = fit_cox_cells(cells, list(frames.CELL_COVARIATES), time="stop", strata=["branch"])
+fit = fit_piecewise_exponential(cells, list(frames.CELL_COVARIATES), strata=["branch"])
 out["fit_s"] = time.perf_counter() - t
-out.update(customers_at_risk=len(frame), events=int(frame["event"].sum()), cells=len(cells),
+out.update(customers_at_risk=n, events=events, cells=len(cells),
+           customer_months=int(cells["at_risk"].sum()), band_months=CELL_BAND_MONTHS,
            product_hr={k: round(v, 6) for k, v in fit.term("n_products").items()})
 print(json.dumps(out))
 """
@@ -77,9 +88,10 @@ def main(argv=None) -> int:
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "analysis_scale")
+    ap.add_argument("--book", type=Path, help="an existing book folder (of --customers)")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    folder, _ = book(args.work, args.customers, args.months)
+    folder = args.book or book(args.work, args.customers, args.months)[0]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
     for engine in args.engines:
         t = time.perf_counter()

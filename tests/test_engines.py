@@ -15,7 +15,7 @@ import pytest
 from analysis import frames
 from analysis.data import generate_portfolio
 from analysis.frames.engines import DuckDBEngine, connect, engine_name, to_spark_sql
-from analysis.stats.cox.cells import fit_cox_cells
+from analysis.stats.cox.cells import fit_piecewise_exponential
 
 
 def test_engine_name_reads_the_environment(monkeypatch):
@@ -101,7 +101,8 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 CASES = [
     ("survival_frame", {}), ("survival_frame", {"attrition": "value"}),
     ("counting_process", {"lag": 1}), ("counting_process", {"attrition": "value", "lag": 0}),
-    ("exposure_cells", {"lag": 1}), ("attrition_panel", {}),
+    ("exposure_cells", {"lag": 1}), ("exposure_cells", {"lag": 1, "band_months": 6}),
+    ("attrition_panel", {}),
 ]
 
 
@@ -132,8 +133,9 @@ def test_spark_gives_the_same_asof_state_and_product_effect(spark, book):
           frames.asof_state(folder / "panel.parquet", engine=spark, **kw))
     # the product effect of report 02's large-book engine, from either engine's cells
     covariates = list(frames.CELL_COVARIATES)  # report 02's time-varying model
-    fits = [fit_cox_cells(frames.exposure_cells(p.panel, p.customers, lag=1, engine=e),
-                          covariates, time="stop", strata=["branch"])
+    fits = [fit_piecewise_exponential(
+                frames.exposure_cells(p.panel, p.customers, lag=1, band_months=6, engine=e),
+                covariates, strata=["branch"])
             for e in ("duckdb", spark)]
     np.testing.assert_allclose(fits[0].params, fits[1].params, rtol=1e-9)
     hr = float(np.exp(fits[0].params["n_products"]))

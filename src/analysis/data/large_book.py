@@ -50,7 +50,8 @@ MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
 VALIDATED_BOOK_ENV = "ANALYSIS_VALIDATED_BOOK"
 #: Environment variable naming a folder where a render keeps the whole bank's survival frame and
 #: exposure cells of a large book (one per definition), so that branch reports slice them
-#: (:func:`analysis.studies.whole_book.book_frame`, :func:`~analysis.studies.whole_book.book_cells`).
+#: (:func:`analysis.studies.whole_book.book_frame`,
+#: :func:`analysis.studies.whole_book.book_cells`).
 BOOK_CACHE_ENV = "ANALYSIS_BOOK_CACHE"
 _PARQUET = (".parquet", ".pq")
 

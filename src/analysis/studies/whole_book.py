@@ -59,9 +59,10 @@ def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closu
     the Parquet files.
 
     The counts that report 02 fits its time-varying model from on every customer of a large
-    book (:func:`analysis.stats.cox.cells.fit_piecewise_exponential`). Built once per render and definition for the
-    whole bank (kept like :func:`book_frame`'s frame); a branch's cells are the bank's cells of
-    that branch, so its continuous covariates keep the bank-wide quantile bins.
+    book (:func:`analysis.stats.cox.cells.fit_piecewise_exponential`). Built once per render
+    and definition for the whole bank (kept like :func:`book_frame`'s frame); a branch's cells
+    are the bank's cells of that branch, so its continuous covariates keep the bank-wide
+    quantile bins.
     """
     def build():
         customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))

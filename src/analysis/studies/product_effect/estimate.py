@@ -559,7 +559,8 @@ def _cells_fit(portfolio, rows_fit: CoxResult, *, attrition, k, as_of, lag, stra
     if sample is not None and sample.book is not None:
         cells = book_cells(sample.book, branch=sample.branch, attrition=attrition, k=k,
                            as_of=as_of, lag=lag, bins=CELL_BINS, band_months=CELL_BAND_MONTHS)
-        strata = ["branch"] if strata and cells["branch"].nunique() > 1 else None
+        strata = (["branch"] if strata and "branch" in cells.columns
+                  and cells["branch"].nunique() > 1 else None)
     else:
         cells = exposure_cells(portfolio.panel, portfolio.customers, attrition=attrition, k=k,
                                as_of=as_of, lag=lag, bins=CELL_BINS, band_months=CELL_BAND_MONTHS)

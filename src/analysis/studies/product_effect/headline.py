@@ -11,7 +11,12 @@ from analysis.studies.product_effect.terms import PER_PRODUCT, TWO_PLUS, _est
 
 if TYPE_CHECKING:
     from analysis.studies.product_effect.estimate import ProductEffect
-from analysis.studies.product_effect.frames import CELL_BAND_MONTHS, CELL_BINS, DUMMIES, PRODUCT_LEVELS
+from analysis.studies.product_effect.frames import (
+    CELL_BAND_MONTHS,
+    CELL_BINS,
+    DUMMIES,
+    PRODUCT_LEVELS,
+)
 
 
 def _clean(d: dict) -> dict:
