@@ -61,11 +61,11 @@ class _Sets:
         d = np.rint(np.bincount(self.kev, self.D[ev], minlength=K)).astype(np.int64)
         has = d > 0
         self.idx, self.dd = np.flatnonzero(has), d[has]
-        self.d = d
 
 
 def _pieces(sets: _Sets, beta) -> _Pieces:
-    """Efron loglik, score and information from cell counts, for coefficients ``beta``."""
+    """Loglik, score and information from cell counts (Efron's ties, or Breslow's when
+    ``sets.efron`` is false), for coefficients ``beta``."""
     X, K = sets.X, sets.K
     p = X.shape[1]
     eta = X @ beta
