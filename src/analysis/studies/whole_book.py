@@ -43,8 +43,7 @@ def _bank_frame(book: Book, attrition: str, k: int, high_value_tier, as_of):
     kwargs = {} if high_value_tier is None else {"high_value_tier": int(high_value_tier)}
 
     def build():
-        customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
-        frame, excluded = survival_frame(book.panel, customers, attrition=attrition, k=k,
+        frame, excluded = survival_frame(book.panel, _customers(book), attrition=attrition, k=k,
                                          as_of=as_of, **kwargs)
         return {"frame": frame, "exclusions": excluded}
 
@@ -65,8 +64,7 @@ def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closu
     quantile bins.
     """
     def build():
-        customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
-        return {"cells": exposure_cells(book.panel, customers, attrition=attrition, k=k,
+        return {"cells": exposure_cells(book.panel, _customers(book), attrition=attrition, k=k,
                                         as_of=as_of, lag=lag, bins=bins, strata=("branch",),
                                         band_months=band_months)}
 
@@ -75,6 +73,11 @@ def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closu
     if branch is not None and "branch" in cells.columns:
         cells = cells[cells["branch"].astype(str) == str(branch)].reset_index(drop=True)
     return cells
+
+
+def _customers(book: Book) -> pd.DataFrame:
+    """The customers table as the data layer reads it (types as a small book's load)."""
+    return as_read(book.query(f"SELECT * FROM {book.sql('customers')}"))
 
 
 def _day(as_of) -> str | None:
