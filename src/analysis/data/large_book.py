@@ -13,8 +13,7 @@ not loaded whole. Instead it is
   the survival frame, built by the data layer (:mod:`analysis.frames`) from the Parquet files.
   Counts, rates, survival curves, log-rank tests and summaries use it, and report 02 fits its
   time-varying model on the whole book, piecewise exponential from counts per band of tenure and
-  covariate cell
-  (:func:`analysis.studies.whole_book.book_cells`);
+  covariate cell (:func:`analysis.studies.whole_book.book_cells`);
 - **sampled** (:func:`load_sample`): a seeded random sample of customers with their whole monthly
   histories, loaded and checked like a small book. Models (Cox, time-varying, IPW, g-formula,
   frailty) are fitted on it and reports say so, with the sample size and seed. The sample is the

@@ -50,7 +50,6 @@ from analysis.stats.landmark import landmark_cox
 from analysis.stats.logit import full_rank_columns
 from analysis.errors import NOT_ESTIMABLE, InsufficientDataError, Notes
 from analysis.studies.product_effect.findings import _words
-from analysis.studies.whole_book import book_cells
 from analysis.studies.product_effect.frames import (
     ADJUST_LANDMARK,
     ADJUST_STATIC,
@@ -68,6 +67,7 @@ from analysis.studies.product_effect.causal import NO_MONTHLY_PANEL, estimate_ca
 from analysis.studies.product_effect.headline import _headline
 from analysis.studies.product_effect.terms import LABELS
 from analysis.studies.product_effect.truth import _causal_truth, _summary, _truth_values
+from analysis.studies.whole_book import book_cells
 from analysis.stats.rates import attrition_rates
 from analysis.stats.km import km_table, numbers_at_risk
 from analysis.stats.hypothesis import logrank
@@ -389,15 +389,16 @@ def estimate_product_effect(
     # the same model from counts per band of tenure and covariate cell (the large-book engine,
     # piecewise exponential; on a large book from every customer's months), shown
     # next to the row fit so that the two can be compared on every book where both run
-    fits["time_varying_cells"] = (
-        None if snapshot or fits["time_varying"] is None else notes.attempt(
-            "cox_time_varying_cells", _cells_fit, portfolio, fits["time_varying"],
-            attrition=attrition, k=k, as_of=as_of, lag=lag, strata=strata, alpha=alpha))
     # a large book: the model from counts covers every customer, not only the sample
     sample = getattr(portfolio, "sample", None)
     whole = sample is not None and sample.book is not None
     settings["from_counts"] = {"customers": int(sample.of) if whole else int(n),
                                "whole_book": bool(whole)}
+    fits["time_varying_cells"] = (
+        None if snapshot or fits["time_varying"] is None else notes.attempt(
+            "cox_time_varying_cells", _cells_fit, portfolio, fits["time_varying"],
+            sample if whole else None, attrition=attrition, k=k, as_of=as_of, lag=lag,
+            strata=strata, alpha=alpha))
     tv_levels, tv_cat_note = ([], "") if snapshot else _categorical_levels(iv, "event")
     if tv_cat_note:
         notes["cox_time_varying_categorical"] = tv_cat_note
@@ -551,12 +552,12 @@ def estimate_product_effect(
     return pe
 
 
-def _cells_fit(portfolio, rows_fit: CoxResult, *, attrition, k, as_of, lag, strata, alpha):
+def _cells_fit(portfolio, rows_fit: CoxResult, sample, *, attrition, k, as_of, lag, strata,
+               alpha):
     """The time-varying model of ``rows_fit`` as a piecewise-exponential model from counts per
-    band of tenure and covariate cell (:func:`analysis.frames.exposure_cells`): on a large
-    book's model sample, from the whole book's counts (:func:`book_cells`)."""
-    sample = getattr(portfolio, "sample", None)
-    if sample is not None and sample.book is not None:
+    band of tenure and covariate cell (:func:`analysis.frames.exposure_cells`); with a large
+    book's model ``sample``, from the whole book's counts (:func:`book_cells`)."""
+    if sample is not None:
         cells = book_cells(sample.book, branch=sample.branch, attrition=attrition, k=k,
                            as_of=as_of, lag=lag, bins=CELL_BINS, band_months=CELL_BAND_MONTHS)
         strata = (["branch"] if strata and "branch" in cells.columns
