@@ -25,8 +25,9 @@ from analysis.data.schemas import DataValidationError
 from analysis.studies.overview.estimate import attrition_overview
 from analysis.studies.overview.headline import headline
 from analysis.studies.overview.versus_bank import versus_bank
-from analysis.studies.population import prepare_study
-from analysis.studies.whole_book import book_frame, sample_note
+from analysis.frames import COUNT_COLUMNS
+from analysis.studies.population import counted_numbers, prepare_study
+from analysis.studies.whole_book import book_counts, sample_note
 
 SAMPLE = 1500
 
@@ -45,12 +46,51 @@ def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("customer_id").reset_index(drop=True)
 
 
-def test_sql_frame_of_every_customer_equals_the_loaded_frame(full, sampled):
-    assert sampled.book_frame is not None and len(sampled.counted_frame) == len(full.frame) == 6000
-    a, b = _by_id(full.frame), _by_id(sampled.counted_frame)
-    assert list(a.columns) == list(b.columns)
-    pd.testing.assert_frame_equal(a, b, check_dtype=False, check_categorical=False)
+def _counts_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """Customers of a loaded frame counted as the SQL counts them."""
+    keys = [*COUNT_COLUMNS, "entry", "duration", "event"]
+    return (frame.groupby(keys, observed=True)
+            .agg(customers=("customer_id", "size"), profit_annual=("profit_annual", "sum"))
+            .reset_index())
+
+
+def _same_counts(counted: pd.DataFrame, frame: pd.DataFrame) -> None:
+    got = counted.drop(columns=["tier_group", "product_group"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, _counts_of(frame), check_dtype=False)
+
+
+def test_sql_counts_of_every_customer_equal_the_loaded_frame(full, sampled):
+    assert sampled.book_counts is not None
+    assert counted_numbers(sampled.counted_frame) == counted_numbers(full.counted_frame)
+    assert counted_numbers(sampled.counted_frame)["customers"] == len(full.frame) == 6000
+    _same_counts(sampled.counted_frame, full.frame)
+    assert len(sampled.counted_frame) < len(full.frame)  # counts (few at 6,000 customers)
+    values = sampled.counted_values.sort_values(ignore_index=True)
+    pd.testing.assert_series_equal(values, full.counted_values.sort_values(ignore_index=True),
+                                   check_names=False)
     assert len(sampled.counted_exclusions) == len(full.exclusions)
+
+
+def test_report_01_on_a_large_book_equals_the_book_loaded_whole(full, sampled):
+    """Every number of the overview read from SQL counts is that of the customers' rows."""
+    got, want = attrition_overview(sampled), attrition_overview(full)
+    for name in ("overall_rate", "survival_at", "survival_at_products", "rmst", "median",
+                 "hazard", "km_all"):
+        pd.testing.assert_frame_equal(getattr(got, name).value, getattr(want, name).value,
+                                      check_exact=False, rtol=1e-10)
+    for col in want.km:
+        pd.testing.assert_frame_equal(got.km[col].value, want.km[col].value,
+                                      check_exact=False, rtol=1e-10)
+        pd.testing.assert_frame_equal(got.rates[col].value, want.rates[col].value,
+                                      check_exact=False, rtol=1e-10)
+        assert got.logrank[col].value.chi2 == pytest.approx(want.logrank[col].value.chi2,
+                                                            rel=1e-10)
+    assert (got.top20_share, got.gini) == pytest.approx((want.top20_share, want.gini), rel=1e-12)
+    assert got.departed_value == pytest.approx(want.departed_value, rel=1e-12)
+    pd.testing.assert_frame_equal(got.summary.iloc[:8], want.summary.iloc[:8])
+    h, w = headline(got)["overview"], headline(want)["overview"]
+    for key in ("n", "events", "left_truncated", "excluded", "person_years"):
+        assert h[key] == pytest.approx(w[key], rel=1e-12)
 
 
 def test_the_sample_is_seeded_and_its_rows_are_the_books_rows(full, sampled):
@@ -72,7 +112,7 @@ def test_the_sample_is_seeded_and_its_rows_are_the_books_rows(full, sampled):
 
 def test_a_book_no_larger_than_the_sample_is_loaded_whole(full):
     study = prepare_study("synthetic", sample=6000)
-    assert study.sample is None and study.book_frame is None
+    assert study.sample is None and study.book_counts is None
     pd.testing.assert_frame_equal(_by_id(study.frame), _by_id(full.frame))
 
 
@@ -84,9 +124,7 @@ def test_a_branch_models_its_customers_within_the_bank_wide_sample(full, sampled
     assert sorted(study.frame["customer_id"]) == sorted(in_bank_sample)  # a slice, no new draw
     assert study.sample.of == n_branch and study.sample.customers == len(in_bank_sample)
     assert 0.5 * SAMPLE * n_branch / 6000 < len(study.frame) < 1.5 * SAMPLE * n_branch / 6000
-    pd.testing.assert_frame_equal(_by_id(study.counted_frame),
-                                  _by_id(full.frame[full.frame["branch"] == branch]),
-                                  check_dtype=False, check_categorical=False)
+    _same_counts(study.counted_frame, full.frame[full.frame["branch"] == branch])
     # the branch against the bank: every customer of the bank, as when loaded whole
     whole_branch = prepare_study("synthetic", branch=branch)
     got, want = versus_bank(study), versus_bank(whole_branch)
@@ -185,9 +223,9 @@ def test_open_book_only_takes_parquet_folders(tmp_path):
     (tmp_path / "csv" / "panel.csv").write_text("customer_id\n1\n")
     assert open_book(tmp_path / "csv") is None
     assert open_book("synthetic").n_customers == 6000
-    frame, excluded = book_frame(open_book("synthetic"))
-    assert len(frame) == 6000 and excluded.empty
-    assert np.isfinite(frame["duration"]).all()
+    counts, values, excluded = book_counts(open_book("synthetic"))
+    assert counts["customers"].sum() == len(values) == 6000 and excluded.empty
+    assert np.isfinite(counts["duration"]).all()
 
 
 def _break(kind: str, customers: pd.DataFrame, panel: pd.DataFrame):
@@ -327,21 +365,23 @@ def test_customer_value_projects_every_customer_of_a_large_book(full, sampled):
     assert big.sizes["customers"] == len(loaded.state) > SAMPLE
 
 
-def test_a_render_builds_the_bank_frame_once_and_branches_slice_it(tmp_path, monkeypatch, full):
+def test_a_render_builds_the_bank_counts_once_and_branches_slice_them(tmp_path, monkeypatch,
+                                                                      full):
     from analysis.data.large_book import BOOK_CACHE_ENV
 
     book = open_book("synthetic")
     branch = sorted(full.frame["branch"].unique())[1]
-    plain, plain_branch = book_frame(book), book_frame(book, branch=branch)
+    plain, plain_branch = book_counts(book), book_counts(book, branch=branch)
     monkeypatch.setenv(BOOK_CACHE_ENV, str(tmp_path / "cache"))
-    first = book_frame(book)  # builds and keeps it
+    first = book_counts(book)  # builds and keeps them
     kept = list((tmp_path / "cache").iterdir())
-    assert len(kept) == 1 and (kept[0] / "frame.parquet").exists()
-    again = book_frame(book, branch=branch)  # read from the cache, sliced
-    pd.testing.assert_frame_equal(first[0], plain[0])
-    pd.testing.assert_frame_equal(again[0], plain_branch[0])
-    assert (again[0]["branch"] == branch).all() and len(again[0]) < len(first[0])
-    book_frame(book, as_of="2025-06-01")  # another definition: another entry
+    assert len(kept) == 1 and (kept[0] / "counts.parquet").exists()
+    again = book_counts(book, branch=branch)  # read from the cache, sliced
+    for got, want in [*zip(first, plain), *zip(again, plain_branch)]:
+        pd.testing.assert_frame_equal(got, want)
+    assert (again[0]["branch"] == branch).all() and (again[1]["branch"] == branch).all()
+    assert again[0]["customers"].sum() == len(again[1]) == (full.frame["branch"] == branch).sum()
+    book_counts(book, as_of="2025-06-01")  # another definition: another entry
     assert len(list((tmp_path / "cache").iterdir())) == 2
 
 
@@ -355,7 +395,8 @@ def test_a_hostile_branch_name_is_only_ever_a_value(book_copy):
     assert hostile in book.branches() and book.count(hostile) == int(first.sum())
     study = prepare_study(book_copy, branch=hostile, sample=SAMPLE)
     assert (study.counted_frame["branch"] == hostile).all()
-    assert len(study.counted_frame) == int(first.sum()) and (study.frame["branch"] == hostile).all()
+    assert counted_numbers(study.counted_frame)["customers"] == int(first.sum())
+    assert (study.frame["branch"] == hostile).all()
 
 
 def test_validate_counts_a_large_book_by_sql(monkeypatch):

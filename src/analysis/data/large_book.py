@@ -9,9 +9,10 @@ not loaded whole. Instead it is
   the files. When a query finds a problem the pandas checks run (chunk by chunk, then on the whole
   book once), so that the error names every row at fault exactly as for a small book; a render
   checks once and tells its kernels (:data:`VALIDATED_BOOK_ENV`);
-- **described by SQL** (:func:`analysis.studies.whole_book.book_frame`): every customer's row of
-  the survival frame, built by the data layer (:mod:`analysis.frames`) from the Parquet files.
-  Counts, rates, survival curves, log-rank tests and summaries use it, and report 02 fits its
+- **counted by SQL** (:func:`analysis.studies.whole_book.book_counts`): every customer counted
+  per group, entry, exit and departure by the data layer (:func:`analysis.frames.survival_counts`)
+  from the Parquet files. Counts, rates, survival curves, log-rank tests and summaries read them
+  exactly, and report 02 fits its
   time-varying model on the whole book, piecewise exponential from counts per band of tenure and
   covariate cell (:func:`analysis.studies.whole_book.book_cells`);
 - **sampled** (:func:`load_sample`): a seeded random sample of customers with their whole monthly
@@ -47,9 +48,9 @@ MODEL_SAMPLE_ENV = "ANALYSIS_MODEL_SAMPLE"
 #: Environment variable a render sets after checking a large book once: its fingerprint (the
 #: kernels then skip the check of the very same files).
 VALIDATED_BOOK_ENV = "ANALYSIS_VALIDATED_BOOK"
-#: Environment variable naming a folder where a render keeps the whole bank's survival frame and
+#: Environment variable naming a folder where a render keeps the whole bank's survival counts and
 #: exposure cells of a large book (one per definition), so that branch reports slice them
-#: (:func:`analysis.studies.whole_book.book_frame`,
+#: (:func:`analysis.studies.whole_book.book_counts`,
 #: :func:`analysis.studies.whole_book.book_cells`).
 BOOK_CACHE_ENV = "ANALYSIS_BOOK_CACHE"
 _PARQUET = (".parquet", ".pq")

@@ -36,6 +36,8 @@ __all__ = [
     "survival_frame",
     "counting_process",
     "exposure_cells",
+    "survival_counts",
+    "COUNT_COLUMNS",
     "CELL_COVARIATES",
 ]
 
@@ -207,6 +209,38 @@ def _customer_columns(customers, eng) -> tuple[str, str]:
     return src, ", ".join(f"c.{c}" for c in wanted)
 
 
+def _per_customer_sql(src: str, csrc: str, ccols: str, attrition: str, k: int,
+                      high_value_tier: int, as_of, order: bool = True) -> str:
+    """The SQL of :func:`survival_frame`'s rows: one per customer (by customer with ``order``)."""
+    return "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0, windows=False) + f""",
+        per AS (
+            SELECT customer_id,
+                MIN(tenure_months) AS entry,
+                MAX(tenure_months) + 1 AS duration,
+                CAST(BOOL_OR(event) AS INTEGER) AS event,
+                arg_min(n_products, month) AS n_products_entry,
+                arg_max(n_products, month) AS n_products_last,
+                arg_min(tier, month) AS tier_entry,
+                arg_max(tier, month) AS tier_last,
+                arg_min(segment, month) AS segment,
+                arg_min(aum, month) AS aum_entry,
+                arg_max(aum, month) AS aum_last,
+                arg_min(deposit_balance, month) AS deposit_entry,
+                arg_min(loan_balance, month) AS loan_entry,
+                AVG(profit) AS profit_monthly,
+                BOOL_OR(outflow) AS outflow_any,
+                -- months are consecutive (validated): the last outflow within the last 3 rows
+                COALESCE(MAX(CASE WHEN outflow THEN tenure_months END)
+                         >= MAX(tenure_months) - 2, FALSE) AS outflow_recent,
+                MIN(month) AS first_month,
+                MAX(month) AS last_month
+            FROM ap
+            GROUP BY customer_id
+        )
+        SELECT per.*, {ccols}
+        FROM per JOIN {csrc} c USING (customer_id)""" + ("\n        ORDER BY customer_id" if order else "")
+
+
 def survival_frame(
     panel,
     customers,
@@ -257,34 +291,7 @@ def survival_frame(
     with _engine(engine) as eng:
         src = eng.relation(panel, "panel_in")
         csrc, ccols = _customer_columns(customers, eng)
-        sql = "WITH " + _attrition_sql(src, attrition, k, high_value_tier, as_of, 0, windows=False) + f""",
-        per AS (
-            SELECT customer_id,
-                MIN(tenure_months) AS entry,
-                MAX(tenure_months) + 1 AS duration,
-                CAST(BOOL_OR(event) AS INTEGER) AS event,
-                arg_min(n_products, month) AS n_products_entry,
-                arg_max(n_products, month) AS n_products_last,
-                arg_min(tier, month) AS tier_entry,
-                arg_max(tier, month) AS tier_last,
-                arg_min(segment, month) AS segment,
-                arg_min(aum, month) AS aum_entry,
-                arg_max(aum, month) AS aum_last,
-                arg_min(deposit_balance, month) AS deposit_entry,
-                arg_min(loan_balance, month) AS loan_entry,
-                AVG(profit) AS profit_monthly,
-                BOOL_OR(outflow) AS outflow_any,
-                -- months are consecutive (validated): the last outflow within the last 3 rows
-                COALESCE(MAX(CASE WHEN outflow THEN tenure_months END)
-                         >= MAX(tenure_months) - 2, FALSE) AS outflow_recent,
-                MIN(month) AS first_month,
-                MAX(month) AS last_month
-            FROM ap
-            GROUP BY customer_id
-        )
-        SELECT per.*, {ccols}
-        FROM per JOIN {csrc} c USING (customer_id)
-        ORDER BY customer_id"""
+        sql = _per_customer_sql(src, csrc, ccols, attrition, k, high_value_tier, as_of)
         frame = eng.df(sql)
         frame = _ns_dates(frame)
         frame["entry"] = frame["entry"].astype(float)
@@ -300,6 +307,52 @@ def survival_frame(
             keep = frame["reason"].notna() & (frame["event"] == 1)
             frame["reason"] = frame["reason"].astype(object).where(keep, None)
         return frame, _exclusions(eng, src, attrition, high_value_tier, as_of)
+
+#: The columns :func:`survival_counts` groups customers by (those the data have).
+COUNT_COLUMNS = ("branch", "tier_entry", "segment", "n_products_entry")
+
+
+def survival_counts(panel, customers, *, by=COUNT_COLUMNS, attrition: str = "closure",
+                    k: int = 3, high_value_tier: int = HIGH_VALUE_TIER, as_of=None,
+                    engine=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`survival_frame` aggregated in SQL: how many customers share each entry, duration,
+    event and level of the ``by`` columns, and each customer's value alone.
+
+    Monthly tenures take few distinct values, so the counts grow with the number of groups and
+    months, not with the book: Kaplan-Meier, log-rank, RMST, rates and the hazard along the
+    tenure read them exactly (the ``counts`` argument of :mod:`analysis.stats`). The
+    per-customer rows are built once in the engine and read twice.
+
+    Returns
+    -------
+    counts : DataFrame
+        The ``by`` columns present, ``entry``, ``duration`` (floats), ``event``, ``customers``
+        (how many) and ``profit_annual`` (the sum of their annual profit: 12 x mean monthly).
+    values : DataFrame
+        One row per customer: ``profit_annual`` (and ``branch`` when the data name one), by
+        branch and value; for the concentration of value, which needs every customer's.
+    exclusions : DataFrame
+        As :func:`survival_frame`.
+    """
+    _check_params(attrition, k)
+    with _engine(engine) as eng:
+        src = eng.relation(panel, "panel_in")
+        csrc, ccols = _customer_columns(customers, eng)
+        rows = eng.materialize("per_customer", _per_customer_sql(
+            src, csrc, ccols, attrition, k, high_value_tier, as_of, order=False))
+        present = set(eng.columns(rows))
+        keys = ", ".join([c for c in by if c in present] + ["entry", "duration", "event"])
+        counts = eng.df(f"""SELECT {keys}, COUNT(*) AS customers,
+                                   12 * SUM(profit_monthly) AS profit_annual
+                            FROM {rows} GROUP BY {keys} ORDER BY {keys}""")
+        branch = "branch" if "branch" in present else ""
+        values = eng.df(f"""SELECT 12 * profit_monthly AS profit_annual{", " * bool(branch)}{branch}
+                            FROM {rows} ORDER BY {branch}{", " * bool(branch)}profit_annual""")
+        for col in ("entry", "duration"):
+            counts[col] = counts[col].astype(float)
+        counts["event"] = counts["event"].astype("int64")
+        counts["customers"] = counts["customers"].astype("int64")
+        return counts, values, _exclusions(eng, src, attrition, high_value_tier, as_of)
 
 
 def counting_process(panel, customers, *, attrition: str = "closure", k: int = 3,

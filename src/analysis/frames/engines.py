@@ -108,6 +108,11 @@ class DuckDBEngine(_Engine):
     def df(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
 
+    def materialize(self, name: str, sql: str) -> str:
+        """Run ``sql`` once into a temporary table, to read it several times; its name."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        return name
+
     def close(self) -> None:
         self.con.close()
 
@@ -186,6 +191,7 @@ class SparkEngine(_Engine):
     def __init__(self, session=None):
         self.spark = session or spark_session()
         self._views: list[str] = []
+        self._cached: list = []
 
     def relation(self, obj, name: str) -> str:
         """A temporary view of a DataFrame (named ``name``: SQL may name it, see
@@ -208,7 +214,20 @@ class SparkEngine(_Engine):
     def df(self, sql: str) -> pd.DataFrame:
         return self.spark.sql(to_spark_sql(sql)).toPandas()
 
+    def materialize(self, name: str, sql: str) -> str:
+        """Run ``sql`` once into a cached temporary view, to read it several times; its name
+        (released by :meth:`close`)."""
+        sdf = self.spark.sql(to_spark_sql(sql)).persist()
+        view = f"{name}_{next(_views)}"
+        sdf.createOrReplaceTempView(view)
+        self._views.append(view)
+        self._cached.append(sdf)
+        return view
+
     def close(self) -> None:
         for view in self._views:
             self.spark.catalog.dropTempView(view)
         self._views.clear()
+        for sdf in self._cached:
+            sdf.unpersist()
+        self._cached.clear()

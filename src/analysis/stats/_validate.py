@@ -68,9 +68,12 @@ def _prepare(
     event: str,
     entry: str | None,
     group: str | None,
+    counts: str | None = None,
 ) -> pd.DataFrame:
-    """Validate the input contract and return a frame with columns group, t, e, entry."""
-    _check_columns(data, [duration, event, entry, group])
+    """Validate the input contract and return a frame with columns group, t, e, entry and,
+    with ``counts``, ``n``: how many identical customers each row stands for (whole numbers
+    >= 0; aggregated data, e.g. :func:`analysis.frames.survival_counts`)."""
+    _check_columns(data, [duration, event, entry, group, counts])
     if len(data) == 0:
         raise InsufficientDataError("there are no customers in this data (0 rows)")
     idx = data.index
@@ -96,6 +99,16 @@ def _prepare(
             )
         out["entry"] = x
 
+    if counts is not None:
+        n = _finite_nonnegative(data, counts, "customers per row", idx)
+        bad = n != np.round(n)
+        if bad.any():
+            raise ValueError(f"column {counts!r} (customers per row) must hold whole numbers; "
+                             f"offending rows {_rows(idx, bad)}")
+        out["n"] = n.astype(np.int64)
+        if out["n"].sum() == 0:
+            raise InsufficientDataError("there are no customers in this data (all counts are 0)")
+
     if group is None:
         out["group"] = ALL_LABEL
     else:
@@ -109,10 +122,23 @@ def _prepare(
 
 
 def _groups(prepared: pd.DataFrame):
-    """Yield (label, sub-frame) in a stable order (sorted, or category order); empty skipped."""
+    """Yield (label, sub-frame) in a stable order (sorted, or category order); empty skipped
+    (with counts: rows of no customer dropped, and groups of none skipped)."""
+    if "n" in prepared:
+        prepared = prepared[prepared["n"].to_numpy() > 0]
     for label, sub in prepared.groupby("group", sort=True, observed=True):
         if len(sub):
             yield label, sub
+
+
+def _size(prepared: pd.DataFrame) -> int:
+    """Customers in a prepared frame (rows, or the sum of their counts)."""
+    return int(prepared["n"].sum()) if "n" in prepared else len(prepared)
+
+
+def _counts(prepared: pd.DataFrame) -> np.ndarray | None:
+    """The customers each row stands for (None: one each)."""
+    return prepared["n"].to_numpy() if "n" in prepared else None
 
 
 def _z(alpha: float) -> float:

@@ -8,7 +8,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import InsufficientDataError
-from analysis.stats._validate import _groups, _prepare
+from analysis.stats._validate import _counts, _groups, _prepare, _size
 from analysis.stats.risksets import at_risk, events_at
 
 __all__ = [
@@ -105,6 +105,7 @@ def logrank(
     duration: str = "duration",
     event: str = "event",
     entry: str | None = None,
+    counts: str | None = None,
 ) -> TestResult:
     """Log-rank test of equal survival across groups (honours left truncation).
 
@@ -112,6 +113,8 @@ def logrank(
     ``#(entry < t <= duration)``; the statistic is ``U' V^- U`` with ``U = O - E`` and the
     hypergeometric covariance ``V`` (as R's ``survdiff``, lifelines'
     ``multivariate_logrank_test`` and statsmodels' ``survdiff``), on ``k - 1`` df.
+    ``counts``: a column of customers per row (aggregated data), as
+    :func:`analysis.stats.km.km_table`.
 
     Raises
     ------
@@ -129,7 +132,8 @@ def logrank(
     """
     if group is None:
         raise ValueError("logrank needs a group column to compare")
-    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group,
+                        counts=counts)
     parts = list(_groups(prepared))
     if len(parts) < 2:
         only = parts[0][0] if parts else None
@@ -137,13 +141,14 @@ def logrank(
             f"only one group ({only!r}) of {group!r} has customers; "
             "comparing survival needs at least two groups"
         )
-    if prepared["e"].sum() == 0:
+    if (prepared["e"] * prepared.get("n", 1)).sum() == 0:
         raise InsufficientDataError(
             "no customer left (no events) in this data, so survival cannot be compared "
             "between groups"
         )
     has_entry = "entry" in prepared.columns
-    event_times = np.unique(prepared.loc[prepared["e"] == 1, "t"].to_numpy())
+    event_times = np.unique(np.concatenate([sub.loc[sub["e"] == 1, "t"].to_numpy()
+                                            for _, sub in parts]))
     G, K = len(parts), len(event_times)
     n_gk = np.zeros((G, K))
     d_gk = np.zeros((G, K))
@@ -151,10 +156,10 @@ def logrank(
     for g, (label, sub) in enumerate(parts):
         t = sub["t"].to_numpy(dtype=float)
         ent = sub["entry"].to_numpy(dtype=float) if has_entry else np.full(t.size, -np.inf)
-        n_gk[g] = at_risk(ent, t, event_times)
-        d_gk[g] = events_at(t, sub["e"].to_numpy(), event_times)
+        n_gk[g] = at_risk(ent, t, event_times, _counts(sub))
+        d_gk[g] = events_at(t, sub["e"].to_numpy(), event_times, _counts(sub))
         labels.append(label)
-        sizes.append(len(sub))
+        sizes.append(_size(sub))
     n_k = n_gk.sum(axis=0)
     d_k = d_gk.sum(axis=0)
     r = n_gk / n_k  # n_k >= d_k >= 1 at event times

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.risksets import at_risk, events_at
-from analysis.stats._validate import _as_float_list, _check_columns, _groups, _numeric, _prepare, _rows, _z
+from analysis.stats._validate import (_as_float_list, _check_columns, _counts, _groups, _numeric,
+                                      _prepare, _rows, _z)
 
 __all__ = [
     "km_table",
@@ -40,11 +41,16 @@ __all__ = [
 
 
 def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None, z: float,
-               w: np.ndarray | None = None) -> dict:
+               w: np.ndarray | None = None, n_rows: np.ndarray | None = None) -> dict:
     """Kaplan-Meier estimate for one group, as arrays (first element: the origin row).
 
     With case weights ``w`` every count is a weighted sum and the variance columns are NaN.
+    With ``n_rows`` (customers per row, aggregated data) every count is a sum of them and every
+    number is that of the data with each row repeated ``n_rows`` times.
     """
+    exact = w is None
+    if n_rows is not None:
+        w = n_rows.astype(float)
     if entry is None:
         times = np.unique(t)
         n = at_risk(np.full(len(t), -np.inf), t, times, w)  # #(t >= time)
@@ -87,9 +93,12 @@ def _km_arrays(t: np.ndarray, e: np.ndarray, entry: np.ndarray | None, z: float,
     inside = (surv > 0) & (surv < 1)
     lo = np.where(inside, lo, np.where(surv >= 1, 1.0, np.nan))
     hi = np.where(inside, hi, np.where(surv >= 1, 1.0, np.nan))
-    if w is not None:  # Greenwood's formula does not hold for (estimated) case weights
+    if not exact:  # Greenwood's formula does not hold for (estimated) case weights
         se = lo = hi = gw = np.full(len(times), np.nan)
-    count = np.int64 if w is None else float
+    count = np.int64 if exact else float
+    if exact and w is not None:  # whole numbers of customers, summed as floats
+        d, c = np.rint(d).astype(np.int64), np.rint(c).astype(np.int64)
+        n, x = np.rint(n), np.rint(x)
     return {
         "time": times,
         "at_risk": n.astype(count),
@@ -149,6 +158,7 @@ def _km_frame(prepared: pd.DataFrame, z: float, keep_gw: bool = False) -> pd.Dat
             sub["entry"].to_numpy() if has_entry else None,
             z,
             sub["w"].to_numpy() if "w" in sub.columns else None,
+            _counts(sub),
         )
         if not keep_gw:
             arr.pop("gw")
@@ -160,7 +170,7 @@ def _km_frame(prepared: pd.DataFrame, z: float, keep_gw: bool = False) -> pd.Dat
 
 def km_table(data: pd.DataFrame, *, duration: str = "duration", event: str = "event",
              entry: str | None = None, group: str | None = None, alpha: float = 0.05,
-             weights: str | None = None) -> pd.DataFrame:
+             weights: str | None = None, counts: str | None = None) -> pd.DataFrame:
     """Kaplan-Meier survival table, one row per group and distinct time.
 
     Parameters
@@ -178,6 +188,13 @@ def km_table(data: pd.DataFrame, *, duration: str = "duration", event: str = "ev
         ``prod (1 - d_w / n_w)`` (lifelines' ``KaplanMeierFitter(weights=...)``). Greenwood's
         variance does not hold for estimated weights: ``se``, ``ci_low`` and ``ci_high`` are
         NaN. Without weights every number is as described below.
+    counts : str, optional
+        Column of customers per row, for aggregated data (one row per group, entry, duration
+        and event with the number of such customers, e.g. from
+        :func:`analysis.frames.survival_counts`): every number, Greenwood's included, is then
+        that of the data with each row repeated ``counts`` times. Every other function of this
+        module, and :mod:`~analysis.stats.rmst`, :mod:`~analysis.stats.hypothesis` (log-rank)
+        and :mod:`~analysis.stats.rates`, take it too.
 
     Returns
     -------
@@ -211,7 +228,10 @@ def km_table(data: pd.DataFrame, *, duration: str = "duration", event: str = "ev
     3   3.0        2       1         0       0.3
     4   4.0        1       0         1       0.3
     """
-    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    if weights is not None and counts is not None:
+        raise ValueError("give case weights or counts of customers per row, not both")
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group,
+                        counts=counts)
     return _km_frame(_with_weights(prepared, data, weights), _z(alpha))[_KM_COLUMNS]
 
 
@@ -254,7 +274,7 @@ def numbers_at_risk(km: pd.DataFrame, times: Sequence[float] | float) -> pd.Data
 
 def survival_at(data: pd.DataFrame, times: Sequence[float] | float, *, duration: str = "duration",
                 event: str = "event", entry: str | None = None, group: str | None = None,
-                alpha: float = 0.05) -> pd.DataFrame:
+                alpha: float = 0.05, counts: str | None = None) -> pd.DataFrame:
     """Kaplan-Meier survival probability at given tenures (e.g. 12, 24, 36 months).
 
     Parameters
@@ -262,7 +282,7 @@ def survival_at(data: pd.DataFrame, times: Sequence[float] | float, *, duration:
     data : DataFrame
     times : float or list of float
         Tenures at which to read the (right-continuous) step function.
-    duration, event, entry, group : str
+    duration, event, entry, group, counts : str
         Column names, as in :func:`km_table`.
     alpha : float
         1 - confidence level (log(-log) pointwise intervals, as :func:`km_table`).
@@ -286,7 +306,8 @@ def survival_at(data: pd.DataFrame, times: Sequence[float] | float, *, duration:
     2  10.0       NaN        0
     """
     ts = _as_float_list(times, "times")
-    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group,
+                        counts=counts)
     km = _km_frame(prepared, _z(alpha))
     risk = numbers_at_risk(km, ts)
     out = []
@@ -322,8 +343,9 @@ def _first_crossing(time: np.ndarray, values: np.ndarray, level: float = 0.5) ->
 
 def median_survival(data: pd.DataFrame, *, duration: str = "duration", event: str = "event",
                     entry: str | None = None, group: str | None = None,
-                    alpha: float = 0.05) -> pd.DataFrame:
-    """Median tenure to attrition with its confidence interval, per group.
+                    alpha: float = 0.05, counts: str | None = None) -> pd.DataFrame:
+    """Median tenure to attrition with its confidence interval, per group (``counts``: as
+    :func:`km_table`).
 
     The median is the first time at which the Kaplan-Meier curve is at or below 0.5
     (lifelines' convention; R takes the midpoint when the curve is exactly 0.5 on a flat
@@ -344,7 +366,8 @@ def median_survival(data: pd.DataFrame, *, duration: str = "duration", event: st
     >>> float(median_survival(df)["median"].iloc[0])
     3.0
     """
-    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group,
+                        counts=counts)
     km = _km_frame(prepared, _z(alpha))
     out = []
     for label, sub in km.groupby("group", sort=False, observed=True):

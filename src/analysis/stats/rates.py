@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.stats._validate import _check_columns, _check_labels, _groups, _prepare, _z
+from analysis.stats._validate import _check_columns, _check_labels, _counts, _groups, _prepare, _z
 
 __all__ = [
     "hazard_by_tenure",
@@ -26,16 +26,40 @@ def _garwood(k, exposure, alpha: float):
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
-def _sum_min(sorted_a: np.ndarray, csum: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """sum_i min(x, a_i) for each x, with a sorted and csum its cumulative sum."""
+def _sum_min(sorted_a: np.ndarray, csum: np.ndarray, x: np.ndarray,
+             cn: np.ndarray | None = None) -> np.ndarray:
+    """sum_i n_i min(x, a_i) for each x, with a sorted, csum the cumulative sum of n_i a_i and
+    cn that of n_i (None: every n_i is 1)."""
     k = np.searchsorted(sorted_a, x, side="right")
     below = np.where(k > 0, csum[np.maximum(k - 1, 0)], 0.0)
-    return below + x * (len(sorted_a) - k)
+    if cn is None:
+        return below + x * (len(sorted_a) - k)
+    above = cn[-1] - np.where(k > 0, cn[np.maximum(k - 1, 0)], 0)
+    return below + x * above
+
+
+def _weighted_sorted(a: np.ndarray, n: np.ndarray | None):
+    """``a`` sorted, the cumulative sums of ``n a`` and of ``n`` (None without ``n``)."""
+    if n is None:
+        a = np.sort(a)
+        return a, np.cumsum(a), None
+    order = np.argsort(a, kind="stable")
+    a, n = a[order], n[order]
+    return a, np.cumsum(n * a), np.cumsum(n)
+
+
+def _count_below(sorted_a: np.ndarray, cn: np.ndarray | None, x: np.ndarray, side: str):
+    """Customers with a < x (side "left") or a <= x (side "right")."""
+    k = np.searchsorted(sorted_a, x, side=side)
+    if cn is None:
+        return k
+    return np.where(k > 0, cn[np.maximum(k - 1, 0)], 0)
 
 
 def hazard_by_tenure(data: pd.DataFrame, *, duration: str = "duration", event: str = "event",
                      entry: str | None = None, group: str | None = None, bandwidth: float = 6,
-                     width: float = 1.0, alpha: float = 0.05) -> pd.DataFrame:
+                     width: float = 1.0, alpha: float = 0.05,
+                     counts: str | None = None) -> pd.DataFrame:
     """Monthly attrition hazard along the tenure, raw and kernel-smoothed, with a CI.
 
     Method: life-table occurrence/exposure rates. Tenure is cut into intervals
@@ -54,6 +78,8 @@ def hazard_by_tenure(data: pd.DataFrame, *, duration: str = "duration", event: s
     ``E* = (sum w E)^2 / sum w^2 E`` and effective events ``hazard_smooth * E*`` (this matches
     the Poisson variance of the weighted estimator and gives a finite upper limit where no
     event was seen). ``bandwidth=0`` gives no smoothing (exact Garwood interval per interval).
+    ``counts``: a column of customers per row (aggregated data), as
+    :func:`analysis.stats.km.km_table`.
 
     Returns
     -------
@@ -75,26 +101,30 @@ def hazard_by_tenure(data: pd.DataFrame, *, duration: str = "duration", event: s
         raise ValueError(f"width must be > 0, got {width!r}")
     if not bandwidth >= 0:
         raise ValueError(f"bandwidth must be >= 0, got {bandwidth!r}")
-    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group,
+                        counts=counts)
     has_entry = "entry" in prepared.columns
-    start_all = prepared["entry"].min() if has_entry else 0.0
+    start_all = min(sub["entry"].min() for _, sub in _groups(prepared)) if has_entry else 0.0
     origin = np.floor(start_all / width + 1e-9) * width
     parts = []
     for label, sub in _groups(prepared):
         t = sub["t"].to_numpy()
         e = sub["e"].to_numpy()
+        n = _counts(sub)
         ent = sub["entry"].to_numpy() if has_entry else np.zeros(len(t))
         J = max(int(np.ceil((t.max() - origin) / width - 1e-9)), 1)
         right = origin + width * np.arange(1, J + 1)
         left = right - width
         edges = np.concatenate([[origin], right])
-        ts, es = np.sort(t), np.sort(ent)
-        F = _sum_min(ts, np.cumsum(ts), edges) - _sum_min(es, np.cumsum(es), edges)
+        ts, cts, cnt = _weighted_sorted(t, n)
+        es, ces, cne = _weighted_sorted(ent, n)
+        F = _sum_min(ts, cts, edges, cnt) - _sum_min(es, ces, edges, cne)
         pm = np.diff(F)
         pm = np.where(np.abs(pm) < 1e-12, 0.0, pm)
         j = np.clip(np.ceil((t[e == 1] - origin) / width - 1e-9).astype(int), 1, J) - 1
-        d = np.bincount(j, minlength=J).astype(np.int64)
-        at_risk = np.searchsorted(es, right, side="left") - np.searchsorted(ts, left, side="right")
+        d = np.bincount(j, None if n is None else n[e == 1], minlength=J).astype(np.int64)
+        at_risk = (_count_below(es, cne, right, "left")
+                   - _count_below(ts, cnt, left, "right"))
         with np.errstate(divide="ignore", invalid="ignore"):
             raw = np.where(pm > 0, d / pm, np.nan)
         if bandwidth > 0:
@@ -131,7 +161,7 @@ def _wilson(k, n, z):
 
 def attrition_rates(data: pd.DataFrame, *, by: str | list[str], duration: str = "duration",
                     event: str = "event", entry: str | None = None,
-                    alpha: float = 0.05) -> pd.DataFrame:
+                    alpha: float = 0.05, counts: str | None = None) -> pd.DataFrame:
     """Attrition counts, shares and rates per person-time for each level of ``by``.
 
     Returns
@@ -142,7 +172,8 @@ def attrition_rates(data: pd.DataFrame, *, by: str | list[str], duration: str = 
         ``share_ci_high``), ``person_months = sum(duration - entry)`` (``entry`` 0 when not
         given), ``rate_per_100_person_years = 1200 * events / person_months`` with the exact
         Poisson (Garwood) interval (``rate_ci_low``, ``rate_ci_high``). The share ignores how
-        long customers were observed; compare groups on the rate.
+        long customers were observed; compare groups on the rate. With ``counts`` (a column of
+        customers per row, aggregated data) every sum counts each row that many times.
 
     Examples
     --------
@@ -160,15 +191,19 @@ def attrition_rates(data: pd.DataFrame, *, by: str | list[str], duration: str = 
     _check_columns(data, by_cols)
     for col in by_cols:
         _check_labels(data, col)
-    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=None)
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=None,
+                        counts=counts)
     z = _z(alpha)
+    n = prepared["n"] if counts is not None else 1
     exposure = prepared["t"] - (prepared["entry"] if entry is not None else 0.0)
-    frame = pd.DataFrame({"_e": prepared["e"], "_pm": exposure}, index=data.index)
+    frame = pd.DataFrame({"_n": n, "_e": prepared["e"] * n, "_pm": exposure * n},
+                         index=data.index)
     for col in by_cols:
         frame[col] = data[col]
     agg = frame.groupby(by_cols, sort=True, observed=True).agg(
-        n=("_e", "size"), events=("_e", "sum"), person_months=("_pm", "sum")
+        n=("_n", "sum"), events=("_e", "sum"), person_months=("_pm", "sum")
     ).reset_index()
+    agg = agg[agg["n"] > 0].reset_index(drop=True)  # levels of no customer (aggregated data)
     agg["share_leaving"] = agg["events"] / agg["n"]
     agg["share_ci_low"], agg["share_ci_high"] = _wilson(agg["events"], agg["n"], z)
     py = agg["person_months"].to_numpy(dtype=float) / 12.0

@@ -46,7 +46,7 @@ def _rmst_one(km: pd.DataFrame, tau: float) -> tuple[float, float, str]:
 
 def rmst(data: pd.DataFrame, tau: float | Sequence[float], *, duration: str = "duration",
          event: str = "event", entry: str | None = None, group: str | None = None,
-         alpha: float = 0.05) -> pd.DataFrame:
+         alpha: float = 0.05, counts: str | None = None) -> pd.DataFrame:
     """Restricted mean survival time (expected months on book within the first ``tau``).
 
     ``RMST(tau)`` is the area under the Kaplan-Meier curve from 0 to ``tau``. Its standard
@@ -64,6 +64,8 @@ def rmst(data: pd.DataFrame, tau: float | Sequence[float], *, duration: str = "d
     ----------
     tau : float or list of float
         Horizon(s) in months.
+    counts : str, optional
+        Column of customers per row (aggregated data), as :func:`analysis.stats.km.km_table`.
 
     Returns
     -------
@@ -81,7 +83,8 @@ def rmst(data: pd.DataFrame, tau: float | Sequence[float], *, duration: str = "d
     """
     taus = _as_float_list(tau, "tau")
     z = _z(alpha)
-    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group)
+    prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group,
+                        counts=counts)
     km = _km_frame(prepared, z)
     out = []
     for label, sub in km.groupby("group", sort=False, observed=True):

@@ -18,6 +18,7 @@ from analysis.data.portfolio import Portfolio
 from analysis.frames import survival_frame
 
 __all__ = [
+    "counted_numbers",
     "events_note",
     "product_group",
     "Study",
@@ -92,17 +93,34 @@ class Study:
     value_column: str | None = None
     whole: Portfolio | None = field(default=None, repr=False)  # the data before the branch cut
     # A large book (analysis.data.large_book): ``frame`` and ``portfolio`` hold the models' seeded
-    # sample, ``book_frame``/``book_exclusions`` every customer (built in SQL), ``sample`` the
-    # sample's size and seed; all None for a book loaded whole.
-    book_frame: pd.DataFrame | None = field(default=None, repr=False)
+    # sample; ``book_counts``, ``book_values`` and ``book_exclusions`` every customer (counted in
+    # SQL, analysis.frames.survival_counts); ``sample`` the sample's size and seed; all None for
+    # a book loaded whole.
+    book_counts: pd.DataFrame | None = field(default=None, repr=False)
+    book_values: pd.DataFrame | None = field(default=None, repr=False)
     book_exclusions: pd.DataFrame | None = field(default=None, repr=False)
     sample: Any = None
     book: Any = field(default=None, repr=False)
+    _ones: pd.DataFrame | None = field(default=None, init=False, repr=False)
 
     @property
     def counted_frame(self) -> pd.DataFrame:
-        """Every customer's row: for counts, rates and survival curves."""
-        return self.frame if self.book_frame is None else self.book_frame
+        """Every customer, for counts, rates and survival curves: rows with a ``customers``
+        column saying how many customers each stands for (the ``counts`` argument of
+        :mod:`analysis.stats`). One row per customer of a book loaded whole; a large book's
+        counts per group, entry, duration and event, built in SQL."""
+        if self.book_counts is not None:
+            return self.book_counts
+        if self._ones is None or self._ones.index is not self.frame.index:
+            self._ones = self.frame.assign(customers=1)
+        return self._ones
+
+    @property
+    def counted_values(self) -> pd.Series | None:
+        """Every customer's value (:attr:`value_column`; None when the data have none)."""
+        if self.book_values is not None:
+            return self.book_values["profit_annual"]
+        return None if self.value_column is None else self.frame[self.value_column]
 
     @property
     def counted_exclusions(self) -> pd.DataFrame:
@@ -247,13 +265,19 @@ def prepare_study(
     )
 
 
-def _report_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The survival frame with the groupings and transformed covariates the reports use."""
+def group_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The report's groupings from a survival frame's (or its counts') columns at entry."""
     frame["tier_group"] = pd.Categorical(
         "Tier " + frame["tier_entry"].astype(str), categories=[f"Tier {i}" for i in range(1, 6)]
     ).remove_unused_categories()
     frame["product_group"] = product_group(frame["n_products_entry"])
     frame["product_group"] = frame["product_group"].cat.remove_unused_categories()
+    return frame
+
+
+def _report_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The survival frame with the groupings and transformed covariates the reports use."""
+    frame = group_columns(frame)
     frame["log_aum_entry"] = np.log1p(frame["aum_entry"])
     frame["log_loan_entry"] = np.log1p(frame["loan_entry"])
     frame["profit_annual"] = 12 * frame["profit_monthly"]
@@ -263,9 +287,9 @@ def _report_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def _large_study(book, *, data, branch, sample: int, attrition: str, k: int, as_of,
                  high_value_tier: int) -> Study:
     """A study of a large Parquet book (:mod:`analysis.data.large_book`): the models' population
-    is a seeded sample of customers, ``book_frame`` every customer's row built in SQL."""
+    is a seeded sample of customers, ``book_counts`` every customer counted in SQL."""
     from analysis.data.large_book import check_book, load_sample
-    from analysis.studies.whole_book import book_frame
+    from analysis.studies.whole_book import book_counts
 
     checked = check_book(book)  # the whole book, in chunks (or once per render)
     book.require_branch(branch)
@@ -276,11 +300,11 @@ def _large_study(book, *, data, branch, sample: int, attrition: str, k: int, as_
     study.whole, study.book, study.sample = None, book, drawn.sample
     if drawn.sample is None:  # every customer of the scope was loaded: nothing is sampled
         return study
-    frame, excluded = book_frame(book, branch=branch, attrition=attrition, k=k,
-                                 high_value_tier=high_value_tier, as_of=as_of_ts)
+    counts, values, excluded = book_counts(book, branch=branch, attrition=attrition, k=k,
+                                           high_value_tier=high_value_tier, as_of=as_of_ts)
     if branch is not None and len(checked):
         checked = checked[checked["customer_id"].isin(book.customer_ids(branch))]
-    study.book_frame = _report_columns(frame)
+    study.book_counts, study.book_values = group_columns(counts), values
     study.book_exclusions = pd.concat([checked, excluded], ignore_index=True)
     return study
 
@@ -323,6 +347,24 @@ def _snapshot_study(portfolio: Portfolio, *, data, branch, attrition: str, k: in
     )
 
 
+def counted_numbers(counted: pd.DataFrame) -> dict:
+    """Customers, departures, customers already on book when observation started (left
+    truncation) and customer-months observed, of a :attr:`Study.counted_frame`.
+
+    >>> counted_numbers(pd.DataFrame({"entry": [0.0, 5], "duration": [3.0, 9], "event": [1, 0],
+    ...                               "customers": [2, 3]}))
+    {'customers': 5, 'events': 2, 'left_truncated': 3, 'customer_months': 18.0}
+    """
+    n = counted["customers"].to_numpy() if "customers" in counted else np.ones(len(counted))
+    out = {"customers": int(n.sum()),
+           "events": int((counted["event"].to_numpy() * n).sum()) if "event" in counted else 0}
+    if "entry" in counted and "duration" in counted:
+        out["left_truncated"] = int(n[counted["entry"].to_numpy() > 0].sum())
+        out["customer_months"] = float(
+            ((counted["duration"] - counted["entry"]).to_numpy() * n).sum())
+    return out
+
+
 def events_note(study: Study, minimum: int = MIN_EVENTS) -> str | None:
     """A warning for the top of a report when the study holds too few departures, else None.
 
@@ -336,8 +378,8 @@ def events_note(study: Study, minimum: int = MIN_EVENTS) -> str | None:
     >>> events_note(s, minimum=1) is None
     True
     """
-    frame = study.counted_frame
-    n = int(frame["event"].sum()) if len(frame) else 0
+    numbers = counted_numbers(study.counted_frame)
+    n = numbers["events"]
     if n >= minimum:
         return None
     what = (tr("No departure") if n == 0 else tr("Only 1 departure") if n == 1
@@ -345,4 +387,4 @@ def events_note(study: Study, minimum: int = MIN_EVENTS) -> str | None:
     return tr("{what} among {customers} customers: fewer than {minimum}, too few to compare "
               "groups or to locate a peak in the risk of leaving. The numbers below are shown "
               "with their intervals, but no group is called higher or lower.", what=what,
-              customers=f"{len(frame):,}", minimum=f"{minimum:,}")
+              customers=f"{numbers['customers']:,}", minimum=f"{minimum:,}")

@@ -1,10 +1,11 @@
 """The whole book behind a study of a large book (:mod:`analysis.data.large_book`).
 
 A large book's models are fitted on a seeded sample; its counts, rates and survival curves use
-every customer's row of the survival frame, built here in SQL from the Parquet files by the data
-layer (:func:`analysis.frames.survival_frame`). A render builds the whole bank's frame once per
-definition and keeps it (:data:`~analysis.data.large_book.BOOK_CACHE_ENV`); branch reports slice
-it. :func:`sample_note` is the sentence every report prints about the sample.
+every customer, counted here in SQL from the Parquet files by the data layer
+(:func:`analysis.frames.survival_counts`), and report 02's time-varying model from counts its
+customer-months (:func:`book_cells`). A render builds the whole bank's tables once per
+definition and keeps them (:data:`~analysis.data.large_book.BOOK_CACHE_ENV`); branch reports
+slice them. :func:`sample_note` is the sentence every report prints about the sample.
 """
 
 from __future__ import annotations
@@ -16,39 +17,41 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.data.large_book import BOOK_CACHE_ENV, Book, ModelSample, as_read
-from analysis.frames import exposure_cells, survival_frame
+from analysis.frames import exposure_cells, survival_counts
 from analysis.i18n import tr
 
-__all__ = ["book_frame", "book_cells", "sample_note"]
+__all__ = ["book_counts", "book_cells", "sample_note"]
 
 
-def book_frame(book: Book, *, branch: str | None = None, attrition: str = "closure", k: int = 3,
-               high_value_tier: int | None = None, as_of=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every customer's survival-frame row (of one branch), built in SQL from the Parquet files.
+def book_counts(book: Book, *, branch: str | None = None, attrition: str = "closure",
+                k: int = 3, high_value_tier: int | None = None,
+                as_of=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every customer (of one branch) counted in SQL from the Parquet files.
 
-    Returns ``(frame, exclusions)`` as :func:`analysis.frames.survival_frame`, restricted to the
-    branch's customers. The whole bank's frame is built once per render and definition: with
-    :data:`BOOK_CACHE_ENV` set (``analysis render`` sets it to its staging folder) it is kept
-    there as Parquet, and every branch report of the run slices it instead of reading the book.
+    Returns ``(counts, values, exclusions)`` as :func:`analysis.frames.survival_counts`:
+    customers per branch, tier, segment and products at entry, entry, duration and event (what
+    report 01's rates, curves and tests read, exactly), each customer's annual profit (its
+    concentration of value) and the customers outside the population. The whole bank's are
+    built once per render and definition: with :data:`BOOK_CACHE_ENV` set (``analysis render``
+    sets it to its staging folder) they are kept there as Parquet, and every branch report of
+    the run slices them instead of reading the book.
     """
-    frame, excluded = _bank_frame(book, attrition, k, high_value_tier, as_of)
-    if branch is not None:
-        ids = set(book.customer_ids(branch))
-        frame = frame[frame["customer_id"].astype(str).isin(ids)].reset_index(drop=True)
-        excluded = excluded[excluded["customer_id"].astype(str).isin(ids)]
-    return frame, excluded.reset_index(drop=True)
-
-
-def _bank_frame(book: Book, attrition: str, k: int, high_value_tier, as_of):
     kwargs = {} if high_value_tier is None else {"high_value_tier": int(high_value_tier)}
 
     def build():
-        frame, excluded = survival_frame(book.panel, _customers(book), attrition=attrition, k=k,
-                                         as_of=as_of, **kwargs)
-        return {"frame": frame, "exclusions": excluded}
+        counts, values, excluded = survival_counts(book.panel, _customers(book),
+                                                   attrition=attrition, k=k, as_of=as_of,
+                                                   **kwargs)
+        return {"counts": counts, "values": values, "exclusions": excluded}
 
-    got = _cached(book, ["frame", attrition, int(k), kwargs, _day(as_of)], build)
-    return got["frame"], got["exclusions"]
+    got = _cached(book, ["counts", attrition, int(k), kwargs, _day(as_of)], build)
+    counts, values, excluded = got["counts"], got["values"], got["exclusions"]
+    if branch is not None:
+        counts = counts[counts["branch"].astype(str) == str(branch)].reset_index(drop=True)
+        values = values[values["branch"].astype(str) == str(branch)].reset_index(drop=True)
+        ids = set(book.customer_ids(branch))
+        excluded = excluded[excluded["customer_id"].astype(str).isin(ids)]
+    return counts, values, excluded.reset_index(drop=True)
 
 
 def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closure", k: int = 3,
@@ -59,7 +62,7 @@ def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closu
 
     The counts that report 02 fits its time-varying model from on every customer of a large
     book (:func:`analysis.stats.cox.cells.fit_piecewise_exponential`). Built once per render
-    and definition for the whole bank (kept like :func:`book_frame`'s frame); a branch's cells
+    and definition for the whole bank (kept like :func:`book_counts`' tables); a branch's cells
     are the bank's cells of that branch, so its continuous covariates keep the bank-wide
     quantile bins.
     """

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass, field
+import numpy as np
 import pandas as pd
 
 from analysis.i18n import format_month, language, tr, tr_value
 from analysis.config import HIGH_VALUE_TIER
 from analysis.errors import Attempt, attempt
-from analysis.studies.population import Study
+from analysis.studies.population import Study, counted_numbers
 from analysis.studies.overview.versus_bank import versus_bank
 from analysis.studies.drivers.estimate import outflow_warning
 from analysis.stats.concentration import gini, lorenz_curve, top_share
@@ -31,7 +32,8 @@ __all__ = [
 ]
 
 
-SURV = dict(duration="duration", event="event", entry="entry")
+# every customer: one row each, or a large book's counts (``customers`` per row)
+SURV = dict(duration="duration", event="event", entry="entry", counts="customers")
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Overview:
 def portfolio_summary(study: Study) -> pd.DataFrame:
     """A two-column table (item, value) describing the population studied."""
     f = study.counted_frame
+    numbers = counted_numbers(f)
     p = study.portfolio
     zh = language() == "zh"
 
@@ -82,17 +85,20 @@ def portfolio_summary(study: Study) -> pd.DataFrame:
          else p.source.split("/")[-1]),
         (tr("Attrition definition"), study.attrition_words),
         (tr("Observation"), window),
-        (tr("Customers studied"), f"{len(f):,}"),
+        (tr("Customers studied"), f"{numbers['customers']:,}"),
         (tr("Already on book when observation started"),
-         tr("{n} (left truncation, handled)", n=f"{int((f['entry'] > 0).sum()):,}")),
-        (tr("Customers who left"), f"{int(f['event'].sum()):,}"),
-        (tr("Customer-years observed"), f"{(f['duration'] - f['entry']).sum() / 12:,.0f}"),
+         tr("{n} (left truncation, handled)", n=f"{numbers['left_truncated']:,}")),
+        (tr("Customers who left"), f"{numbers['events']:,}"),
+        (tr("Customer-years observed"), f"{numbers['customer_months'] / 12:,.0f}"),
     ]
+    n = f["customers"].to_numpy()
     if "n_products_entry" in f:
-        rows.append((tr("Median products held at entry"), f"{f['n_products_entry'].median():.0f}"))
+        median = np.median(np.repeat(f["n_products_entry"].to_numpy(), n))
+        rows.append((tr("Median products held at entry"), f"{median:.0f}"))
     if "tier_entry" in f:
+        high = n[f["tier_entry"].to_numpy() >= HIGH_VALUE_TIER].sum() / n.sum()
         rows.append((tr("High-value (tier {tier}+) at entry", tier=HIGH_VALUE_TIER),
-                     f"{(f['tier_entry'] >= HIGH_VALUE_TIER).mean():.0%}"))
+                     f"{high:.0%}"))
     rows.append((tr("Excluded customers"), f"{len(study.counted_exclusions):,}"))
     if study.sample is not None:
         rows.append((tr("Models fitted on"),
@@ -134,7 +140,7 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
     horizons : sequence of int
         Tenure horizons (months) for survival and restricted mean survival time.
     """
-    f = study.counted_frame  # a large book: every customer (models use the sample)
+    f = study.counted_frame  # a large book: counts of every customer (models use the sample)
     horizons = [int(h) for h in horizons]
     f = f.assign(all="all")
     ov = Overview(
@@ -154,14 +160,15 @@ def attrition_overview(study: Study, horizons=(12, 24, 36)) -> Overview:
     ov.rmst = attempt(rmst, f, horizons, **SURV)
     ov.median = attempt(median_survival, f, **SURV)
     ov.hazard = attempt(hazard_by_tenure, f, bandwidth=6, **SURV)
-    annual_profit = f[study.value_column] if study.value_column else None
+    annual_profit = study.counted_values  # every customer's: concentration needs each one
     if annual_profit is None:
         ov.lorenz = Attempt(note="Not estimable: the data have no value (profit or balance) column.")
-    elif len(f) >= 5:
+    elif len(annual_profit) >= 5:
         ov.lorenz = Attempt(value=lorenz_curve(annual_profit))
         ov.top20_share = top_share(annual_profit, 0.2)
         ov.gini = gini(annual_profit)
-        ov.departed_value = float(annual_profit[f["event"].to_numpy(dtype=bool)].sum())
+        # the counts' value column is the sum over the row's customers
+        ov.departed_value = float(f[study.value_column][f["event"].to_numpy(dtype=bool)].sum())
     else:
         ov.lorenz = Attempt(note="Not estimable: fewer than 5 customers.")
     ov.exclusions = _exclusion_table(study)

@@ -9,6 +9,7 @@ from analysis.config import ALPHA, MIN_EVENTS, ci_label
 from analysis.studies.words import p_text as _p
 from analysis.studies.overview.estimate import Overview, hazard_peak
 from analysis.studies.overview.versus_bank import versus_bank_words
+from analysis.studies.population import counted_numbers
 from analysis.studies.drivers.findings import outflow_words
 
 __all__ = [
@@ -40,17 +41,17 @@ def key_findings(ov: Overview, min_events: int = MIN_EVENTS) -> str:
     one line says there are too few departures to compare.
     """
     s = ov.study
-    f = s.counted_frame
+    numbers = counted_numbers(s.counted_frame)
     lines = []
     events = (int(ov.overall_rate.value["events"].sum()) if ov.overall_rate.ok
-              else int(f["event"].sum()) if "event" in f else 0)
+              else numbers["events"])
     few = events < min_events
     if ov.overall_rate.ok:
         r = ov.overall_rate.value.iloc[0]
         lines.append(tr(
             "Of **{n} customers** of {scope} {period}, **{events} left** ({definition}): "
             "**{rate} per 100 customer-years** ({ci} {low} to {high}).",
-            n=f"{len(f):,}", scope=s.scope, period=s.period_words, events=f"{int(r['events']):,}",
+            n=f"{numbers['customers']:,}", scope=s.scope, period=s.period_words, events=f"{int(r['events']):,}",
             definition=s.attrition_words, rate=f"{r['rate_per_100_person_years']:.1f}",
             ci=ci_label(), low=f"{r['rate_ci_low']:.1f}", high=f"{r['rate_ci_high']:.1f}"))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analysis.errors import Attempt
 from analysis.studies.overview.estimate import Overview, hazard_peak
+from analysis.studies.population import counted_numbers
 
 __all__ = [
     "headline",
@@ -19,17 +20,17 @@ def _records(att: Attempt, cols: list[str]) -> list[dict] | None:
 def headline(ov: Overview) -> dict:
     """Machine-readable headline numbers of the overview (the JSON next to the HTML)."""
     s = ov.study
-    f = s.counted_frame
+    numbers = counted_numbers(s.counted_frame)
     out: dict = {
         "scope": s.params.get("branch") or "bank",
         "attrition": s.params["attrition"],
         "as_of": s.params.get("as_of"),
         "data_kind": "panel" if s.has_panel else "snapshot",
-        "n": int(len(f)),
-        "events": int(f["event"].sum()),
-        "left_truncated": int((f["entry"] > 0).sum()),
+        "n": numbers["customers"],
+        "events": numbers["events"],
+        "left_truncated": numbers["left_truncated"],
         "excluded": int(len(s.counted_exclusions)),
-        "person_years": float((f["duration"] - f["entry"]).sum() / 12),
+        "person_years": numbers["customer_months"] / 12,
         # a large book: models (the outflow warning) were fitted on this seeded sample
         "model_sample": None if s.sample is None else s.sample.to_dict(),
     }

@@ -23,7 +23,7 @@ from analysis.studies.population import Study, prepare_study
 
 __all__ = ["VersusBank", "versus_bank", "versus_bank_words"]
 
-SURV = dict(duration="duration", event="event", entry="entry")
+SURV = dict(duration="duration", event="event", entry="entry", counts="customers")
 
 
 @dataclass
@@ -56,15 +56,15 @@ class VersusBank:
     branch: str
 
 
-def _book_bank_frame(study: Study) -> pd.DataFrame:
-    """Every customer of a large book (all branches), built in SQL with the study's definition."""
-    from analysis.studies.whole_book import book_frame
-    from analysis.studies.population import _report_columns
+def _book_bank_counts(study: Study) -> pd.DataFrame:
+    """Every customer of a large book (all branches), counted in SQL with the study's
+    definition."""
+    from analysis.studies.whole_book import book_counts
 
     p = study.params
-    frame, _ = book_frame(study.book, attrition=p["attrition"], k=p["k"], as_of=p["as_of"],
-                          high_value_tier=p.get("high_value_tier"))
-    return _report_columns(frame)
+    counts, _, _ = book_counts(study.book, attrition=p["attrition"], k=p["k"], as_of=p["as_of"],
+                               high_value_tier=p.get("high_value_tier"))
+    return counts
 
 
 def versus_bank(study: Study, bank: Study | None = None) -> VersusBank:
@@ -87,7 +87,7 @@ def versus_bank(study: Study, bank: Study | None = None) -> VersusBank:
     if branch is None:
         raise InsufficientDataError("the report covers the whole bank: no branch to compare")
     if bank is None and study.book is not None:  # a large book: every customer, from SQL
-        f = _book_bank_frame(study)
+        f = _book_bank_counts(study)
     elif bank is None:
         p = study.params
         bank = prepare_study(p["data"], attrition=p["attrition"], k=p["k"], as_of=p["as_of"],
@@ -95,7 +95,7 @@ def versus_bank(study: Study, bank: Study | None = None) -> VersusBank:
                              **({"high_value_tier": p["high_value_tier"]}
                                 if p.get("high_value_tier") else {}))
     if bank is not None:
-        f = bank.frame
+        f = bank.counted_frame
     if "branch" not in f:
         raise InsufficientDataError("the data name no branch of each customer")
     here = f["branch"].astype(str) == str(branch)
