@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 
 from analysis.studies.drivers.estimate import attrition_drivers, partial_effect
 from analysis.studies.drivers.headline import headline
-from analysis.studies.drivers.findings import key_findings
+from analysis.studies.drivers.findings import counts_note, key_findings
 from analysis.studies.drivers.ph import schoenfeld_panels
 from analysis.studies.overview.estimate import portfolio_summary
 from analysis.report.display import Markdown, display, note, note_words, show  # escaped: data may hold HTML
@@ -182,6 +182,14 @@ if dr.time_varying.ok:
          rename={'label': 'effect', 'hr': 'HR', 'ci_low': '95% CI low', 'ci_high': '95% CI high'})
 else:
     note(dr.time_varying.note)
+if dr.from_counts.ok:  # the large-book engine: every customer of a large book
+    display(Markdown(counts_note(dr.from_counts.value)))
+    show(dr.from_counts.value.table.drop(columns='key'), digits=3,
+         rename={'label': 'effect', 'hr': 'HR from counts', 'ci_low': '95% CI low',
+                 'ci_high': '95% CI high', 'hr_rows': 'HR, row-by-row fit',
+                 'ci_low_rows': '95% CI low, rows', 'ci_high_rows': '95% CI high, rows'})
+elif dr.time_varying.ok:
+    note(dr.from_counts.note)
 
 # %% [markdown]
 # ### The outflow warning for a given customer

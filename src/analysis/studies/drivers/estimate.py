@@ -330,6 +330,8 @@ class Drivers:
     #: the outflow warning for a given customer under gamma frailties (:mod:`.frailty`)
     frailty: Attempt = field(default_factory=lambda: Attempt(note=tr("not run")))
     truth_frailty: Attempt = field(default_factory=lambda: Attempt(note=tr("not run")))
+    #: the time-varying effects from counts, on every customer of a large book (:mod:`.counts`)
+    from_counts: Attempt = field(default_factory=lambda: Attempt(note=tr("not run")))
 
 
 def _final_design(study: Study, spline_alpha: float) -> tuple[Design, pd.DataFrame, Design]:
@@ -363,6 +365,7 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
     """
     import time
 
+    from analysis.studies.drivers.counts import effects_from_counts
     from analysis.studies.drivers.frailty import outflow_given_customer
     from analysis.studies.drivers.truth import frailty_truth
 
@@ -397,6 +400,10 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
     tv = attempt(time_varying_model, study, designs.value[2])  # linear terms, as the generator
     clock["time-varying"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    counted = (attempt(effects_from_counts, study, tv.value, alpha=alpha) if tv.ok
+               else Attempt(note=tv.note))
+    clock["from counts"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     if not frailty:
         ofr = Attempt(note=tr("shown in the bank-wide report"))
     else:
@@ -418,4 +425,4 @@ def attrition_drivers(study: Study, *, horizons=(12, 24, 36), test_size: float =
                    linearity=linearity, model=model, effects=effects, ph=ph, remedy=remedy,
                    aft=aft, held_out=held, time_varying=tv, reasons=reasons,
                    truth_static=truth_static, truth_tv=truth_tv, seconds=clock, frailty=ofr,
-                   truth_frailty=truth_fr)
+                   truth_frailty=truth_fr, from_counts=counted)

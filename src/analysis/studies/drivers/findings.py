@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from analysis.studies.drivers.estimate import Drivers
 
 __all__ = [
+    "counts_note",
     "key_findings",
     "outflow_words",
 ]
@@ -207,3 +208,22 @@ def outflow_words(r) -> str:
     # the interval reaches 1 or lies below it: not a warning sign
     return tr("A large fund outflow in the last 3 months is not a clear warning sign: "
               "{effect}.", effect=_effect(r))
+
+
+def counts_note(fc) -> str:
+    """The sentence above the table of the time-varying effects from counts
+    (:func:`~analysis.studies.drivers.counts.effects_from_counts`)."""
+    words = dict(band=fc.band_months, bins=fc.bins, cells=f"{fc.cells:,}",
+                 customers=f"{fc.customers:,}")
+    if fc.whole_book:
+        return tr("The same two effects from counts on all {customers} customers of the book: a "
+                  "piecewise-exponential model of customer-months and departures per {band}-month "
+                  "band of tenure, branch and covariate cell ({cells} cells; tier and loan "
+                  "segment of the month, age, tenure at entry, assets and engagement cut into "
+                  "{bins} quantile bins). The time-varying model above is the row-by-row fit on "
+                  "the model sample.", **words)
+    return tr("The same two effects from counts of customer-months and departures per "
+              "{band}-month band of tenure, branch and covariate cell (the engine for books too "
+              "large for the row-by-row fit; {cells} cells; tier and loan segment of the month, "
+              "age, tenure at entry, assets and engagement cut into {bins} quantile bins).",
+              **words)

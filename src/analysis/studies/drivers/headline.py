@@ -64,6 +64,13 @@ def headline(dr: Drivers) -> dict:
                       "time_ratios": _effect_dict(a.time_ratios, "tr")}
     if dr.time_varying.ok:
         out["time_varying"] = _effect_dict(dr.time_varying.value.effects)
+    if dr.from_counts.ok:  # the same effects from counts (every customer of a large book)
+        fc = dr.from_counts.value
+        out["time_varying_from_counts"] = {
+            **{r["key"]: {"hr": r["hr"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+               for _, r in fc.table.iterrows()},
+            "model": "piecewise exponential", "band_months": fc.band_months, "bins": fc.bins,
+            "cells": fc.cells, "customers": fc.customers, "whole_book": fc.whole_book}
     if dr.frailty.ok:
         fr = dr.frailty.value
         out["outflow_given_customer"] = {
