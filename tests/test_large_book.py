@@ -447,3 +447,18 @@ def test_report_02_fits_its_model_from_counts_on_every_customer(full, tmp_path, 
     assert bpe.fits["time_varying_cells"].n == months.loc[months["branch"] == branch,
                                                           "at_risk"].sum()
     assert len(list((tmp_path / "cache").iterdir())) == 1  # built once for the bank
+
+
+def test_a_second_report_in_the_kernel_reuses_the_checked_sample(monkeypatch):
+    from analysis.data import large_book
+
+    book = open_book("synthetic")
+    first = large_book.load_sample(book, SAMPLE)
+    first.panel.loc[:, "aum"] = -1.0  # what one report does to its copy stays there
+    monkeypatch.setattr(large_book, "_sample_ids", lambda *a, **k: pytest.fail("reloaded"))
+    again = large_book.load_sample(book, SAMPLE)
+    assert (again.panel["aum"] >= 0).all() and len(again.customers) == SAMPLE
+    assert again.sample == first.sample
+    monkeypatch.undo()
+    other = large_book.load_sample(book, SAMPLE, seed=5)  # another sample: read and checked
+    assert not other.customers["customer_id"].equals(again.customers["customer_id"])

@@ -262,28 +262,40 @@ def _sample_ids(book: Book, n: int, seed: int, branch: str | None) -> pd.DataFra
         SELECT customer_id FROM drawn {where} ORDER BY customer_id""")
 
 
+#: The last sample :func:`load_sample` read and checked in this process, by book content, size,
+#: seed and branch: the reports of one render share a kernel and model the same customers.
+_LAST_SAMPLE: dict = {}
+
+
 def load_sample(book: Book, n: int, *, seed: int | None = None, branch: str | None = None) -> Portfolio:
     """A seeded sample of ``n`` customers of a book with all their months; for a branch, the
     branch's customers within that sample (a cheap slice: a branch report models the customers
     the bank-wide report modelled, about ``n`` x the branch's share of the book).
 
-    The tables are checked like a small book's (same types); ``Portfolio.sample`` says how many
-    of how many were drawn, with which seed. With ``n`` at least the number of customers of the
+    The tables are checked like a small book's (same types), once per process for the same book
+    and sample (later calls get copies); ``Portfolio.sample`` says how many of how many were
+    drawn, with which seed. With ``n`` at least the number of customers of the
     book, every customer (of the branch) is loaded and ``sample`` is None.
     """
     from analysis.data.loaders import check_frames
 
     seed = int(config.MODEL_SAMPLE_SEED if seed is None else seed)
     total = book.count(branch)
-    ids = _sample_ids(book, n, seed, branch)
-    keep = "WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM ids)"
-    customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')} {keep}", ids=ids))
-    panel = as_read(book.query(
-        f"SELECT * FROM {book.sql('panel')} {keep} ORDER BY customer_id, month", ids=ids))
-    sources = {"customers": str(book.customers), "panel": str(book.panel)}
-    customers, panel, exclusions = check_frames(customers, panel, source=str(book.folder),
-                                                sources=sources)
-    customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    key = (book.fingerprint, int(n), seed, branch)
+    if key in _LAST_SAMPLE:  # another report of this render, in the same kernel: no reload
+        ids, customers, panel, exclusions = (t.copy() for t in _LAST_SAMPLE[key])
+    else:
+        ids = _sample_ids(book, n, seed, branch)
+        keep = "WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM ids)"
+        customers = as_read(book.query(f"SELECT * FROM {book.sql('customers')} {keep}", ids=ids))
+        panel = as_read(book.query(
+            f"SELECT * FROM {book.sql('panel')} {keep} ORDER BY customer_id, month", ids=ids))
+        sources = {"customers": str(book.customers), "panel": str(book.panel)}
+        customers, panel, exclusions = check_frames(customers, panel, source=str(book.folder),
+                                                    sources=sources)
+        customers = customers.sort_values("customer_id", kind="stable").reset_index(drop=True)
+        _LAST_SAMPLE.clear()  # one sample kept: memory stays that of one
+        _LAST_SAMPLE[key] = tuple(t.copy() for t in (ids, customers, panel, exclusions))
     return Portfolio(customers=customers, panel=panel, truth=book.truth, source=book.source,
                      fingerprint=book.fingerprint, exclusions=exclusions,
                      sample=(ModelSample(len(ids), total, seed, book=book, branch=branch)

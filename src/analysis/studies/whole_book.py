@@ -60,8 +60,9 @@ def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closu
     branch and covariate cell of the whole book (:func:`analysis.frames.exposure_cells`), from
     the Parquet files.
 
-    The counts that report 02 fits its time-varying model from on every customer of a large
-    book (:func:`analysis.stats.cox.cells.fit_piecewise_exponential`). Built once per render
+    The counts that reports 02 (products a month earlier, ``lag=1``) and 03 (products and
+    outflows of the month, ``lag=0``) fit their time-varying models from on every customer of a
+    large book (:func:`analysis.stats.cox.cells.fit_piecewise_exponential`). Built once per render
     and definition for the whole bank (kept like :func:`book_counts`' tables); a branch's cells
     are the bank's cells of that branch, so its continuous covariates keep the bank-wide
     quantile bins.
