@@ -93,10 +93,11 @@ def portfolio_summary(study: Study) -> pd.DataFrame:
     ]
     n = f["customers"].to_numpy()
     if "n_products_entry" in f:
-        median = np.median(np.repeat(f["n_products_entry"].to_numpy(), n))
+        median = pd.Series(np.repeat(f["n_products_entry"].to_numpy(), n)).median()  # NaN: skip
         rows.append((tr("Median products held at entry"), f"{median:.0f}"))
     if "tier_entry" in f:
-        high = n[f["tier_entry"].to_numpy() >= HIGH_VALUE_TIER].sum() / n.sum()
+        high_value = (f["tier_entry"] >= HIGH_VALUE_TIER).fillna(False).to_numpy(dtype=bool)
+        high = n[high_value].sum() / n.sum()
         rows.append((tr("High-value (tier {tier}+) at entry", tier=HIGH_VALUE_TIER),
                      f"{high:.0%}"))
     rows.append((tr("Excluded customers"), f"{len(study.counted_exclusions):,}"))
