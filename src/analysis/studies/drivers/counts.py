@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis.config import HIGH_VALUE_TIER
 from analysis.frames import exposure_cells
 from analysis.stats.cox.cells import fit_piecewise_exponential
 from analysis.studies.population import Study
@@ -77,7 +78,7 @@ def effects_from_counts(study: Study, tv, *, alpha: float = 0.05) -> FromCounts:
         customers = int(sample.of)
     else:
         cells = exposure_cells(study.portfolio.panel, study.portfolio.customers,
-                               high_value_tier=p.get("high_value_tier") or 3, **kw)
+                               high_value_tier=p.get("high_value_tier") or HIGH_VALUE_TIER, **kw)
         customers = int(study.frame["customer_id"].nunique())
     covariates = [c for c in _COVARIATES if c in cells.columns and cells[c].nunique() > 1]
     strata = (["branch"] if "branch" in cells.columns and cells["branch"].nunique() > 1
