@@ -104,10 +104,11 @@ def hazard_by_tenure(data: pd.DataFrame, *, duration: str = "duration", event: s
     prepared = _prepare(data, duration=duration, event=event, entry=entry, group=group,
                         counts=counts)
     has_entry = "entry" in prepared.columns
-    start_all = min(sub["entry"].min() for _, sub in _groups(prepared)) if has_entry else 0.0
+    groups = list(_groups(prepared))
+    start_all = min(sub["entry"].min() for _, sub in groups) if has_entry else 0.0
     origin = np.floor(start_all / width + 1e-9) * width
     parts = []
-    for label, sub in _groups(prepared):
+    for label, sub in groups:
         t = sub["t"].to_numpy()
         e = sub["e"].to_numpy()
         n = _counts(sub)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.config import HIGH_VALUE_TIER
-from analysis.frames import exposure_cells
+from analysis.frames import CELL_COVARIATES, exposure_cells
 from analysis.stats.cox.cells import fit_piecewise_exponential
 from analysis.studies.population import Study
 from analysis.studies.whole_book import book_cells
@@ -31,9 +31,6 @@ __all__ = ["BAND_MONTHS", "BINS", "FromCounts", "effects_from_counts"]
 
 #: Months of tenure per band and quantile bins of the continuous covariates (report 02's).
 BAND_MONTHS, BINS = 6, 10
-#: Products and outflow of the month itself (the Cox model's), the rest report 02's adjustment.
-_COVARIATES = ("n_products", "outflow_3m", "tier", "loan", "age10", "entry_years", "log_aum",
-               "engagement")
 #: The effects compared with the Cox model.
 TERMS = ("n_products", "outflow_3m")
 
@@ -80,7 +77,8 @@ def effects_from_counts(study: Study, tv, *, alpha: float = 0.05) -> FromCounts:
         cells = exposure_cells(study.portfolio.panel, study.portfolio.customers,
                                high_value_tier=p.get("high_value_tier") or HIGH_VALUE_TIER, **kw)
         customers = int(study.frame["customer_id"].nunique())
-    covariates = [c for c in _COVARIATES if c in cells.columns and cells[c].nunique() > 1]
+    # report 02's adjustment set; products and outflow of the month itself (lag 0)
+    covariates = [c for c in CELL_COVARIATES if c in cells.columns and cells[c].nunique() > 1]
     strata = (["branch"] if "branch" in cells.columns and cells["branch"].nunique() > 1
               else None)
     fit = fit_piecewise_exponential(cells, covariates, strata=strata, alpha=alpha)
