@@ -11,6 +11,7 @@ Run (not in CI; ``make bench-scale`` runs the 100k book)::
 
     .venv/bin/python benchmarks/bench_scale.py --customers 100000
     .venv/bin/python benchmarks/bench_scale.py --customers 1000000 --reports 01 02 03 --together
+    .venv/bin/python benchmarks/bench_scale.py --customers 1000000 --schedule   # bank + branches
 
 Books above the model sample (``ANALYSIS_MODEL_SAMPLE``, default
 :data:`analysis.config.MODEL_SAMPLE`) are read as large books (:mod:`analysis.data.large_book`):
@@ -55,13 +56,15 @@ def book(work: Path, customers: int, months: int) -> tuple[Path, float]:
     return folder, time.perf_counter() - t
 
 
-def render_one(data: Path, notebook, out: Path) -> dict:
+def render_one(data: Path, notebook, out: Path, jobs: int = 1) -> dict:
     """Wall seconds, peak memory (GB) and exit status of bank-wide reports rendered by one
-    ``analysis render`` (one notebook name, or several: one run, one kernel, as the schedule)."""
+    ``analysis render`` (one notebook name, or several: one run, one kernel, as the schedule;
+    None: the whole default schedule, bank and branches, on ``jobs`` kernels at a time, whose
+    peak is that of its largest process)."""
     exe = Path(sys.executable).with_name("analysis")
-    names = [notebook] if isinstance(notebook, str) else list(notebook)
+    names = [] if notebook is None else [notebook] if isinstance(notebook, str) else list(notebook)
     cmd = [sys.executable, "-c", _WRAPPER, str(exe), "render", "--data", str(data),
-           "--out", str(out), "--no-progress", "--jobs", "1"]
+           "--out", str(out), "--no-progress", "--jobs", str(jobs)]
     for name in names:
         cmd += ["--notebook", f"{name}__bank"]
     t = time.perf_counter()
@@ -85,17 +88,23 @@ def main(argv=None) -> int:
                          "kernel): the time and peak of the three bank-wide reports together")
     ap.add_argument("--together-only", action="store_true",
                     help="only the run of the chosen reports together (not each on its own)")
+    ap.add_argument("--schedule", action="store_true",
+                    help="only the whole default schedule (every report, bank and branches), "
+                         "--jobs 2, as the scheduled job renders it")
     args = ap.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": []}
     for n in args.customers:
         data, gen = book(args.work, n, args.months)
-        jobs = [] if args.together_only else [(REPORTS[key], REPORTS[key]) for key in args.reports]
-        if args.together or args.together_only:
+        jobs = ([] if args.together_only or args.schedule
+                else [(REPORTS[key], REPORTS[key]) for key in args.reports])
+        if (args.together or args.together_only) and not args.schedule:
             jobs.append(("+".join(args.reports) + " together", [REPORTS[k] for k in args.reports]))
+        if args.schedule:
+            jobs.append(("default schedule, --jobs 2", None))
         for label, notebooks in jobs:
             with tempfile.TemporaryDirectory() as out:
-                r = render_one(data, notebooks, Path(out))
+                r = render_one(data, notebooks, Path(out), jobs=2 if notebooks is None else 1)
             entry = {"customers": n, "months": args.months, "report": label,
                      "model_sample": os.environ.get("ANALYSIS_MODEL_SAMPLE") or "default",
                      "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),

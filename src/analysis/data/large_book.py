@@ -81,6 +81,7 @@ class ModelSample:
     seed: int
     book: Book | None = field(default=None, compare=False, repr=False)
     branch: str | None = None
+    draw: int | None = None  # the size of the bank-wide draw a branch's sample is part of
 
     def to_dict(self) -> dict:
         return {"customers": self.customers, "of": self.of, "seed": self.seed}
@@ -298,7 +299,8 @@ def load_sample(book: Book, n: int, *, seed: int | None = None, branch: str | No
         _LAST_SAMPLE[key] = tuple(t.copy() for t in (ids, customers, panel, exclusions))
     return Portfolio(customers=customers, panel=panel, truth=book.truth, source=book.source,
                      fingerprint=book.fingerprint, exclusions=exclusions,
-                     sample=(ModelSample(len(ids), total, seed, book=book, branch=branch)
+                     sample=(ModelSample(len(ids), total, seed, book=book, branch=branch,
+                                         draw=int(n))
                              if len(ids) < total else None))
 
 

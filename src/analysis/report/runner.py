@@ -607,14 +607,18 @@ def render(
         bar = tqdm(total=len(job_list), desc=f"reports {as_of}", unit="report", disable=not show, file=sys.stderr)
         results: dict[str, ReportRecord] = {}
         try:
+            # every bank-wide report before any branch report: on a large book a branch report
+            # slices what its bank report built (analysis.studies.whole_book), so the bank's
+            # are built before the branches that read them wait for them
+            order = sorted(job_list, key=lambda j: j.parameters.get("branch") is not None)
             if jobs == 1 or len(job_list) == 1:
-                for job in job_list:
+                for job in order:
                     bar.set_postfix_str(job.name, refresh=True)
                     results[job.name] = one(job)
                     bar.update(1)
             else:
                 with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="report") as pool:
-                    futures = {pool.submit(one, job): job for job in job_list}
+                    futures = {pool.submit(one, job): job for job in order}
                     try:
                         for future in as_completed(futures):
                             record = future.result()

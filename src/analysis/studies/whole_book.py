@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,7 @@ from analysis.data.large_book import BOOK_CACHE_ENV, Book, ModelSample, as_read
 from analysis.frames import exposure_cells, survival_counts
 from analysis.i18n import tr
 
-__all__ = ["book_counts", "book_cells", "sample_note"]
+__all__ = ["book_counts", "book_cells", "kept_for_render", "sample_note"]
 
 
 def book_counts(book: Book, *, branch: str | None = None, attrition: str = "closure",
@@ -44,7 +45,7 @@ def book_counts(book: Book, *, branch: str | None = None, attrition: str = "clos
                                                    **kwargs)
         return {"counts": counts, "values": values, "exclusions": excluded}
 
-    got = _cached(book, ["counts", attrition, int(k), kwargs, _day(as_of)], build)
+    got = kept_for_render(book, ["counts", attrition, int(k), kwargs, _day(as_of)], build)
     counts, values, excluded = got["counts"], got["values"], got["exclusions"]
     if branch is not None:
         counts = counts[counts["branch"].astype(str) == str(branch)].reset_index(drop=True)
@@ -72,7 +73,7 @@ def book_cells(book: Book, *, branch: str | None = None, attrition: str = "closu
                                         as_of=as_of, lag=lag, bins=bins, strata=("branch",),
                                         band_months=band_months)}
 
-    cells = _cached(book, ["cells", attrition, int(k), _day(as_of), int(lag), int(bins),
+    cells = kept_for_render(book, ["cells", attrition, int(k), _day(as_of), int(lag), int(bins),
                            int(band_months)], build)["cells"]
     if branch is not None and "branch" in cells.columns:
         cells = cells[cells["branch"].astype(str) == str(branch)].reset_index(drop=True)
@@ -88,19 +89,34 @@ def _day(as_of) -> str | None:
     return None if as_of is None else f"{pd.Timestamp(as_of):%Y-%m-%d}"
 
 
-def _cached(book: Book, parts: list, build) -> dict[str, pd.DataFrame]:
+def kept_for_render(book: Book, parts: list, build) -> dict[str, pd.DataFrame]:
     """``build()``'s tables, kept under :data:`BOOK_CACHE_ENV` (when set) for the book's content
-    and ``parts``: read back when another report of the render asked for the same."""
+    and ``parts``: read back when another report of the render asked for the same.
+
+    One report builds, the others wait: the builder holds ``<key>.lock`` (its process id) while
+    it works, and a report that finds the lock of a live process waits for the tables instead
+    of building them again (report 05's bank projection takes minutes on a large book).
+    """
     import hashlib
 
     folder = os.environ.get(BOOK_CACHE_ENV)
-    key = hashlib.sha256(json.dumps([book.fingerprint, *parts]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([book.fingerprint, *parts], default=str).encode()).hexdigest()[:16]
     cached = Path(folder) / key if folder else None
-    if cached is not None and (cached / "done").exists():
-        return {p.stem: pd.read_parquet(p) for p in cached.glob("*.parquet")}
-    tables = build()
-    if cached is not None:  # written whole, then renamed: a parallel report never reads half
-        tmp = cached.with_name(f"{key}.{os.getpid()}.tmp")
+    if cached is None:
+        return build()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    lock = cached.with_name(f"{key}.lock")
+    while not (cached / "done").exists():
+        if _take(lock):
+            break
+        time.sleep(LOCK_POLL_SECONDS)
+    else:
+        return _read(cached)
+    try:
+        if (cached / "done").exists():  # finished between our look and our lock
+            return _read(cached)
+        tables = build()
+        tmp = cached.with_name(f"{key}.{os.getpid()}.tmp")  # written whole, then renamed
         tmp.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
             table.to_parquet(tmp / f"{name}.parquet", index=False)
@@ -111,7 +127,50 @@ def _cached(book: Book, parts: list, build) -> dict[str, pd.DataFrame]:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
-    return tables
+        return tables
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+#: Seconds between two looks at a cache entry another report is building.
+LOCK_POLL_SECONDS = 0.5
+
+
+def _read(cached: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: pd.read_parquet(p) for p in cached.glob("*.parquet")}
+
+
+def _take(lock: Path) -> bool:
+    """Take ``lock`` (True), or False while a live process holds it. A lock left by a process
+    that died is taken over."""
+    mine = lock.with_name(f"{lock.name}.{os.getpid()}")
+    mine.write_text(str(os.getpid()), encoding="ascii")
+    try:
+        os.link(mine, lock)  # atomic: fails when the lock exists
+        return True
+    except FileExistsError:
+        try:
+            holder = int(lock.read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            return False  # released (or being replaced) just now: look again
+        if holder != os.getpid() and _alive(holder):
+            return False
+        lock.unlink(missing_ok=True)  # its builder died: the next look takes it
+        return False
+    finally:
+        mine.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would end the process there; the render's kernels are live
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sample_note(sample: ModelSample | None, *, everything: bool = False) -> str | None:

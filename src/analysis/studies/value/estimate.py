@@ -32,12 +32,13 @@ from analysis.frames import asof_state, read_sql
 from analysis.stats.projection import NATURAL, Scenario, margin_model, project, start_states
 from analysis.studies.population import Study, product_group
 from analysis.studies.product_effect.causal import _tier_thresholds, person_months
+from analysis.studies.value.book_projection import pack, unpack
 from analysis.studies.value.economics import economics_table, replacement
 from analysis.studies.value.holdout import holdout_comparison
 from analysis.studies.value.migration import tier_migration
 
-__all__ = ["Assumptions", "CustomerValue", "Projector", "customer_value", "GROUPINGS", "group_table",
-           "fit_sample", "top_share_at_risk"]
+__all__ = ["Assumptions", "CustomerValue", "Projector", "book_projection", "customer_value",
+           "GROUPINGS", "group_table", "fit_sample", "top_share_at_risk"]
 
 #: Groupings of the lifetime value (columns of the per-customer frame, at the as-of month).
 GROUPINGS = ("tier", "segment", "product_group", "branch")
@@ -330,12 +331,16 @@ def _expand(point: np.ndarray, rep: np.ndarray, rows: np.ndarray | None) -> np.n
     return out
 
 
-def _project_all(proj: Projector, a: Assumptions, frame: pd.DataFrame) -> dict:
+def _project_all(proj: Projector, a: Assumptions, frame: pd.DataFrame, *,
+                 branches: bool = False) -> dict:
     """Point projections and bootstrap replicates of the natural course and the scenarios.
 
     On a book of more than ``config.VALUE_BOOT_CUSTOMERS`` customers the replicates project a
     seeded uniform subsample of that many (every model is still refitted): the intervals carry
-    the models' uncertainty at a cost that does not grow with the book.
+    the models' uncertainty at a cost that does not grow with the book. ``branches``: also the
+    fee waiver's break-even of each branch's tier 4-5 customers (``waiver_hr_branch``), for the
+    branch reports that slice a large book's bank projection
+    (:mod:`analysis.studies.value.book_projection`).
     """
     cap = float(proj.pm["a"].max())
     tier_now = frame["tier"].to_numpy()
@@ -373,7 +378,23 @@ def _project_all(proj: Projector, a: Assumptions, frame: pd.DataFrame) -> dict:
         r_hat, slope = _waiver_break_even(_waiver_net(proj, proj.models, waived, a,
                                                       seed=a.seed + 2))
     point["waiver_hr"] = r_hat
-    w_pos, w_rows = within(waived)
+    per_branch = {}  # branch -> (its waived rows, break-even, slope)
+    if branches and waived.size:
+        of = frame["branch"].astype(str).to_numpy()
+        for name in sorted(set(of[waived])):
+            rows = waived[of[waived] == name]
+            per_branch[name] = (rows, *_waiver_break_even(_waiver_net(
+                proj, proj.models, rows, a, seed=a.seed + 2)))
+        point["waiver_hr_branch"] = {g: v[1] for g, v in per_branch.items()}
+
+    def step(models, rows, r, slope):
+        # one Newton step from the point estimate (the net value is smooth in r); on a
+        # subsample the net value is scaled up to the whole group
+        _, in_sub = within(rows)
+        if not (np.isfinite(r) and np.isfinite(slope) and slope != 0 and in_sub.size):
+            return float("nan")
+        scale = rows.size / in_sub.size
+        return r - scale * _waiver_net(proj, models, in_sub, a, seed=a.seed + 2)(r) / slope
     reps = []
     for b in range(int(a.n_boot)):
         models = proj.refit(rng)
@@ -387,16 +408,11 @@ def _project_all(proj: Projector, a: Assumptions, frame: pd.DataFrame) -> dict:
             pos = rep["one_more_pos"]
             rep["one_more"] = {q: _expand(point["one_more"][q], v, pos)
                                for q, v in rep["one_more"].items()}
-        # one Newton step from the point estimate (the net value is smooth in r); on a
-        # subsample the net value is scaled up to the whole group
-        if np.isfinite(r_hat) and np.isfinite(slope) and slope != 0 and w_rows.size:
-            scale = waived.size / w_rows.size
-            rep["waiver_hr"] = r_hat - scale * _waiver_net(
-                proj, models, w_rows, a, seed=a.seed + 2)(r_hat) / slope
-        else:
-            rep["waiver_hr"] = float("nan")
+        rep["waiver_hr"] = step(models, waived, r_hat, slope)
+        if per_branch:
+            rep["waiver_hr_branch"] = {g: step(models, *v) for g, v in per_branch.items()}
         reps.append(rep)
-    return {"point": point, "reps": reps, "targets": targets, "waived": waived,
+    return {"point": point, "reps": reps, "targets": targets, "waived": waived, "sub": sub,
             "boot_customers": None if sub is None else int(sub.size)}
 
 
@@ -449,6 +465,39 @@ def _truth(study: Study, a: Assumptions) -> dict | None:
     return {"cells": cells, "assumptions": ta}
 
 
+def book_projection(study: Study, a: Assumptions) -> tuple[pd.DataFrame, dict, dict, dict]:
+    """``(frame, sims, sizes, margin)`` of a large book's study: every customer on book
+    projected with the bank-wide monthly models (fitted on the bank's model sample), built once
+    per render (:func:`analysis.studies.whole_book.kept_for_render`) and, for a branch, its
+    customers' rows (:mod:`analysis.studies.value.book_projection`): a branch report's numbers
+    are the bank report's rows of that branch.
+    """
+    from analysis.data.large_book import book_customers
+    from analysis.studies.population import prepare_study
+    from analysis.studies.whole_book import kept_for_render
+
+    par, sample = study.params, study.sample
+    branch = par.get("branch")
+    draw = int(sample.draw or sample.customers)
+
+    def build():
+        bank = study if branch is None else prepare_study(
+            par["data"], attrition=par["attrition"], k=par["k"], as_of=par["as_of"],
+            high_value_tier=par["high_value_tier"], sample=draw)
+        bp = bank.portfolio
+        proj = Projector(study.book.panel, book_customers(study.book), bank.as_of or bp.window_end,
+                         a, attrition=par["attrition"], k=par["k"], fit_on=(bp.panel, bp.customers))
+        frame = _frame(proj.state, proj.money)
+        sims = _project_all(proj, a, frame, branches=True)
+        return pack(frame, sims, QUANTITIES, margin=proj.margin, sizes={
+            "fit_customers": proj.fit_size, "fit_sample": proj.sampled})
+
+    tables = kept_for_render(study.book, ["value", par["attrition"], int(par["k"]),
+                                          par["as_of"], a.as_dict(), draw, int(sample.seed)],
+                             build)
+    return unpack(tables, QUANTITIES, branch)
+
+
 def customer_value(study: Study, *, assumptions: Assumptions | None = None) -> CustomerValue:
     """Lifetime value, value at risk, economics and scenarios of the customers on book.
 
@@ -467,32 +516,31 @@ def customer_value(study: Study, *, assumptions: Assumptions | None = None) -> C
     p = study.portfolio
     as_of = study.as_of or p.window_end
     cv = CustomerValue(study=study, as_of=as_of, assumptions=a, customers=Attempt())
-    panel, customers = p.panel, p.customers
     if study.book is not None and study.sample is not None:
-        # a large book: project every customer from the Parquet files (SQL), not the sample
-        from analysis.data.large_book import book_customers, book_panel
-
-        branch = study.params.get("branch")
-        customers = book_customers(study.book, branch)
-        panel = (study.book.panel if branch is None
-                 else book_panel(study.book, branch=branch, until=as_of))
-        # the monthly models learn from the reports' model sample (a branch: its slice of it)
-        fit_on = (p.panel, p.customers)
+        # a large book: the bank's projection of every customer, once per render; a branch
+        # report reads its customers' rows of it
+        got = attempt(book_projection, study, a)
+        if not got.ok:
+            cv.customers = Attempt(note=got.note)
+            return cv
+        frame, sims, cv.sizes, cv.margin = got.value
     else:
-        fit_on = None
-    built = attempt(Projector, panel, customers, as_of, a,
-                    attrition=study.params["attrition"], k=study.params["k"], fit_on=fit_on)
-    if not built.ok:
-        cv.customers = Attempt(note=built.note)
-        return cv
-    proj = built.value
-    frame = _frame(proj.state, proj.money)
-    sims = _project_all(proj, a, frame)
+        built = attempt(Projector, p.panel, p.customers, as_of, a,
+                        attrition=study.params["attrition"], k=study.params["k"])
+        if not built.ok:
+            cv.customers = Attempt(note=built.note)
+            return cv
+        proj = built.value
+        frame = _frame(proj.state, proj.money)
+        sims = _project_all(proj, a, frame)
+        cv.margin = proj.margin
+        cv.sizes = {"customers": int(len(frame)), "fit_customers": proj.fit_size,
+                    "fit_sample": proj.sampled, "boot_customers": sims["boot_customers"],
+                    "models": "scope"}
     point = sims["point"]["natural"]
     reps = [r["natural"] for r in sims["reps"]]
     cust = frame.assign(**{q: point[q] for q in QUANTITIES})
     cv.customers = Attempt(value=cust)
-    cv.margin = proj.margin
     for by in [*GROUPINGS, ("tier", "segment"), ()]:
         key = "_".join(by) if isinstance(by, tuple) else by
         if isinstance(by, str) and frame[by].nunique() < 2 and by == "branch":
@@ -504,8 +552,6 @@ def customer_value(study: Study, *, assumptions: Assumptions | None = None) -> C
     cv.groups["departs_all"] = group_table(frame, (), point, reps, "departs12", mean=False)
     cv.groups["departs_tier"] = group_table(frame, "tier", point, reps, "departs12", mean=False)
     cv.scenarios = Attempt(value=_scenario_summary(sims, frame, a))
-    cv.sizes = {"customers": int(len(frame)), "fit_customers": proj.fit_size,
-                "fit_sample": proj.sampled, "boot_customers": sims["boot_customers"]}
     by_tier = cv.groups["tier"].merge(
         cv.groups["departs_tier"][["tier", "estimate"]].rename(columns={"estimate": "departs12"}),
         on="tier")

@@ -206,6 +206,10 @@ def key_findings(cv: CustomerValue) -> str:
         r = var.iloc[0]
         lines.append(risk_sentence(dep, r["estimate"], r["ci_low"], r["ci_high"],
                                    top_share_at_risk(cv), cv.study.value_words))
+    if cv.sizes.get("models") == "bank":
+        lines.append(tr("Every customer of this branch is projected with the whole bank's monthly "
+                        "models (fitted on the bank's model sample, with a term per branch): the "
+                        "numbers of this report are the branch's rows of the bank report."))
     if cv.snapshot:
         lines.append(tr("This is a one-row-per-customer snapshot: lifetime values come from the "
                         "shifted-beta-geometric model by products held, with {what} held constant "
