@@ -22,8 +22,13 @@ data: setup
 report: data
 	$(BIN)/analysis render --jobs 2
 
+# Two test processes (pytest-xdist; a test file stays in one process, so a notebook's cells run
+# in order), one BLAS thread each: the 2 cores are shared, not oversubscribed. One process:
+# `make test TEST_WORKERS=0`.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" -x -q

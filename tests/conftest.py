@@ -12,6 +12,17 @@ import pytest
 from analysis.i18n import set_language
 
 
+def pytest_configure(config):
+    """Make the embedded default books before any test runs when tests run in several
+    processes (``make test``: pytest-xdist): two processes must not write them at once."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    from analysis.data import ensure_default_data
+
+    for scenario in ("default", "feedback"):
+        ensure_default_data(scenario=scenario)
+
+
 @pytest.fixture
 def zh():
     """Run the test with the report language set to Chinese."""
