@@ -117,6 +117,11 @@ def test_a_branch_report_of_a_large_book_is_the_bank_reports_branch_rows(tmp_pat
         (bank.customers.value["branch"] == branch)
         & bank.customers.value["tier"].isin(a.waiver_tiers)).sum()
     from analysis.studies.value.findings import key_findings
+    from analysis.studies.value.headline import headline
+
+    # the JSON names the sample the models were fitted on: the bank's, for both reports
+    assert headline(mine)["value"]["model_sample"] == headline(bank)["value"]["model_sample"] == {
+        "customers": SAMPLE, "of": 6000, "seed": bank.study.sample.seed, "scope": "bank"}
 
     assert "rows of the bank report" in key_findings(mine)
     assert "rows of the bank report" not in key_findings(bank)

@@ -73,6 +73,19 @@ def _scenario_truth(cv: CustomerValue) -> dict:
             "profit_gained": float(c["clv_gain_sum"].sum() / c["targets"].sum())}
 
 
+def _model_sample(cv: CustomerValue) -> dict | None:
+    """The seeded sample the monthly models were fitted on, and whose (``scope``): a branch of
+    a large book is projected with the bank's models, fitted on the bank's sample."""
+    sample = getattr(cv.study, "sample", None)
+    if sample is None:
+        return None
+    if cv.sizes.get("models") == "bank":
+        of = sample.book.n_customers if sample.book is not None else sample.of
+        return {"customers": int(cv.sizes["fit_customers"]), "of": int(of), "seed": sample.seed,
+                "scope": "bank"}
+    return {**sample.to_dict(), "scope": cv.scope}
+
+
 def headline(cv: CustomerValue) -> dict:
     """Machine-readable headline numbers (the JSON next to the HTML). No ids."""
     a = cv.assumptions
@@ -80,8 +93,7 @@ def headline(cv: CustomerValue) -> dict:
                  "as_of": None if cv.as_of is None else f"{cv.as_of:%Y-%m-%d}",
                  "snapshot": cv.snapshot, "assumptions": a.as_dict(),
                  # a large book: the monthly models come from this seeded sample (all projected)
-                 "model_sample": (None if getattr(cv.study, "sample", None) is None
-                                  else cv.study.sample.to_dict())}
+                 "model_sample": _model_sample(cv)}
     out["assumptions"]["currency"] = a.currency
     if not cv.customers.ok:
         out["note"] = cv.customers.note
