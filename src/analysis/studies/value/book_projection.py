@@ -75,7 +75,7 @@ def pack(frame: pd.DataFrame, sims: dict, quantities, *, sizes: dict,
         waiver.append({"branch": None, "rep": b, "hr": float(rep["waiver_hr"])})
         for name, hr in rep.get("waiver_hr_branch", {}).items():
             waiver.append({"branch": str(name), "rep": b, "hr": float(hr)})
-    meta = pd.DataFrame([{"n_boot": len(sims["reps"]), "customers": n,
+    meta = pd.DataFrame([{"n_boot": len(sims["reps"]),
                           "fit_customers": int(sizes["fit_customers"]),
                           "fit_sample": bool(sizes["fit_sample"]),
                           "boot_customers": (-1 if sims.get("boot_customers") is None
