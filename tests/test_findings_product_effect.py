@@ -268,24 +268,37 @@ def test_adjustment_set_in_words(covariates, strata, words):
 MSM = "Marginal structural Cox (MSM)"
 
 
-def _msm_summary(msm=(0.85, 0.78, 0.93)):
-    s = _summary()
-    s["recommended"] = False
-    row = pd.DataFrame([(MSM, PER_PRODUCT, *msm, True, "effect of holding one more product")],
+def _with_recommended(s, method, hr):
+    """``s`` with a recommended per-product row of ``method`` first (the others not)."""
+    s = s.assign(recommended=False)
+    row = pd.DataFrame([(method, PER_PRODUCT, *hr, True, "effect of holding one more product")],
                        columns=s.columns)
     return pd.concat([row, s], ignore_index=True)
 
 
-def test_msm_leads_with_the_marginal_claim_and_its_assumption():
-    find, conclusion = _run(summary=_msm_summary())
+def _msm_summary(msm=(0.85, 0.78, 0.93)):
+    return _with_recommended(_summary(), MSM, msm)
+
+
+CLAIM = ("**Had every customer held one more product from entry, the monthly risk of leaving "
+         "would have been an estimated ")
+
+
+def _leading_claim(summary):
+    """The findings, the conclusion and the leading marginal claim after :data:`CLAIM`, which
+    the conclusion repeats."""
+    find, conclusion = _run(summary=summary)
     line = _line(find, "**Had")
-    assert line.startswith(
-        "**Had every customer held one more product from entry, the monthly risk of leaving would "
-        "have been an estimated 15% lower** (HR 0.85 (95% CI 0.78-0.93)): marginal structural "
-        "Cox model,")
-    assert line.endswith("It assumes that this history holds everything that drives both "
-                         "product holding and leaving.")
-    assert line in conclusion
+    assert line.startswith(CLAIM) and line in conclusion
+    return find, conclusion, line[len(CLAIM):]
+
+
+def test_msm_leads_with_the_marginal_claim_and_its_assumption():
+    find, _, claim = _leading_claim(_msm_summary())
+    assert claim.startswith("15% lower** (HR 0.85 (95% CI 0.78-0.93)): marginal structural Cox "
+                            "model,")
+    assert claim.endswith("It assumes that this history holds everything that drives both "
+                          "product holding and leaving.")
     # the conditional time-varying Cox is not the leading sentence then
     assert not _has(find, "**Each")
 
@@ -336,3 +349,37 @@ def test_the_conclusion_opens_with_months_gained_then_the_msm_and_its_caveat():
     # the caveat belongs to the MSM only
     assert not _has(_run(tables={"rmst": RMST, "gformula": _gf(0.62, 0.31, 0.95)})[0],
                     "Its interval is less reliable")
+
+
+GF_HR = "g-formula (Cox model on the simulated arms)"
+
+
+def _gf_hr_summary(gf=(0.83, 0.75, 0.90), msm=(0.73, 0.60, 0.89)):
+    """The report's summary when the g-formula gives the recommended HR and the MSM the same
+    estimand second."""
+    return _with_recommended(_msm_summary(msm), GF_HR, gf)
+
+
+def test_gformula_hr_leads_and_the_msm_follows_as_a_cross_check():
+    find, conclusion, claim = _leading_claim(_gf_hr_summary())
+    assert claim.startswith("17% lower** (HR 0.83 (95% CI 0.75-0.90)): g-formula, the book "
+                            "re-simulated with every customer holding exactly 1, 2, 3 or 4 "
+                            "products from entry")
+    msm = _line(find, "The marginal structural Cox model estimates the same hazard ratio")
+    assert "HR 0.73 (95% CI 0.60-0.89)" in msm and "Its interval is less reliable" in msm
+    assert msm not in conclusion  # the cross-check is a finding, not the conclusion
+    assert not _has(find, "Its interval is less reliable than the g-formula's")
+    assert not _has(find, "**Each")
+
+
+@pytest.mark.parametrize("gf, start", [
+    ((1.12, 1.03, 1.22), "**Had every customer held one more product from entry, the monthly risk "
+                         "of leaving would have been an estimated 12% higher**"),
+    ((0.96, 0.88, 1.05), "**Holding one more product from entry is not clearly linked to the "
+                         "monthly risk of leaving** (HR 0.96 (95% CI 0.88-1.05); point estimate "
+                         "4% lower)"),
+])
+def test_gformula_hr_says_higher_or_lower_only_when_the_interval_excludes_1(gf, start):
+    find, _ = _run(summary=_gf_hr_summary(gf=gf))
+    assert _has(find, start)
+    assert any("): g-formula, the book re-simulated" in f for f in find)

@@ -27,13 +27,22 @@ def _row(pe, method_start, contrast):
     return s[s["method"].str.startswith(method_start) & (s["contrast"] == contrast)].iloc[0]
 
 
-def test_leading_estimate_is_the_msm_and_covers_its_marginal_truth(default_effect):
+def test_recommended_hr_is_the_gformulas_and_both_marginal_hrs_cover_the_truth(default_effect):
     truth = generate_portfolio(500).truth["causal"]["marginal_hr_per_product"]
+    gf = _row(default_effect, "g-formula", "per additional product")
     msm = _row(default_effect, "Marginal structural Cox", "per additional product")
-    assert msm["recommended"] and msm["truth"] == pytest.approx(truth)
-    assert msm["ci_low"] <= truth <= msm["ci_high"] and msm["ci_high"] < 1
-    assert default_effect.headline["msm"]["truth"] == pytest.approx(truth)
-    assert default_effect.headline["recommended"] == "msm"  # the recommended hazard ratio
+    assert gf["recommended"] and not msm["recommended"]
+    for row in (gf, msm):  # one truth for both estimators of the marginal HR
+        assert row["truth"] == pytest.approx(truth)
+        assert row["ci_low"] <= truth <= row["ci_high"] and row["ci_high"] < 1
+    # the g-formula's interval is the narrower (its models carry more structure than weights)
+    assert gf["ci_high"] / gf["ci_low"] < msm["ci_high"] / msm["ci_low"]
+    head = default_effect.headline
+    assert head["msm"]["truth"] == pytest.approx(truth)
+    assert head["gformula_hr"]["truth"] == pytest.approx(truth)
+    assert head["gformula_hr"]["hr"] == pytest.approx(gf["hr"])
+    assert head["gformula_hr"]["horizon_months"] == 36 and head["gformula_hr"]["n_boot"] == 20
+    assert head["recommended"] == "gformula_hr"  # the recommended hazard ratio
     assert default_effect.headline["lead"] == "gformula"  # the report leads with months gained
     # the conditional time-varying Cox covers the generator's coefficient (default scenario)
     tv = _row(default_effect, "Time-varying Cox", "per additional product")
@@ -137,12 +146,35 @@ def test_tables_and_words(default_effect):
               & (tt["contrast"] == "per additional product")]
     assert len(main) == 1 and bool(main["covers_truth"].iloc[0])
     text = default_effect.findings_markdown()
-    assert "marginal structural Cox model" in text
-    # the naive line says "clearly more protective" exactly when its CI lies below the MSM's
-    # point estimate (here: naive 0.75 (0.71-0.79) against the MSM's 0.73, so it does not)
+    assert "g-formula, the book re-simulated" in text
+    assert "The marginal structural Cox model estimates the same hazard ratio" in text
+    # the naive line says "clearly more protective" exactly when its CI lies below the leading
+    # point estimate (here: naive 0.75 (0.71-0.79) against the g-formula's 0.83, so it does)
     naive = _row(default_effect, "Cox, unadjusted", "per additional product")
-    msm = _row(default_effect, "Marginal structural Cox", "per additional product")
-    assert ("clearly more protective" in text) == (naive["ci_high"] < msm["hr"])
+    gf = _row(default_effect, "g-formula", "per additional product")
+    assert ("clearly more protective" in text) == (naive["ci_high"] < gf["hr"])
+
+
+def test_under_feedback_both_marginal_hrs_cover_their_truth():
+    """Feedback book (products build the balance that keeps customers): the marginal HR per
+    product (0.729) is far below the conditional 0.80. The g-formula's HR and the MSM's
+    cover it and exclude no effect; the g-formula's interval is the narrower."""
+    from analysis.studies.product_effect.causal import estimate_causal
+
+    book = generate_portfolio(scenario="feedback")
+    truth = book.truth["causal"]["marginal_hr_per_product"]
+    assert truth == pytest.approx(0.729, abs=0.002)
+    res = estimate_causal(book, n_boot=20)
+    gf, msm = res["gformula_hr"]["hr_per_product"], res["msm"]["hr_per_product"]
+    for est in (gf, msm):
+        assert est["ci_low"] <= truth <= est["ci_high"] < 1, est
+    assert gf["ci_high"] / gf["ci_low"] < msm["ci_high"] / msm["ci_low"]
+    assert res["details"]["gformula_hr"]["arms"] == [1, 2, 3, 4]
+    assert res["details"]["gformula_hr"]["horizon_months"] == 36
+    # the g-formula's "always k" RMSTs at 36 months cover the truth's for every k
+    for k in ("1", "2", "3", "4"):
+        lv = res["gformula"]["static"][k]["rmst_36"]
+        assert lv["ci_low"] <= book.truth["causal"]["static"][k]["rmst_36"] <= lv["ci_high"], k
 
 
 def test_a_branch_uses_its_own_truth():

@@ -52,6 +52,7 @@ from analysis.errors import InsufficientDataError
 from analysis.stats.logit import (cluster_robust_covariance, fit_linear, fit_logit,
                                   logit_covariance, predict_logit)
 from analysis.stats.msm import RIDGE, ChangeModel, bootstrap_interval
+from analysis.stats.pooled_cox import pooled_cox_log_hr
 
 __all__ = ["TENURE_KNOTS", "HISTORY_HALFLIFE", "tenure_basis", "history_speed",
            "exposure_history", "prepare_models", "GFormulaResult", "gformula", "static", "shift"]
@@ -63,6 +64,9 @@ BOOT_STEPS = 2
 
 #: Half-life (months) of the exponentially weighted product history in the hazard model.
 HISTORY_HALFLIFE = 12.0
+
+#: Intervention label of the pooled-arms hazard ratio row (``pooled_hr``).
+POOLED = "pooled"
 
 #: Knots (months of tenure) of the linear spline of the baseline hazard.
 TENURE_KNOTS = (6, 12, 24, 36, 60, 120)
@@ -431,8 +435,11 @@ def _simulate(models: _Models, fitter: _Fitter, base: dict, interventions: dict,
     return dict(zip(interventions, surv))
 
 
-def _quantities(curves: dict, horizons: Sequence[int], contrasts: dict) -> dict:
+def _quantities(curves: dict, horizons: Sequence[int], contrasts: dict,
+                pooled_hr: dict | None = None) -> dict:
     q = {}
+    if pooled_hr:  # the Cox log HR on the pooled arms (the MSM's estimand, from the curves)
+        q[(POOLED, "log_hr")] = pooled_cox_log_hr(curves, pooled_hr, max(horizons))
     for label, s in curves.items():
         for tau in horizons:
             q[(label, f"rmst_{tau}")] = float(s[:tau].sum())
@@ -476,7 +483,8 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
              id_col: str = "customer_id", time: str = "time",
              tier_thresholds: tuple[np.ndarray, float] | None = None,
              history_halflife: float = HISTORY_HALFLIFE,
-             bootstrap: str = "customers") -> GFormulaResult:
+             bootstrap: str = "customers",
+             pooled_hr: dict[str, float] | None = None) -> GFormulaResult:
     """Parametric g-formula: survival, RMST and retention under each intervention, bootstrap CIs.
 
     Parameters
@@ -510,6 +518,11 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
         resampled baselines. ``"parametric"``: coefficients drawn from their cluster-robust
         normal distribution, no refits (faster; too narrow when a frailty no covariate carries
         makes customers differ, see ``docs/causal_truth.md``).
+    pooled_hr : dict, optional
+        Intervention label -> exposure value (e.g. ``{"static_1": 1, ..., "static_4": 4}``):
+        adds the row ``intervention = "pooled", quantity = "log_hr"``, the log hazard ratio per
+        unit of exposure of a Cox model on those arms pooled, from their curves
+        (:func:`analysis.stats.pooled_cox.pooled_cox_log_hr`), censored at the longest horizon.
 
     Returns
     -------
@@ -551,7 +564,7 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
 
     full = fitter.fit()
     curves = one(full, rng)
-    point = _quantities(curves, horizons, contrasts)
+    point = _quantities(curves, horizons, contrasts, pooled_hr)
     if bootstrap not in ("customers", "parametric"):
         raise ValueError(f"bootstrap must be 'customers' or 'parametric', got {bootstrap!r}")
     reps, resamples = [], []
@@ -561,9 +574,9 @@ def gformula(pm: pd.DataFrame, interventions: dict[str, Callable], *, baseline: 
             resamples.append(counts)
             models = fitter.refit(full, counts[fitter.cluster].astype(float))
             reps.append(_quantities(one(models, rng, counts / counts.sum()), horizons,
-                                    contrasts))
+                                    contrasts, pooled_hr))
         else:
-            reps.append(_quantities(one(full.draw(rng), rng), horizons, contrasts))
+            reps.append(_quantities(one(full.draw(rng), rng), horizons, contrasts, pooled_hr))
     rows = []
     for (label, qty), est in point.items():
         ci = bootstrap_interval(est, [r[(label, qty)] for r in reps], alpha)

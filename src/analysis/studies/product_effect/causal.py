@@ -7,7 +7,9 @@ interventions start at entry. Estimands (the names of the generator's truth,
 
 - ``marginal_hr_per_product`` (MSM): the hazard ratio the population would show, on the time
   since entry, had everyone held ``k + 1`` rather than ``k`` products from entry (one number
-  for all ``k``: log-linear in products).
+  for all ``k``: log-linear in products). Estimated twice: by the MSM (weights), and from the
+  g-formula's simulated "always k" arms, k = 1..4, by the Cox model that defines it
+  (``gformula_hr``; :mod:`analysis.stats.pooled_cox`).
 - ``static[k]`` (g-formula): RMST at 12/24/36 months and 12-month retention had everyone held
   exactly ``k`` products from entry; ``natural_course``: the same with products as they come;
   ``one_more_product``: one more product than the natural course every month (at most the
@@ -27,7 +29,7 @@ import pandas as pd
 from analysis.config import AGE_CENTRE
 from analysis.errors import InsufficientDataError
 from analysis.frames import attrition_panel
-from analysis.stats.gformula import BOOT_STEPS, gformula, shift, static
+from analysis.stats.gformula import BOOT_STEPS, POOLED, gformula, shift, static
 from analysis.stats.msm import MSMBootstrap, bootstrap_interval, fit_msm_cox
 
 __all__ = ["NO_MONTHLY_PANEL", "person_months", "estimate_causal", "STATIC_LEVELS"]
@@ -35,6 +37,11 @@ __all__ = ["NO_MONTHLY_PANEL", "person_months", "estimate_causal", "STATIC_LEVEL
 MSM_ESTIMAND = ("hazard ratio per additional product held every month from entry, for the "
                 "whole population (marginal); stabilised time-varying weights and censoring "
                 "weights")
+
+GFORMULA_HR_ESTIMAND = ("hazard ratio per additional product held every month from entry, for "
+                        "the whole population (marginal), as the MSM's: a Cox model on the "
+                        "g-formula's simulated arms \"everyone holds exactly k products\", "
+                        "k = 1-4, follow-up to the longest horizon")
 
 #: The "always k products" interventions reported.
 STATIC_LEVELS = (1, 2, 3, 4)
@@ -159,6 +166,8 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
         ``msm_truncated.hr_per_product`` (sensitivity, no truth), ``gformula.static["1".."4"]``,
         ``gformula.natural_course`` (``rmst_<tau>`` per horizon, ``retention_12``) and
         ``gformula.one_more_product`` (also ``rmst_<max tau>_gain``, ``retention_12_gain``);
+        ``gformula_hr.hr_per_product`` (the marginal HR per product from the g-formula's
+        static arms 1..4, censored at ``max(horizons)``; ``se`` of the log HR);
         ``details`` (estimands, weight summaries, bootstrap and Monte Carlo sizes),
         ``curves`` (g-formula survival curves, a DataFrame) and ``msm_rows`` (the MSM's
         person-month rows ``customer_id, time, event, a, w`` with their weights).
@@ -208,7 +217,8 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
     gf = gformula(pm, rules, baseline=baseline, horizons=horizons,
                   contrasts={"one_more_product": "natural_course"}, n_boot=n_boot,
                   mc_size=mc_size, seed=seed, alpha=alpha,
-                  tier_thresholds=_tier_thresholds(pm))
+                  tier_thresholds=_tier_thresholds(pm),
+                  pooled_hr={f"static_{lv}": lv for lv in STATIC_LEVELS})
     qty = [f"rmst_{h}" for h in horizons] + ["retention_12"]
 
     def block(label, extra=()):
@@ -238,6 +248,12 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
         out["msm_truncated"] = {"hr_per_product": _ci(bootstrap_interval(
             bt, [r["log_hr_truncated"] for r in reps], alpha, log=True)
             if len(reps) >= 2 else ft.effect)}
+    # the MSM's estimand from the g-formula's static arms (a Cox model on the pooled simulated
+    # arms, as the truth is defined), with the g-formula's bootstrap
+    lh = gf.value(POOLED, "log_hr")
+    out["gformula_hr"] = {"hr_per_product": {
+        "estimate": float(np.exp(lh["estimate"])), "ci_low": float(np.exp(lh["ci_low"])),
+        "ci_high": float(np.exp(lh["ci_high"])), "se": lh["se"]}}
     out["gformula"] = {
         "static": {str(lv): block(f"static_{lv}") for lv in STATIC_LEVELS},
         "natural_course": block("natural_course"),
@@ -247,6 +263,8 @@ def estimate_causal(book_or_study, *, n_boot: int = 20, mc_size: int = 3000, see
                            "horizons": horizons, "one_more_cap": cap, "ci": gf.settings["ci"],
                            "history_halflife": gf.settings["history_halflife"],
                            "baseline": list(baseline)}
+    details["gformula_hr"] = {"estimand": GFORMULA_HR_ESTIMAND, "arms": list(STATIC_LEVELS),
+                              "horizon_months": max(horizons)}
     out["details"] = details
     out["curves"] = gf.curves
     return out

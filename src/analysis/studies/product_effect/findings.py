@@ -11,6 +11,7 @@ from analysis.config import ALPHA, ci_label
 from analysis.i18n import language, tr, tr_value
 from analysis.stats.cox.result import CoxResult
 from analysis.studies.product_effect.terms import PER_PRODUCT
+from analysis.studies.product_effect.truth import MSM
 from analysis.studies.product_effect.words import cell_words, note_words
 
 if TYPE_CHECKING:
@@ -128,7 +129,8 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
     naive = s[s["method"].str.startswith("Cox, unadjusted")
               & (s["contrast"] == PER_PRODUCT)].iloc[0]
     is_msm = main is not None and main["method"].startswith("Marginal structural")
-    if main is not None and np.isfinite(main["hr"]) and is_msm:
+    is_gf = main is not None and main["method"].startswith("g-formula")
+    if main is not None and np.isfinite(main["hr"]) and (is_msm or is_gf):
         unclear = main["ci_low"] <= 1 <= main["ci_high"]
         ci = _ci_text(main["hr"], main["ci_low"], main["ci_high"])
         pct = _fmt_pct(main["hr"])
@@ -144,15 +146,34 @@ def _words(pe: ProductEffect, lr, ev, main_key, shape_info, band_test, ipw_segme
             claim = tr("**Had every customer held one more product from entry, the monthly risk "
                        "of leaving would have been an estimated {pct} higher** ({ci})",
                        pct=pct, ci=ci)
-        find.append((tr(
-            "{claim}: marginal structural Cox model, which weights each customer-month by how "
-            "unusual its product holding was given the customer's history (assets, tier, "
-            "outflows, engagement where measured). It assumes that this history holds "
-            "everything that drives both product holding and leaving.", claim=claim), True))
-        find.append((tr(
-            "Its interval is less reliable than the g-formula's: a few customers with very "
-            "unusual product histories carry large weights, and on simulated books such "
-            "intervals missed the true effect more often than the stated 5%."), True))
+        if is_gf:
+            find.append((tr(
+                "{claim}: g-formula, the book re-simulated with every customer holding exactly "
+                "1, 2, 3 or 4 products from entry, and the hazard ratio per product read off "
+                "the simulated customers. It assumes that the fitted monthly models of products, "
+                "assets, outflows and leaving are right and hold everything that drives both "
+                "product holding and leaving.", claim=claim), True))
+            msm = s[s["method"] == MSM]
+            if len(msm) and np.isfinite(msm.iloc[0]["hr"]):
+                m = msm.iloc[0]
+                find.append((tr(
+                    "The marginal structural Cox model estimates the same hazard ratio by "
+                    "weighting each customer-month by how unusual its product holding was given "
+                    "the customer's history: {ci}. Its interval is less reliable: a few "
+                    "customers with very unusual product histories carry large weights, and on "
+                    "simulated books such intervals missed the true effect more often than the "
+                    "stated 5%.", ci=_ci_text(m["hr"], m["ci_low"], m["ci_high"])), False))
+        else:
+            find.append((tr(
+                "{claim}: marginal structural Cox model, which weights each customer-month by "
+                "how unusual its product holding was given the customer's history (assets, "
+                "tier, outflows, engagement where measured). It assumes that this history "
+                "holds everything that drives both product holding and leaving.", claim=claim),
+                True))
+            find.append((tr(
+                "Its interval is less reliable than the g-formula's: a few customers with very "
+                "unusual product histories carry large weights, and on simulated books such "
+                "intervals missed the true effect more often than the stated 5%."), True))
     elif main is not None and np.isfinite(main["hr"]):
         unclear = main["ci_low"] <= 1 <= main["ci_high"]
         ci = _ci_text(main["hr"], main["ci_low"], main["ci_high"])

@@ -76,6 +76,7 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
                     trim=pe.settings.get("trim"))
     causal = pe.causal
     msm: dict = {"hr": None, "ci_low": None, "ci_high": None}
+    gformula_hr: dict = {"hr": None, "ci_low": None, "ci_high": None}
     gformula: dict = {}
     if causal is not None:
         m = causal["msm"]["hr_per_product"]
@@ -105,6 +106,17 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
             gformula[sec] = out_sec
         gformula["settings"] = {k: causal["details"]["gformula"][k]
                                 for k in ("n_boot", "mc_size", "seed", "ci", "history_halflife")}
+        g = (causal.get("gformula_hr") or {}).get("hr_per_product")
+        if g is not None:
+            gdet = causal["details"]["gformula"]
+            gformula_hr = {"hr": g["estimate"], "ci_low": g["ci_low"], "ci_high": g["ci_high"],
+                           "se_log_hr": g["se"], "contrast": PER_PRODUCT,
+                           "estimand": causal["details"]["gformula_hr"]["estimand"],
+                           "horizon_months": max(gdet["horizons"]),
+                           "ci_method": gdet["ci"], "n_boot": gdet["n_boot"]}
+            if (ct.get("marginal_hr_per_product") is not None
+                    and max(gdet["horizons"]) == ct.get("horizon_months", 36)):
+                gformula_hr["truth"] = ct["marginal_hr_per_product"]
     rmst = {}
     if pe.tables.get("rmst") is not None:
         r = pe.tables["rmst"]
@@ -121,8 +133,10 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
                  "msm" if causal is not None else
                  "cox_time_varying" if main_key == "time_varying" else "cox_adjusted"),
         # the hazard ratio recommended among the per-product hazard ratios
-        "recommended": ("msm" if causal is not None else
+        "recommended": ("gformula_hr" if gformula_hr.get("hr") is not None else
+                        "msm" if causal is not None else
                         "cox_time_varying" if main_key == "time_varying" else "cox_adjusted"),
+        "gformula_hr": with_note(_clean(gformula_hr), "causal"),
         "msm": with_note(_clean(msm), "causal"),
         "gformula": gformula or with_note({}, "causal"),
         "cox_unadjusted_linear": with_note(_clean(unadj), "cox_unadjusted_linear"),

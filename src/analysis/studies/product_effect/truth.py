@@ -60,6 +60,8 @@ def _row(method, contrast, est, n, events, truth=None, note="", recommended=Fals
 
 
 MSM = "Marginal structural Cox (MSM)"
+#: The same marginal HR from the g-formula's simulated "always k products" arms.
+GFORMULA_HR = "g-formula (Cox model on the simulated arms)"
 #: The time-varying model fitted from counts (:func:`analysis.stats.cox.cells.fit_cox_cells`).
 CELLS = "Time-varying, piecewise exponential from counts (large-book engine)"
 CONDITIONAL = "conditional on current holdings and covariates"
@@ -86,10 +88,21 @@ def _summary(fits, ipw, landmark, truth, ipw_segments, n, events, main_key,
     ct = truth.get("causal") or {}
     rows = []
     if causal is not None:
+        g = (causal.get("gformula_hr") or {}).get("hr_per_product")
+        if g is not None:
+            # the truth is defined on 36 months of follow-up from entry
+            same = (causal["details"]["gformula_hr"]["horizon_months"]
+                    == ct.get("horizon_months", 36))
+            rows.append(_row(GFORMULA_HR, PER_PRODUCT,
+                             {"hr": g["estimate"], "ci_low": g["ci_low"],
+                              "ci_high": g["ci_high"]}, n, events,
+                             ct.get("marginal_hr_per_product") if same else None,
+                             "effect of holding one more product from entry", recommended=True,
+                             estimand="marginal HR, everyone k+1 vs k products"))
         m = causal["msm"]["hr_per_product"]
         est = {"hr": m["estimate"], "ci_low": m["ci_low"], "ci_high": m["ci_high"]}
         rows.append(_row(MSM, PER_PRODUCT, est, n, events, ct.get("marginal_hr_per_product"),
-                         "effect of holding one more product from entry", recommended=True,
+                         "effect of holding one more product from entry", recommended=g is None,
                          estimand="marginal HR, everyone k+1 vs k products"))
         mt = causal.get("msm_truncated")
         if mt is not None:
