@@ -8,6 +8,7 @@ import math
 
 from analysis.errors import is_not_estimable
 from analysis.studies.product_effect.terms import PER_PRODUCT, TWO_PLUS, _est
+from analysis.studies.product_effect.truth import GFORMULA_HR
 
 if TYPE_CHECKING:
     from analysis.studies.product_effect.estimate import ProductEffect
@@ -108,15 +109,15 @@ def _headline(pe: ProductEffect, lr, ev, main_key, ipw_segments) -> dict:
                                 for k in ("n_boot", "mc_size", "seed", "ci", "history_halflife")}
         g = (causal.get("gformula_hr") or {}).get("hr_per_product")
         if g is not None:
-            gdet = causal["details"]["gformula"]
+            gdet, hdet = causal["details"]["gformula"], causal["details"]["gformula_hr"]
             gformula_hr = {"hr": g["estimate"], "ci_low": g["ci_low"], "ci_high": g["ci_high"],
                            "se_log_hr": g["se"], "contrast": PER_PRODUCT,
-                           "estimand": causal["details"]["gformula_hr"]["estimand"],
-                           "horizon_months": max(gdet["horizons"]),
+                           "estimand": hdet["estimand"], "horizon_months": hdet["horizon_months"],
                            "ci_method": gdet["ci"], "n_boot": gdet["n_boot"]}
-            if (ct.get("marginal_hr_per_product") is not None
-                    and max(gdet["horizons"]) == ct.get("horizon_months", 36)):
-                gformula_hr["truth"] = ct["marginal_hr_per_product"]
+            # the summary row holds the truth when it applies (same horizon as the truth's)
+            row = s[(s["method"] == GFORMULA_HR) & (s["contrast"] == PER_PRODUCT)]
+            if len(row) and math.isfinite(row["truth"].iloc[0]):
+                gformula_hr["truth"] = float(row["truth"].iloc[0])
     rmst = {}
     if pe.tables.get("rmst") is not None:
         r = pe.tables["rmst"]
